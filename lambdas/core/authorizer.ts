@@ -1,0 +1,46 @@
+import type { APIGatewayRequestAuthorizerEventV2, APIGatewaySimpleAuthorizerWithContextResult } from 'aws-lambda';
+import type { AuthorizerContext } from './http.js';
+
+export type ApiKeyResolver = (apiKey: string) => Promise<string | undefined>;
+
+export interface AuthorizerOptions {
+  /** How long a key's answer is remembered: the longest a revoked key can keep working. */
+  cacheTtlMs: number;
+  maxCachedKeys: number;
+  now?: () => number;
+}
+
+export const AUTH_CACHE_TTL_SECONDS = 30;
+
+/**
+ * Resolves `Authorization: Bearer <key>` to the caller's tenant. It lets every request through to the
+ * integration with either `tenantId` or `authError` in its context, because HTTP APIs cannot shape an
+ * authorizer's own denials, while the API contract promises a JSON 401; the integration refuses any request
+ * without a tenant before touching data (http.ts).
+ */
+export function createAuthorizer(resolve: ApiKeyResolver, options: AuthorizerOptions) {
+  const now = options.now ?? Date.now;
+  const cache = new Map<string, { tenantId: string | undefined; expiresAt: number }>();
+
+  async function lookup(apiKey: string): Promise<string | undefined> {
+    const cached = cache.get(apiKey);
+    if (cached && cached.expiresAt > now()) return cached.tenantId;
+    const tenantId = await resolve(apiKey);
+    cache.delete(apiKey);
+    if (cache.size >= options.maxCachedKeys) cache.delete(cache.keys().next().value as string);
+    cache.set(apiKey, { tenantId, expiresAt: now() + options.cacheTtlMs });
+    return tenantId;
+  }
+
+  return async (
+    event: APIGatewayRequestAuthorizerEventV2,
+  ): Promise<APIGatewaySimpleAuthorizerWithContextResult<AuthorizerContext>> => {
+    const header = Object.entries(event.headers ?? {}).find(([name]) => name.toLowerCase() === 'authorization')?.[1];
+    const apiKey = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '')?.[1];
+    if (!apiKey) return { isAuthorized: true, context: { authError: 'missing_api_key' } };
+    const tenantId = await lookup(apiKey);
+    return tenantId
+      ? { isAuthorized: true, context: { tenantId } }
+      : { isAuthorized: true, context: { authError: 'invalid_api_key' } };
+  };
+}

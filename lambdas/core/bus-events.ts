@@ -1,0 +1,80 @@
+import type { PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
+import type { EventBridgeEvent } from 'aws-lambda';
+import { PoisonMessageError } from './errors.js';
+import { isEventType } from './event-types.js';
+
+/**
+ * How an event travels on the bus, for our API and for any publisher the bus policy allows alike:
+ *   Source      "fanout.tenant.<tenantId>"   (the stack's rule matches this prefix)
+ *   DetailType  the event type, e.g. "order.created"
+ *   Detail      the payload (a JSON object)
+ *   Resources   may hold "fanout:event-id/<id>" to set the event id (and idempotency key); without it the
+ *               EventBridge event id is used
+ */
+export const TENANT_SOURCE_PREFIX = 'fanout.tenant.';
+export const EVENT_ID_RESOURCE_PREFIX = 'fanout:event-id/';
+
+const TENANT_ID_PATTERN = /^ten_[0-9A-Z]{26}$/;
+export const EVENT_ID_PATTERN = /^[A-Za-z0-9_.:-]{1,128}$/;
+
+export interface WebhookEvent {
+  id: string;
+  type: string;
+  /** ISO 8601 time the bus accepted the event. */
+  timestamp: string;
+  data: Record<string, unknown>;
+}
+
+export interface AcceptedEvent extends WebhookEvent {
+  tenantId: string;
+  /** EventBridge's own id: the same for every copy of one PutEvents entry, new for a second publish. */
+  busEventId: string;
+}
+
+export function toPutEventsEntry(
+  busName: string,
+  tenantId: string,
+  event: Pick<WebhookEvent, 'id' | 'type' | 'data'>,
+): PutEventsRequestEntry {
+  return {
+    EventBusName: busName,
+    Source: `${TENANT_SOURCE_PREFIX}${tenantId}`,
+    DetailType: event.type,
+    Detail: JSON.stringify(event.data),
+    Resources: [`${EVENT_ID_RESOURCE_PREFIX}${event.id}`],
+  };
+}
+
+/** Reads an event as EventBridge hands it to the fan-out queue; anything malformed can never succeed. */
+export function fromBusEvent(body: string): AcceptedEvent {
+  let raw: EventBridgeEvent<string, unknown>;
+  try {
+    raw = JSON.parse(body);
+  } catch {
+    throw new PoisonMessageError('fan-out message is not JSON');
+  }
+  const tenantId = typeof raw.source === 'string' ? raw.source.slice(TENANT_SOURCE_PREFIX.length) : '';
+  if (!raw.source?.startsWith(TENANT_SOURCE_PREFIX) || !TENANT_ID_PATTERN.test(tenantId)) {
+    throw new PoisonMessageError(`event source "${String(raw.source)}" does not name a tenant`);
+  }
+  if (typeof raw['detail-type'] !== 'string' || !isEventType(raw['detail-type'])) {
+    throw new PoisonMessageError(`event type "${String(raw['detail-type'])}" is not a valid event type`);
+  }
+  if (typeof raw.detail !== 'object' || raw.detail === null || Array.isArray(raw.detail)) {
+    throw new PoisonMessageError('event detail must be a JSON object');
+  }
+  if (typeof raw.id !== 'string' || typeof raw.time !== 'string') {
+    throw new PoisonMessageError('event lacks the EventBridge id or time');
+  }
+  const idResource = (raw.resources ?? []).find((resource) => resource.startsWith(EVENT_ID_RESOURCE_PREFIX));
+  const id = idResource ? idResource.slice(EVENT_ID_RESOURCE_PREFIX.length) : raw.id;
+  if (!EVENT_ID_PATTERN.test(id)) throw new PoisonMessageError(`event id "${id}" is not a valid id`);
+  return {
+    tenantId,
+    id,
+    busEventId: raw.id,
+    type: raw['detail-type'],
+    timestamp: new Date(raw.time).toISOString(),
+    data: raw.detail as Record<string, unknown>,
+  };
+}

@@ -1,0 +1,67 @@
+import { z } from 'zod';
+import { parseRetrySchedule } from './retry-schedule.js';
+
+/**
+ * The one place that reads the environment. Each function asks for the settings it needs and fails at cold
+ * start, naming every missing or malformed variable, rather than half-way through a request.
+ */
+const nonEmpty = z.string().trim().min(1);
+const booleanFlag = z.enum(['true', 'false']).transform((value) => value === 'true');
+
+const SETTINGS = {
+  tenantsTable: ['FANOUT_TENANTS_TABLE', nonEmpty],
+  subscriptionsTable: ['FANOUT_SUBSCRIPTIONS_TABLE', nonEmpty],
+  eventsTable: ['FANOUT_EVENTS_TABLE', nonEmpty],
+  eventBusName: ['FANOUT_EVENT_BUS_NAME', nonEmpty],
+  deliveryQueueUrl: ['FANOUT_DELIVERY_QUEUE_URL', z.url()],
+  retryScheduleSeconds: [
+    'FANOUT_RETRY_SCHEDULE',
+    nonEmpty.transform((text, ctx) => {
+      try {
+        return parseRetrySchedule(text);
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', message: (error as Error).message });
+        return z.NEVER;
+      }
+    }),
+  ],
+  attemptTimeoutMs: ['FANOUT_ATTEMPT_TIMEOUT_MS', z.coerce.number().int().min(100).max(60_000)],
+  eventRetentionDays: ['FANOUT_EVENT_RETENTION_DAYS', z.coerce.number().int().min(1).max(365)],
+  allowPrivateUrls: ['FANOUT_ALLOW_PRIVATE_URLS', booleanFlag.default(false)],
+} as const;
+
+type Settings = typeof SETTINGS;
+export type SettingName = keyof Settings;
+export type Config = { [K in SettingName]: z.output<Settings[K][1]> };
+
+export function loadConfig<const K extends SettingName>(
+  names: readonly K[],
+  env: Record<string, string | undefined> = process.env,
+): Pick<Config, K> {
+  const problems: string[] = [];
+  const config: Partial<Record<SettingName, unknown>> = {};
+  for (const name of names) {
+    const [variable, schema] = SETTINGS[name];
+    const result = (schema as z.ZodType).safeParse(env[variable]);
+    if (result.success) config[name] = result.data;
+    else problems.push(`${variable}: ${result.error.issues.map((issue) => issue.message).join('; ')}`);
+  }
+  if (problems.length > 0) throw new Error(`Invalid configuration: ${problems.join(', ')}`);
+  return config as Pick<Config, K>;
+}
+
+/** The settings each function reads; the stack and local mode set exactly these for it. */
+export const FUNCTION_SETTINGS = {
+  authorizer: ['tenantsTable'],
+  register: ['subscriptionsTable', 'allowPrivateUrls'],
+  ingest: ['eventBusName'],
+  fanout: ['subscriptionsTable', 'eventsTable', 'deliveryQueueUrl', 'eventRetentionDays'],
+  deliver: ['subscriptionsTable', 'deliveryQueueUrl', 'retryScheduleSeconds', 'attemptTimeoutMs'],
+} as const satisfies Record<string, readonly SettingName[]>;
+
+export type FunctionName = keyof typeof FUNCTION_SETTINGS;
+
+/** The environment variable behind each setting, so the stack and local mode set exactly what is read. */
+export function environmentVariable(name: SettingName): string {
+  return SETTINGS[name][0];
+}

@@ -1,0 +1,79 @@
+/**
+ * Errors a client can cause. Each carries its HTTP status and a stable machine code; the API maps them to
+ * `{ "error": { "code", "message" } }` in one place (http.ts). Anything that is not an HttpError is a bug or
+ * an outage and becomes a bare 500 without details.
+ */
+export class HttpError extends Error {
+  constructor(
+    readonly statusCode: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = new.target.name;
+  }
+
+  toJSON(): { error: { code: string; message: string } } {
+    return { error: { code: this.code, message: this.message } };
+  }
+}
+
+export class BadRequestError extends HttpError {
+  constructor(code: string, message: string) {
+    super(400, code, message);
+  }
+}
+
+export class UnauthorizedError extends HttpError {
+  constructor(code: string, message: string) {
+    super(401, code, message);
+  }
+}
+
+export class NotFoundError extends HttpError {
+  constructor(message: string) {
+    super(404, 'not_found', message);
+  }
+}
+
+export class MethodNotAllowedError extends HttpError {
+  constructor(message: string) {
+    super(405, 'method_not_allowed', message);
+  }
+}
+
+export class ConflictError extends HttpError {
+  constructor(message: string) {
+    super(409, 'conflict', message);
+  }
+}
+
+export class PayloadTooLargeError extends HttpError {
+  constructor(message: string) {
+    super(413, 'payload_too_large', message);
+  }
+}
+
+export class UnsupportedMediaTypeError extends HttpError {
+  constructor(message: string) {
+    super(415, 'unsupported_media_type', message);
+  }
+}
+
+export class ValidationError extends HttpError {
+  constructor(message: string) {
+    super(422, 'validation_error', message);
+  }
+}
+
+/** A dependency (EventBridge, DynamoDB, SQS) failed in a way the client can retry; never a client mistake. */
+export class ServiceUnavailableError extends HttpError {
+  constructor(message: string) {
+    super(503, 'service_unavailable', message);
+  }
+}
+
+/** A queue message that can never be processed; it is left to SQS redrive so it ends in the DLQ. */
+export class PoisonMessageError extends Error {
+  override name = 'PoisonMessageError';
+}

@@ -1,0 +1,125 @@
+import middy, { type MiddlewareObj } from '@middy/core';
+import type {
+  APIGatewayProxyEventV2WithLambdaAuthorizer,
+  APIGatewayProxyStructuredResultV2,
+  Context,
+} from 'aws-lambda';
+import { routesForPath, type RouteKey } from './api-routes.js';
+import {
+  BadRequestError,
+  HttpError,
+  MethodNotAllowedError,
+  NotFoundError,
+  PayloadTooLargeError,
+  UnauthorizedError,
+  UnsupportedMediaTypeError,
+} from './errors.js';
+import { logger } from './logger.js';
+
+/** What the authorizer passes on: the caller's tenant, or why there is none. */
+export interface AuthorizerContext {
+  tenantId?: string;
+  authError?: 'missing_api_key' | 'invalid_api_key';
+}
+
+export type ApiEvent = APIGatewayProxyEventV2WithLambdaAuthorizer<AuthorizerContext>;
+export type ApiResponse = APIGatewayProxyStructuredResultV2;
+
+export interface ApiRequest {
+  tenantId: string;
+  pathParameters: Record<string, string | undefined>;
+  query: Record<string, string | undefined>;
+  /** The parsed JSON body; throws 400/413/415 when it is absent, too large, not JSON or of another type. */
+  jsonBody(): unknown;
+}
+
+export type RouteHandler = (request: ApiRequest) => Promise<ApiResponse>;
+
+/** Requests above this are refused before parsing; the largest valid body is an event of 256 KB. */
+export const MAX_REQUEST_BODY_BYTES = 256 * 1024;
+
+export function jsonResponse(statusCode: number, body: unknown): ApiResponse {
+  return { statusCode, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) };
+}
+
+export function emptyResponse(statusCode: number): ApiResponse {
+  return { statusCode };
+}
+
+/**
+ * Wraps route handlers into one Lambda handler: the caller's tenant is required before any route runs,
+ * requests are dispatched by the API Gateway route key, and every error becomes the JSON error contract.
+ */
+export function createApiHandler(routes: Partial<Record<RouteKey, RouteHandler>>) {
+  return middy<ApiEvent, ApiResponse, Error, Context>()
+    .use(jsonErrors())
+    .handler(async (event) => {
+      const tenantId = requireTenant(event);
+      const handler = routes[event.routeKey as RouteKey] ?? (() => unmatchedRoute(event));
+      return handler({
+        tenantId,
+        pathParameters: event.pathParameters ?? {},
+        query: event.queryStringParameters ?? {},
+        jsonBody: () => parseJsonBody(event),
+      });
+    });
+}
+
+/** The one place errors become HTTP: client errors as they are, anything else as a bare 500. */
+function jsonErrors(): MiddlewareObj<ApiEvent, ApiResponse, Error, Context> {
+  return {
+    onError: (request) => {
+      const { error } = request;
+      if (error instanceof HttpError) {
+        request.response = jsonResponse(error.statusCode, error.toJSON());
+        if (error.statusCode === 401) request.response.headers = { ...request.response.headers, 'www-authenticate': 'Bearer' };
+        return;
+      }
+      logger.error('unhandled error', { error, routeKey: request.event.routeKey });
+      request.response = jsonResponse(500, { error: { code: 'internal_error', message: 'Internal server error' } });
+    },
+  };
+}
+
+function requireTenant(event: ApiEvent): string {
+  const context = event.requestContext.authorizer?.lambda;
+  if (context?.tenantId) return context.tenantId;
+  if (context?.authError === 'invalid_api_key') {
+    throw new UnauthorizedError('unauthorized', 'the API key is invalid or has been revoked');
+  }
+  throw new UnauthorizedError('unauthorized', 'an "Authorization: Bearer <api key>" header is required');
+}
+
+function unmatchedRoute(event: ApiEvent): never {
+  const path = event.rawPath;
+  const method = event.requestContext.http.method;
+  const allowed = routesForPath(path).map((route) => route.method);
+  if (allowed.length > 0) {
+    throw new MethodNotAllowedError(`${method} is not allowed on ${path}; allowed: ${allowed.join(', ')}`);
+  }
+  throw new NotFoundError(`no route for ${method} ${path}`);
+}
+
+function parseJsonBody(event: ApiEvent): unknown {
+  if (event.body === undefined || event.body === '') {
+    throw new BadRequestError('invalid_json', 'the request body must be a JSON document');
+  }
+  const text = event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
+  if (Buffer.byteLength(text, 'utf8') > MAX_REQUEST_BODY_BYTES) {
+    throw new PayloadTooLargeError(`the request body must not exceed ${MAX_REQUEST_BODY_BYTES} bytes`);
+  }
+  const contentType = headerValue(event, 'content-type');
+  if (contentType !== undefined && !/^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i.test(contentType)) {
+    throw new UnsupportedMediaTypeError(`content-type must be application/json, got "${contentType}"`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new BadRequestError('invalid_json', `the request body is not valid JSON: ${(error as Error).message}`);
+  }
+}
+
+function headerValue(event: ApiEvent, name: string): string | undefined {
+  const entry = Object.entries(event.headers ?? {}).find(([key]) => key.toLowerCase() === name);
+  return entry?.[1];
+}

@@ -1,0 +1,105 @@
+import { z } from 'zod';
+import { EVENT_ID_PATTERN } from './bus-events.js';
+import { ValidationError } from './errors.js';
+import { isEventType, isEventTypeFilter } from './event-types.js';
+
+/**
+ * Request schemas. Unknown fields are rejected (422) rather than ignored, so a typo such as "eventType"
+ * never silently produces a subscription to nothing.
+ */
+export const LIMITS = {
+  urlLength: 2048,
+  eventTypesPerSubscription: 50,
+  descriptionLength: 512,
+  metadataEntries: 50,
+  metadataKeyLength: 64,
+  metadataValueLength: 512,
+  pageSizeDefault: 50,
+  pageSizeMax: 100,
+} as const;
+
+const eventTypeFilter = z
+  .string()
+  .refine(isEventTypeFilter, 'must be an event type like "order.created", a prefix filter like "order.*", or "*"');
+
+const metadata = z
+  .record(
+    z.string().min(1).max(LIMITS.metadataKeyLength),
+    z.string().max(LIMITS.metadataValueLength, `values must be at most ${LIMITS.metadataValueLength} characters`),
+  )
+  .refine((value) => Object.keys(value).length <= LIMITS.metadataEntries, {
+    message: `must have at most ${LIMITS.metadataEntries} entries`,
+  });
+
+function webhookUrl(allowPrivateUrls: boolean) {
+  return z
+    .string()
+    .max(LIMITS.urlLength)
+    .superRefine((value, ctx) => {
+      const problem = urlProblem(value, allowPrivateUrls);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    });
+}
+
+function urlProblem(value: string, allowPrivateUrls: boolean): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return 'must be an absolute URL such as https://example.com/webhooks';
+  }
+  if (url.protocol !== 'https:' && !(allowPrivateUrls && url.protocol === 'http:')) {
+    return allowPrivateUrls ? 'must use http or https' : 'must use https';
+  }
+  if (url.username || url.password) return 'must not contain credentials';
+  return undefined;
+}
+
+export function createSubscriptionSchema(allowPrivateUrls: boolean) {
+  return z.strictObject({
+    url: webhookUrl(allowPrivateUrls),
+    eventTypes: z.array(eventTypeFilter).min(1).max(LIMITS.eventTypesPerSubscription),
+    description: z.string().max(LIMITS.descriptionLength).optional(),
+    metadata: metadata.optional(),
+  });
+}
+
+export function updateSubscriptionSchema(allowPrivateUrls: boolean) {
+  return createSubscriptionSchema(allowPrivateUrls)
+    .partial()
+    .extend({ status: z.enum(['active', 'disabled']).optional() })
+    .refine((value) => Object.keys(value).length > 0, {
+      message: 'must change at least one of url, eventTypes, description, metadata, status',
+    });
+}
+
+export const publishEventSchema = z.strictObject({
+  type: z
+    .string()
+    .refine(isEventType, 'must be dot-separated segments of letters, digits, "_" and "-", at most 128 characters'),
+  data: z.record(z.string(), z.unknown(), 'must be a JSON object'),
+  id: z
+    .string()
+    .regex(EVENT_ID_PATTERN, 'must be 1 to 128 characters of letters, digits, "_", "-", "." and ":"')
+    .optional(),
+});
+
+export const listQuerySchema = z.strictObject({
+  cursor: z.string().max(256).optional(),
+  limit: z.coerce.number().int().min(1).max(LIMITS.pageSizeMax).default(LIMITS.pageSizeDefault),
+});
+
+/** Validates with a schema, turning every issue into one 422 message that names the field. */
+export function validate<T extends z.ZodType>(schema: T, input: unknown, where = 'body'): z.output<T> {
+  const result = schema.safeParse(input);
+  if (result.success) return result.data;
+  const messages = result.error.issues.slice(0, 5).map((issue) => `${fieldName(where, issue.path)}: ${issue.message}`);
+  throw new ValidationError(messages.join('; '));
+}
+
+function fieldName(where: string, path: readonly PropertyKey[]): string {
+  if (path.length === 0) return where;
+  return path
+    .map((part, i) => (typeof part === 'number' ? `[${part}]` : `${i === 0 ? '' : '.'}${String(part)}`))
+    .join('');
+}

@@ -1,0 +1,124 @@
+import { TENANT_SOURCE_PREFIX } from '../lambdas/core/bus-events.js';
+import type { FunctionName } from '../lambdas/core/config.js';
+import {
+  DEFAULT_RETRY_SCHEDULE_SECONDS,
+  validateRetrySchedule,
+  worstCaseScheduleSeconds,
+} from '../lambdas/core/retry-schedule.js';
+
+/**
+ * Everything about the service's resources that both the CDK stack and local mode need: keys, queue and
+ * redrive settings, function timeouts, the bus rule. Plain data, so local mode reads it without CDK, and a
+ * test checks the synthesized template against it.
+ */
+export interface FunctionDefinition {
+  /** Entry file, relative to the repository root. */
+  entry: string;
+  description: string;
+  timeoutSeconds: number;
+  memoryMb: number;
+}
+
+export interface TableDefinition {
+  partitionKey: string;
+  sortKey?: string;
+  timeToLiveAttribute?: string;
+  /** Point-in-time recovery where the data cannot be recreated. */
+  pointInTimeRecovery: boolean;
+}
+
+export interface QueueDefinition {
+  consumer: FunctionName;
+  visibilityTimeoutSeconds: number;
+  maxReceiveCount: number;
+  retentionSeconds: number;
+  batchSize: number;
+  maxBatchingWindowSeconds: number;
+}
+
+export interface ServiceDefinition {
+  functions: Record<FunctionName, FunctionDefinition>;
+  tables: { tenants: TableDefinition; subscriptions: TableDefinition; events: TableDefinition };
+  queues: { fanout: QueueDefinition; delivery: QueueDefinition };
+  deadLetterRetentionSeconds: number;
+  /** SQS accepts 1 MiB since 2026, but a queue's own default is still 256 KiB, so it is set explicitly. */
+  maxMessageSizeBytes: number;
+  eventRule: {
+    pattern: { source: [{ prefix: string }] };
+    /** The rule target's own retry policy; what it still cannot deliver goes to the rule's DLQ. */
+    maxEventAgeSeconds: number;
+    retryAttempts: number;
+  };
+  alarm: { metricName: 'ApproximateNumberOfMessagesVisible'; threshold: number; periodSeconds: number };
+  retryScheduleSeconds: readonly number[];
+  attemptTimeoutMs: number;
+  eventRetentionDays: number;
+}
+
+export interface ServiceOptions {
+  /** Delay before each attempt, in seconds; its length is the number of attempts. */
+  retryScheduleSeconds?: readonly number[];
+}
+
+const DAY = 86_400;
+/** Lambda's guidance for SQS sources: a visibility timeout of at least six times the function timeout. */
+const VISIBILITY_PER_TIMEOUT = 6;
+
+export function serviceDefinition(options: ServiceOptions = {}): ServiceDefinition {
+  const retryScheduleSeconds = options.retryScheduleSeconds ?? DEFAULT_RETRY_SCHEDULE_SECONDS;
+  validateRetrySchedule(retryScheduleSeconds);
+  const attemptTimeoutMs = 15_000;
+
+  const functions: Record<FunctionName, FunctionDefinition> = {
+    authorizer: { entry: 'lambdas/authorizer.ts', description: 'Resolves API keys to tenants', timeoutSeconds: 5, memoryMb: 256 },
+    register: { entry: 'lambdas/register.ts', description: 'Subscription API', timeoutSeconds: 10, memoryMb: 256 },
+    ingest: { entry: 'lambdas/ingest.ts', description: 'Publishes API events to the bus', timeoutSeconds: 10, memoryMb: 256 },
+    fanout: { entry: 'lambdas/fanout.ts', description: 'One event to one delivery per subscription', timeoutSeconds: 60, memoryMb: 512 },
+    // A batch's attempts run in parallel, so twice the per-attempt timeout covers the slowest one.
+    deliver: { entry: 'lambdas/deliver.ts', description: 'Signs and POSTs one delivery', timeoutSeconds: (2 * attemptTimeoutMs) / 1000, memoryMb: 256 },
+  };
+
+  const deliveryRetentionSeconds = 14 * DAY;
+  if (worstCaseScheduleSeconds(retryScheduleSeconds) >= deliveryRetentionSeconds) {
+    throw new Error('the retry schedule must finish within the delivery queue retention of 14 days');
+  }
+
+  return {
+    functions,
+    tables: {
+      tenants: { partitionKey: 'pk', pointInTimeRecovery: true },
+      subscriptions: { partitionKey: 'pk', sortKey: 'sk', pointInTimeRecovery: true },
+      events: { partitionKey: 'pk', sortKey: 'sk', timeToLiveAttribute: 'expiresAt', pointInTimeRecovery: false },
+    },
+    queues: {
+      fanout: {
+        consumer: 'fanout',
+        visibilityTimeoutSeconds: VISIBILITY_PER_TIMEOUT * functions.fanout.timeoutSeconds,
+        maxReceiveCount: 5,
+        retentionSeconds: 4 * DAY,
+        batchSize: 10,
+        maxBatchingWindowSeconds: 0,
+      },
+      delivery: {
+        consumer: 'deliver',
+        visibilityTimeoutSeconds: VISIBILITY_PER_TIMEOUT * functions.deliver.timeoutSeconds,
+        maxReceiveCount: retryScheduleSeconds.length,
+        retentionSeconds: deliveryRetentionSeconds,
+        batchSize: 10,
+        maxBatchingWindowSeconds: 0,
+      },
+    },
+    // A message keeps its first enqueue time in the DLQ, so DLQs keep the maximum.
+    deadLetterRetentionSeconds: 14 * DAY,
+    maxMessageSizeBytes: 1_048_576,
+    eventRule: {
+      pattern: { source: [{ prefix: TENANT_SOURCE_PREFIX }] },
+      maxEventAgeSeconds: DAY,
+      retryAttempts: 185,
+    },
+    alarm: { metricName: 'ApproximateNumberOfMessagesVisible', threshold: 0, periodSeconds: 60 },
+    retryScheduleSeconds,
+    attemptTimeoutMs,
+    eventRetentionDays: 30,
+  };
+}
