@@ -1,12 +1,5 @@
-import { AUTH_CACHE_TTL_SECONDS, createAuthorizer } from './core/authorizer.js';
 import { documentClient } from './core/aws.js';
 import { FUNCTION_SETTINGS, loadConfig } from './core/config.js';
-import { resolveApiKey } from './core/tenants.js';
+import { authorizerFunction } from './core/functions.js';
 
-const config = loadConfig(FUNCTION_SETTINGS.authorizer);
-const db = documentClient();
-
-export const handler = createAuthorizer((apiKey) => resolveApiKey(db, config.tenantsTable, apiKey), {
-  cacheTtlMs: AUTH_CACHE_TTL_SECONDS * 1000,
-  maxCachedKeys: 10_000,
-});
+export const handler = authorizerFunction(loadConfig(FUNCTION_SETTINGS.authorizer), { db: documentClient() });

@@ -70,12 +70,37 @@ export function serviceDefinition(options: ServiceOptions = {}): ServiceDefiniti
   const attemptTimeoutMs = 15_000;
 
   const functions: Record<FunctionName, FunctionDefinition> = {
-    authorizer: { entry: 'lambdas/authorizer.ts', description: 'Resolves API keys to tenants', timeoutSeconds: 5, memoryMb: 256 },
-    register: { entry: 'lambdas/register.ts', description: 'Subscription API', timeoutSeconds: 10, memoryMb: 256 },
-    ingest: { entry: 'lambdas/ingest.ts', description: 'Publishes API events to the bus', timeoutSeconds: 10, memoryMb: 256 },
-    fanout: { entry: 'lambdas/fanout.ts', description: 'One event to one delivery per subscription', timeoutSeconds: 60, memoryMb: 512 },
+    authorizer: {
+      entry: 'lambdas/authorizer.ts',
+      description: 'Resolves API keys to tenants',
+      timeoutSeconds: 5,
+      memoryMb: 256,
+    },
+    register: {
+      entry: 'lambdas/register.ts',
+      description: 'Subscription API',
+      timeoutSeconds: 10,
+      memoryMb: 256,
+    },
+    ingest: {
+      entry: 'lambdas/ingest.ts',
+      description: 'Publishes API events to the bus',
+      timeoutSeconds: 10,
+      memoryMb: 256,
+    },
+    fanout: {
+      entry: 'lambdas/fanout.ts',
+      description: 'One event to one delivery per subscription',
+      timeoutSeconds: 60,
+      memoryMb: 512,
+    },
     // A batch's attempts run in parallel, so twice the per-attempt timeout covers the slowest one.
-    deliver: { entry: 'lambdas/deliver.ts', description: 'Signs and POSTs one delivery', timeoutSeconds: (2 * attemptTimeoutMs) / 1000, memoryMb: 256 },
+    deliver: {
+      entry: 'lambdas/deliver.ts',
+      description: 'Signs and POSTs one delivery',
+      timeoutSeconds: (2 * attemptTimeoutMs) / 1000,
+      memoryMb: 256,
+    },
   };
 
   const deliveryRetentionSeconds = 14 * DAY;
@@ -88,7 +113,12 @@ export function serviceDefinition(options: ServiceOptions = {}): ServiceDefiniti
     tables: {
       tenants: { partitionKey: 'pk', pointInTimeRecovery: true },
       subscriptions: { partitionKey: 'pk', sortKey: 'sk', pointInTimeRecovery: true },
-      events: { partitionKey: 'pk', sortKey: 'sk', timeToLiveAttribute: 'expiresAt', pointInTimeRecovery: false },
+      events: {
+        partitionKey: 'pk',
+        sortKey: 'sk',
+        timeToLiveAttribute: 'expiresAt',
+        pointInTimeRecovery: false,
+      },
     },
     queues: {
       fanout: {

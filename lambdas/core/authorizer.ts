@@ -1,4 +1,7 @@
-import type { APIGatewayRequestAuthorizerEventV2, APIGatewaySimpleAuthorizerWithContextResult } from 'aws-lambda';
+import type {
+  APIGatewayRequestAuthorizerEventV2,
+  APIGatewaySimpleAuthorizerWithContextResult,
+} from 'aws-lambda';
 import type { AuthorizerContext } from './http.js';
 
 export type ApiKeyResolver = (apiKey: string) => Promise<string | undefined>;
@@ -35,7 +38,9 @@ export function createAuthorizer(resolve: ApiKeyResolver, options: AuthorizerOpt
   return async (
     event: APIGatewayRequestAuthorizerEventV2,
   ): Promise<APIGatewaySimpleAuthorizerWithContextResult<AuthorizerContext>> => {
-    const header = Object.entries(event.headers ?? {}).find(([name]) => name.toLowerCase() === 'authorization')?.[1];
+    const header = Object.entries(event.headers ?? {}).find(
+      ([name]) => name.toLowerCase() === 'authorization',
+    )?.[1];
     const apiKey = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '')?.[1];
     if (!apiKey) return { isAuthorized: true, context: { authError: 'missing_api_key' } };
     const tenantId = await lookup(apiKey);

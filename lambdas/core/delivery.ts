@@ -14,7 +14,10 @@ export interface DeliveryDependencies {
 export type DeliveryOutcome =
   | { result: 'delivered'; statusCode: number; latencyMs: number }
   | { result: 'failed'; statusCode?: number; errorClass?: 'timeout' | 'connection_error'; latencyMs: number }
-  | { result: 'skipped'; reason: 'subscription_deleted' | 'subscription_disabled' | 'event_type_unsubscribed' };
+  | {
+      result: 'skipped';
+      reason: 'subscription_deleted' | 'subscription_disabled' | 'event_type_unsubscribed';
+    };
 
 export const USER_AGENT = 'webhook-fanout/0.1 (+https://www.standardwebhooks.com)';
 

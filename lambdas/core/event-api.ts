@@ -1,4 +1,4 @@
-import { PutEventsCommand, type EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { type EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import type { RouteKey } from './api-routes.js';
 import { toPutEventsEntry } from './bus-events.js';
 import { ServiceUnavailableError } from './errors.js';
@@ -11,7 +11,10 @@ import { publishEventSchema, validate } from './schemas.js';
  * POST /events puts the event on the bus for the caller's tenant. The id is the idempotency key: publishing
  * it again is accepted (202, same id) and fan-out recognises the repeat, so it is delivered once.
  */
-export function eventRoutes(eventBridge: EventBridgeClient, busName: string): Partial<Record<RouteKey, RouteHandler>> {
+export function eventRoutes(
+  eventBridge: EventBridgeClient,
+  busName: string,
+): Partial<Record<RouteKey, RouteHandler>> {
   return {
     'POST /events': async (request) => {
       const input = validate(publishEventSchema, request.jsonBody());
@@ -22,7 +25,9 @@ export function eventRoutes(eventBridge: EventBridgeClient, busName: string): Pa
       const failure = result.Entries?.[0];
       if ((result.FailedEntryCount ?? 0) > 0 || !failure?.EventId) {
         logger.error('event bus rejected an event', { eventId: id, errorCode: failure?.ErrorCode });
-        throw new ServiceUnavailableError('the event could not be accepted right now; retry with the same id');
+        throw new ServiceUnavailableError(
+          'the event could not be accepted right now; retry with the same id',
+        );
       }
       return jsonResponse(202, { id });
     },

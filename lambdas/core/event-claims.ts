@@ -1,6 +1,6 @@
-import { PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { isConditionalCheckFailed } from './dynamo.js';
+import { type DynamoDBDocumentClient, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { AcceptedEvent } from './bus-events.js';
+import { isConditionalCheckFailed } from './dynamo.js';
 
 /**
  * Idempotency for publishing: the first bus event that carries a tenant's event id claims it, and a later

@@ -44,10 +44,7 @@ export function candidateFilters(eventType: string): string[] {
  */
 export function routingFilters(filters: readonly string[]): string[] {
   const unique = [...new Set(filters)];
-  return unique.filter(
-    (filter) =>
-      !unique.some((other) => other !== filter && coversFilter(other, filter)),
-  );
+  return unique.filter((filter) => !unique.some((other) => other !== filter && coversFilter(other, filter)));
 }
 
 function coversFilter(general: string, specific: string): boolean {

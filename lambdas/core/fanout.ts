@@ -1,4 +1,8 @@
-import { SendMessageBatchCommand, type SendMessageBatchRequestEntry, type SQSClient } from '@aws-sdk/client-sqs';
+import {
+  SendMessageBatchCommand,
+  type SendMessageBatchRequestEntry,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
 import type { AcceptedEvent } from './bus-events.js';
 import type { DeliveryMessage } from './delivery-message.js';
 import type { EventClaims } from './event-claims.js';
@@ -40,7 +44,11 @@ export async function fanOutEvent(deps: FanoutDependencies, event: AcceptedEvent
   return { outcome: 'fanned_out', deliveries };
 }
 
-async function sendAll(sqs: SQSClient, queueUrl: string, messages: readonly DeliveryMessage[]): Promise<void> {
+async function sendAll(
+  sqs: SQSClient,
+  queueUrl: string,
+  messages: readonly DeliveryMessage[],
+): Promise<void> {
   const batches: SendMessageBatchRequestEntry[][] = [];
   for (let start = 0; start < messages.length; start += SQS_BATCH_LIMIT) {
     batches.push(
@@ -51,12 +59,21 @@ async function sendAll(sqs: SQSClient, queueUrl: string, messages: readonly Deli
     );
   }
   for (let start = 0; start < batches.length; start += BATCHES_IN_FLIGHT) {
-    await Promise.all(batches.slice(start, start + BATCHES_IN_FLIGHT).map((batch) => sendBatch(sqs, queueUrl, batch)));
+    // Settle every batch before failing, so no send is still in flight when the handler returns.
+    const results = await Promise.allSettled(
+      batches.slice(start, start + BATCHES_IN_FLIGHT).map((batch) => sendBatch(sqs, queueUrl, batch)),
+    );
+    const failure = results.find((result) => result.status === 'rejected');
+    if (failure) throw failure.reason;
   }
 }
 
 /** SendMessageBatch can succeed as a call while single entries fail: re-send just those, then give up loudly. */
-async function sendBatch(sqs: SQSClient, queueUrl: string, entries: SendMessageBatchRequestEntry[]): Promise<void> {
+async function sendBatch(
+  sqs: SQSClient,
+  queueUrl: string,
+  entries: SendMessageBatchRequestEntry[],
+): Promise<void> {
   let pending = entries;
   for (let round = 1; ; round++) {
     const result = await sqs.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: pending }));

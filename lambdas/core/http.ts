@@ -4,7 +4,7 @@ import type {
   APIGatewayProxyStructuredResultV2,
   Context,
 } from 'aws-lambda';
-import { routesForPath, type RouteKey } from './api-routes.js';
+import { type RouteKey, routesForPath } from './api-routes.js';
 import {
   BadRequestError,
   HttpError,
@@ -72,11 +72,14 @@ function jsonErrors(): MiddlewareObj<ApiEvent, ApiResponse, Error, Context> {
       const { error } = request;
       if (error instanceof HttpError) {
         request.response = jsonResponse(error.statusCode, error.toJSON());
-        if (error.statusCode === 401) request.response.headers = { ...request.response.headers, 'www-authenticate': 'Bearer' };
+        if (error.statusCode === 401)
+          request.response.headers = { ...request.response.headers, 'www-authenticate': 'Bearer' };
         return;
       }
       logger.error('unhandled error', { error, routeKey: request.event.routeKey });
-      request.response = jsonResponse(500, { error: { code: 'internal_error', message: 'Internal server error' } });
+      request.response = jsonResponse(500, {
+        error: { code: 'internal_error', message: 'Internal server error' },
+      });
     },
   };
 }
@@ -115,7 +118,10 @@ function parseJsonBody(event: ApiEvent): unknown {
   try {
     return JSON.parse(text);
   } catch (error) {
-    throw new BadRequestError('invalid_json', `the request body is not valid JSON: ${(error as Error).message}`);
+    throw new BadRequestError(
+      'invalid_json',
+      `the request body is not valid JSON: ${(error as Error).message}`,
+    );
   }
 }
 

@@ -2,9 +2,9 @@ import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-p
 import { ChangeMessageVisibilityCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { fromBusEvent } from './bus-events.js';
-import { parseDeliveryMessage } from './delivery-message.js';
 import { attemptDelivery, type DeliveryDependencies } from './delivery.js';
-import { fanOutEvent, type FanoutDependencies } from './fanout.js';
+import { parseDeliveryMessage } from './delivery-message.js';
+import { type FanoutDependencies, fanOutEvent } from './fanout.js';
 import { logger } from './logger.js';
 import { delayAfterAttempt } from './retry-schedule.js';
 
@@ -15,7 +15,12 @@ export function createFanoutHandler(deps: FanoutDependencies): QueueHandler {
   const handleRecord = async (record: SQSRecord) => {
     const event = fromBusEvent(record.body);
     const result = await fanOutEvent(deps, event);
-    logger.info('event fanned out', { eventId: event.id, tenantId: event.tenantId, type: event.type, ...result });
+    logger.info('event fanned out', {
+      eventId: event.id,
+      tenantId: event.tenantId,
+      type: event.type,
+      ...result,
+    });
   };
   return (event, context) =>
     processPartialResponse(event, handleRecord, new BatchProcessor(EventType.SQS), withContext(context));
@@ -50,7 +55,11 @@ export function createDeliverHandler(deps: DeliverHandlerDependencies): QueueHan
     }
     const retryInSeconds = delayAfterAttempt(deps.retryScheduleSeconds, attempt, deps.random);
     const final = attempt >= deps.retryScheduleSeconds.length;
-    logger.warn(final ? 'webhook failed for the last time' : 'webhook failed', { ...fields, retryInSeconds, final });
+    logger.warn(final ? 'webhook failed for the last time' : 'webhook failed', {
+      ...fields,
+      retryInSeconds,
+      final,
+    });
     await deps.sqs.send(
       new ChangeMessageVisibilityCommand({
         QueueUrl: deps.deliveryQueueUrl,

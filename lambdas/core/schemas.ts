@@ -20,12 +20,17 @@ export const LIMITS = {
 
 const eventTypeFilter = z
   .string()
-  .refine(isEventTypeFilter, 'must be an event type like "order.created", a prefix filter like "order.*", or "*"');
+  .refine(
+    isEventTypeFilter,
+    'must be an event type like "order.created", a prefix filter like "order.*", or "*"',
+  );
 
 const metadata = z
   .record(
     z.string().min(1).max(LIMITS.metadataKeyLength),
-    z.string().max(LIMITS.metadataValueLength, `values must be at most ${LIMITS.metadataValueLength} characters`),
+    z
+      .string()
+      .max(LIMITS.metadataValueLength, `values must be at most ${LIMITS.metadataValueLength} characters`),
   )
   .refine((value) => Object.keys(value).length <= LIMITS.metadataEntries, {
     message: `must have at most ${LIMITS.metadataEntries} entries`,
@@ -76,7 +81,10 @@ export function updateSubscriptionSchema(allowPrivateUrls: boolean) {
 export const publishEventSchema = z.strictObject({
   type: z
     .string()
-    .refine(isEventType, 'must be dot-separated segments of letters, digits, "_" and "-", at most 128 characters'),
+    .refine(
+      isEventType,
+      'must be dot-separated segments of letters, digits, "_" and "-", at most 128 characters',
+    ),
   data: z.record(z.string(), z.unknown(), 'must be a JSON object'),
   id: z
     .string()
@@ -93,7 +101,9 @@ export const listQuerySchema = z.strictObject({
 export function validate<T extends z.ZodType>(schema: T, input: unknown, where = 'body'): z.output<T> {
   const result = schema.safeParse(input);
   if (result.success) return result.data;
-  const messages = result.error.issues.slice(0, 5).map((issue) => `${fieldName(where, issue.path)}: ${issue.message}`);
+  const messages = result.error.issues
+    .slice(0, 5)
+    .map((issue) => `${fieldName(where, issue.path)}: ${issue.message}`);
   throw new ValidationError(messages.join('; '));
 }
 

@@ -1,13 +1,8 @@
 import type { RouteKey } from './api-routes.js';
 import { BadRequestError, NotFoundError } from './errors.js';
-import { emptyResponse, jsonResponse, type ApiRequest, type RouteHandler } from './http.js';
-import {
-  createSubscriptionSchema,
-  listQuerySchema,
-  updateSubscriptionSchema,
-  validate,
-} from './schemas.js';
-import { toPublic, type SubscriptionStore } from './subscriptions.js';
+import { type ApiRequest, emptyResponse, jsonResponse, type RouteHandler } from './http.js';
+import { createSubscriptionSchema, listQuerySchema, updateSubscriptionSchema, validate } from './schemas.js';
+import { type SubscriptionStore, toPublic } from './subscriptions.js';
 
 const SUBSCRIPTION_ID_PATTERN = /^sub_[0-9A-Z]{26}$/;
 
@@ -29,7 +24,10 @@ export function subscriptionRoutes(
 
     'GET /subscriptions': async (request) => {
       const query = validate(listQuerySchema, request.query, 'query');
-      const page = await store.list(request.tenantId, { limit: query.limit, afterId: decodeCursor(query.cursor) });
+      const page = await store.list(request.tenantId, {
+        limit: query.limit,
+        afterId: decodeCursor(query.cursor),
+      });
       return jsonResponse(200, {
         items: page.items,
         ...(page.lastId ? { nextCursor: Buffer.from(page.lastId).toString('base64url') } : {}),
@@ -66,6 +64,7 @@ function subscriptionId(request: ApiRequest): string {
 function decodeCursor(cursor: string | undefined): string | undefined {
   if (cursor === undefined) return undefined;
   const id = Buffer.from(cursor, 'base64url').toString('utf8');
-  if (!SUBSCRIPTION_ID_PATTERN.test(id)) throw new BadRequestError('invalid_cursor', 'query.cursor is not a cursor this API returned');
+  if (!SUBSCRIPTION_ID_PATTERN.test(id))
+    throw new BadRequestError('invalid_cursor', 'query.cursor is not a cursor this API returned');
   return id;
 }

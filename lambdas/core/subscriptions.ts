@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import {
   DeleteCommand,
+  type DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
   QueryCommand,
-  type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
 import { batchWriteAll, isConditionalCheckFailed } from './dynamo.js';
 import { ConflictError, NotFoundError } from './errors.js';
@@ -99,12 +99,19 @@ export class SubscriptionStore {
   /** Reads consistently by default; delivery passes false for half the read cost. */
   async get(tenantId: string, id: string, consistent = true): Promise<StoredSubscription | undefined> {
     const { Item } = await this.db.send(
-      new GetCommand({ TableName: this.tableName, Key: { pk: tenantId, sk: `sub#${id}` }, ConsistentRead: consistent }),
+      new GetCommand({
+        TableName: this.tableName,
+        Key: { pk: tenantId, sk: `sub#${id}` },
+        ConsistentRead: consistent,
+      }),
     );
     return Item ? toStored(Item) : undefined;
   }
 
-  async list(tenantId: string, options: { limit: number; afterId?: string | undefined }): Promise<Page<Subscription>> {
+  async list(
+    tenantId: string,
+    options: { limit: number; afterId?: string | undefined },
+  ): Promise<Page<Subscription>> {
     const result = await this.db.send(
       new QueryCommand({
         TableName: this.tableName,
@@ -133,7 +140,11 @@ export class SubscriptionStore {
       };
       const before = activeRoutes(current);
       const after = activeRoutes(next);
-      await this.putRoutes(tenantId, id, after.filter((filter) => !before.includes(filter)));
+      await this.putRoutes(
+        tenantId,
+        id,
+        after.filter((filter) => !before.includes(filter)),
+      );
       try {
         await this.db.send(
           new PutCommand({
@@ -150,7 +161,11 @@ export class SubscriptionStore {
         }
         continue;
       }
-      await this.deleteRoutes(tenantId, id, before.filter((filter) => !after.includes(filter)));
+      await this.deleteRoutes(
+        tenantId,
+        id,
+        before.filter((filter) => !after.includes(filter)),
+      );
       return next;
     }
   }
@@ -158,7 +173,9 @@ export class SubscriptionStore {
   async delete(tenantId: string, id: string): Promise<void> {
     const current = await this.get(tenantId, id);
     if (!current) throw new NotFoundError(`subscription ${id} does not exist`);
-    await this.db.send(new DeleteCommand({ TableName: this.tableName, Key: { pk: tenantId, sk: `sub#${id}` } }));
+    await this.db.send(
+      new DeleteCommand({ TableName: this.tableName, Key: { pk: tenantId, sk: `sub#${id}` } }),
+    );
     await this.deleteRoutes(tenantId, id, activeRoutes(current));
   }
 

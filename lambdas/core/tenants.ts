@@ -1,5 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { newId } from './ids.js';
 
 /**
@@ -38,8 +38,13 @@ export async function createTenant(
   input: { name: string; apiKey?: string },
 ): Promise<CreatedTenant> {
   const apiKey = input.apiKey ?? generateApiKey();
-  if (!API_KEY_PATTERN.test(apiKey)) throw new Error(`an API key must look like ${API_KEY_PREFIX}<43 base64url characters>`);
-  const tenant: TenantRecord = { tenantId: newId('ten'), name: input.name, createdAt: new Date().toISOString() };
+  if (!API_KEY_PATTERN.test(apiKey))
+    throw new Error(`an API key must look like ${API_KEY_PREFIX}<43 base64url characters>`);
+  const tenant: TenantRecord = {
+    tenantId: newId('ten'),
+    name: input.name,
+    createdAt: new Date().toISOString(),
+  };
   const keyId = newId('key');
   await db.send(
     new PutCommand({
@@ -74,7 +79,7 @@ export async function resolveApiKey(
   if (!API_KEY_PATTERN.test(apiKey)) return undefined;
   const keyHash = hashApiKey(apiKey);
   const { Item } = await db.send(new GetCommand({ TableName: tableName, Key: { pk: `key#${keyHash}` } }));
-  if (!Item || Item.status !== 'active' || typeof Item.tenantId !== 'string') return undefined;
+  if (Item?.status !== 'active' || typeof Item.tenantId !== 'string') return undefined;
   // Defence in depth: the stored hash must equal ours, compared without a timing side channel.
   const stored = Buffer.from(String(Item.keyHash), 'hex');
   const presented = Buffer.from(keyHash, 'hex');

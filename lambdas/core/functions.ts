@@ -1,0 +1,69 @@
+import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import type { SQSClient } from '@aws-sdk/client-sqs';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { AUTH_CACHE_TTL_SECONDS, createAuthorizer } from './authorizer.js';
+import type { Config, FUNCTION_SETTINGS, FunctionName } from './config.js';
+import { eventRoutes } from './event-api.js';
+import { EventClaims } from './event-claims.js';
+import { createApiHandler } from './http.js';
+import { createDeliverHandler, createFanoutHandler } from './queue-handlers.js';
+import { subscriptionRoutes } from './subscription-api.js';
+import { SubscriptionStore } from './subscriptions.js';
+import { resolveApiKey } from './tenants.js';
+
+/**
+ * How each function is put together from its settings and AWS clients. The Lambda entries call these with
+ * the environment and default clients; tests and local mode call them with local engines' clients.
+ */
+export interface Clients {
+  db: DynamoDBDocumentClient;
+  sqs: SQSClient;
+  eventBridge: EventBridgeClient;
+}
+
+export type FunctionConfig<F extends FunctionName> = Pick<Config, (typeof FUNCTION_SETTINGS)[F][number]>;
+
+export function authorizerFunction(
+  config: FunctionConfig<'authorizer'>,
+  clients: Pick<Clients, 'db'>,
+  options: { cacheTtlMs?: number; now?: () => number } = {},
+) {
+  return createAuthorizer((apiKey) => resolveApiKey(clients.db, config.tenantsTable, apiKey), {
+    cacheTtlMs: options.cacheTtlMs ?? AUTH_CACHE_TTL_SECONDS * 1000,
+    maxCachedKeys: 10_000,
+    ...(options.now ? { now: options.now } : {}),
+  });
+}
+
+export function registerFunction(config: FunctionConfig<'register'>, clients: Pick<Clients, 'db'>) {
+  const store = new SubscriptionStore(clients.db, config.subscriptionsTable);
+  return createApiHandler(subscriptionRoutes(store, { allowPrivateUrls: config.allowPrivateUrls }));
+}
+
+export function ingestFunction(config: FunctionConfig<'ingest'>, clients: Pick<Clients, 'eventBridge'>) {
+  return createApiHandler(eventRoutes(clients.eventBridge, config.eventBusName));
+}
+
+export function fanoutFunction(config: FunctionConfig<'fanout'>, clients: Pick<Clients, 'db' | 'sqs'>) {
+  return createFanoutHandler({
+    sqs: clients.sqs,
+    subscriptions: new SubscriptionStore(clients.db, config.subscriptionsTable),
+    claims: new EventClaims(clients.db, config.eventsTable, config.eventRetentionDays),
+    deliveryQueueUrl: config.deliveryQueueUrl,
+  });
+}
+
+export function deliverFunction(
+  config: FunctionConfig<'deliver'>,
+  clients: Pick<Clients, 'db' | 'sqs'>,
+  options: { random?: () => number } = {},
+) {
+  return createDeliverHandler({
+    sqs: clients.sqs,
+    subscriptions: new SubscriptionStore(clients.db, config.subscriptionsTable),
+    deliveryQueueUrl: config.deliveryQueueUrl,
+    retryScheduleSeconds: config.retryScheduleSeconds,
+    attemptTimeoutMs: config.attemptTimeoutMs,
+    ...options,
+  });
+}

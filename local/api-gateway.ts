@@ -1,0 +1,140 @@
+import type {
+  APIGatewayRequestAuthorizerEventV2,
+  APIGatewaySimpleAuthorizerWithContextResult,
+  Context,
+} from 'aws-lambda';
+import { API_ROUTES, DEFAULT_ROUTE_HANDLER, routeKeyOf } from '../lambdas/core/api-routes.js';
+import type { ApiEvent, ApiResponse, AuthorizerContext } from '../lambdas/core/http.js';
+
+/**
+ * What API Gateway's HTTP API does in front of our functions: run the Lambda authorizer (no identity source,
+ * no cache, as in the stack), match the route from lambdas/core/api-routes.ts or fall back to $default, and
+ * invoke the route's function with a payload-format-2.0 event carrying the authorizer's context.
+ */
+export interface ApiFunctions {
+  authorizer: (
+    event: APIGatewayRequestAuthorizerEventV2,
+  ) => Promise<APIGatewaySimpleAuthorizerWithContextResult<AuthorizerContext>>;
+  register: (event: ApiEvent, context: Context) => Promise<ApiResponse>;
+  ingest: (event: ApiEvent, context: Context) => Promise<ApiResponse>;
+}
+
+export interface ApiRequest {
+  method: string;
+  /** Path with an optional query string, e.g. "/subscriptions?limit=2". */
+  path: string;
+  headers?: Record<string, string>;
+  body?: string;
+}
+
+export interface NormalizedResponse {
+  statusCode: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+export async function invokeApi(functions: ApiFunctions, request: ApiRequest): Promise<NormalizedResponse> {
+  const url = new URL(request.path, 'http://localhost');
+  const method = request.method.toUpperCase();
+  const headers = Object.fromEntries(
+    Object.entries(request.headers ?? {}).map(([name, value]) => [name.toLowerCase(), value]),
+  );
+  const { route, pathParameters } = matchRoute(method, url.pathname);
+  const routeKey = route ? routeKeyOf(route) : '$default';
+  const requestContext = {
+    accountId: '000000000000',
+    apiId: 'local',
+    domainName: url.host,
+    domainPrefix: 'local',
+    http: {
+      method,
+      path: url.pathname,
+      protocol: 'HTTP/1.1',
+      sourceIp: '127.0.0.1',
+      userAgent: headers['user-agent'] ?? '',
+    },
+    requestId: crypto.randomUUID(),
+    routeKey,
+    stage: '$default',
+    time: new Date().toUTCString(),
+    timeEpoch: Date.now(),
+  };
+  const queryStringParameters = url.search ? Object.fromEntries(url.searchParams) : undefined;
+
+  const authorization = await functions.authorizer({
+    version: '2.0',
+    type: 'REQUEST',
+    routeArn: `arn:aws:execute-api:local:000000000000:local/$default/${method}${url.pathname}`,
+    identitySource: [],
+    routeKey,
+    rawPath: url.pathname,
+    rawQueryString: url.search.slice(1),
+    cookies: [],
+    headers,
+    queryStringParameters: queryStringParameters ?? {},
+    requestContext,
+    pathParameters,
+    stageVariables: {},
+  });
+  if (!authorization.isAuthorized) return normalize({ statusCode: 403, body: '{"message":"Forbidden"}' });
+
+  const event: ApiEvent = {
+    version: '2.0',
+    routeKey,
+    rawPath: url.pathname,
+    rawQueryString: url.search.slice(1),
+    headers,
+    ...(queryStringParameters ? { queryStringParameters } : {}),
+    ...(route ? { pathParameters } : {}),
+    requestContext: { ...requestContext, authorizer: { lambda: authorization.context } },
+    ...(request.body !== undefined ? { body: request.body } : {}),
+    isBase64Encoded: false,
+  };
+  const target = functions[route?.handler ?? DEFAULT_ROUTE_HANDLER];
+  return normalize(await target(event, lambdaContext(route?.handler ?? DEFAULT_ROUTE_HANDLER)));
+}
+
+function matchRoute(method: string, path: string) {
+  const segments = path.split('/');
+  for (const route of API_ROUTES) {
+    if (route.method !== method) continue;
+    const template = route.path.split('/');
+    if (template.length !== segments.length) continue;
+    const pathParameters: Record<string, string> = {};
+    const matches = template.every((part, i) => {
+      const segment = segments[i] ?? '';
+      if (part.startsWith('{')) {
+        pathParameters[part.slice(1, -1)] = decodeURIComponent(segment);
+        return segment !== '';
+      }
+      return part === segment;
+    });
+    if (matches) return { route, pathParameters };
+  }
+  return { route: undefined, pathParameters: {} };
+}
+
+function normalize(response: ApiResponse): NormalizedResponse {
+  return {
+    statusCode: response.statusCode ?? 200,
+    headers: Object.fromEntries(Object.entries(response.headers ?? {}).map(([k, v]) => [k, String(v)])),
+    body: response.body ?? '',
+  };
+}
+
+function lambdaContext(functionName: string): Context {
+  return {
+    callbackWaitsForEmptyEventLoop: false,
+    functionName,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: `arn:aws:lambda:local:000000000000:function:${functionName}`,
+    memoryLimitInMB: '256',
+    awsRequestId: crypto.randomUUID(),
+    logGroupName: `/aws/lambda/${functionName}`,
+    logStreamName: 'local',
+    getRemainingTimeInMillis: () => 30_000,
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
+  };
+}

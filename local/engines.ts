@@ -1,0 +1,30 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import dynalite from 'dynalite';
+import { startFauxqs } from 'fauxqs';
+
+/** The two engines that speak the real AWS wire protocols: dynalite (DynamoDB) and fauxqs (SQS). */
+export interface Engines {
+  dynamoEndpoint: string;
+  sqsEndpoint: string;
+  stop(): Promise<void>;
+}
+
+export async function startEngines(options: { dataDir?: string; host?: string } = {}): Promise<Engines> {
+  const host = options.host ?? '127.0.0.1';
+  const dynamo: Server = dynalite({
+    createTableMs: 0,
+    deleteTableMs: 0,
+    updateTableMs: 0,
+    ...(options.dataDir ? { path: options.dataDir } : {}),
+  });
+  await new Promise<void>((resolve) => dynamo.listen(0, host, resolve));
+  const sqs = await startFauxqs({ port: 0, logger: false });
+  return {
+    dynamoEndpoint: `http://${host}:${(dynamo.address() as AddressInfo).port}`,
+    sqsEndpoint: sqs.address,
+    async stop() {
+      await Promise.all([new Promise((resolve) => dynamo.close(resolve)), sqs.stop()]);
+    },
+  };
+}

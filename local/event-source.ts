@@ -1,0 +1,93 @@
+import {
+  DeleteMessageBatchCommand,
+  type Message,
+  ReceiveMessageCommand,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
+import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+
+/**
+ * What the Lambda SQS event source mapping does, for local mode and tests: receive up to `batchSize`
+ * messages, invoke the handler with an SQS event, delete the successes. Messages named in batchItemFailures
+ * stay for redrive; a thrown error, or a response naming a message not in the batch, fails the whole batch.
+ */
+export interface EventSourceOptions {
+  queueUrl: string;
+  queueArn: string;
+  batchSize: number;
+  waitTimeSeconds?: number;
+  region?: string;
+}
+
+export type SqsHandler = (event: SQSEvent) => Promise<SQSBatchResponse | undefined>;
+
+export interface PollResult {
+  received: number;
+  succeeded: number;
+  failed: number;
+  /** Set when the handler threw; every message of the batch then counts as failed. */
+  handlerError?: unknown;
+}
+
+export async function pollOnce(
+  sqs: SQSClient,
+  handler: SqsHandler,
+  options: EventSourceOptions,
+): Promise<PollResult> {
+  const { Messages = [] } = await sqs.send(
+    new ReceiveMessageCommand({
+      QueueUrl: options.queueUrl,
+      MaxNumberOfMessages: options.batchSize,
+      WaitTimeSeconds: options.waitTimeSeconds ?? 0,
+      MessageSystemAttributeNames: ['All'],
+      MessageAttributeNames: ['All'],
+    }),
+  );
+  if (Messages.length === 0) return { received: 0, succeeded: 0, failed: 0 };
+
+  const records = Messages.map((message) => toRecord(message, options));
+  let failedIds: Set<string>;
+  try {
+    const response = await handler({ Records: records });
+    failedIds = new Set((response?.batchItemFailures ?? []).map((failure) => failure.itemIdentifier));
+    if ([...failedIds].some((id) => !records.some((record) => record.messageId === id))) {
+      failedIds = new Set(records.map((record) => record.messageId));
+    }
+  } catch (handlerError) {
+    return { received: records.length, succeeded: 0, failed: records.length, handlerError };
+  }
+
+  const succeeded = records.filter((record) => !failedIds.has(record.messageId));
+  if (succeeded.length > 0) {
+    await sqs.send(
+      new DeleteMessageBatchCommand({
+        QueueUrl: options.queueUrl,
+        Entries: succeeded.map((record, index) => ({
+          Id: String(index),
+          ReceiptHandle: record.receiptHandle,
+        })),
+      }),
+    );
+  }
+  return { received: records.length, succeeded: succeeded.length, failed: failedIds.size };
+}
+
+function toRecord(message: Message, options: EventSourceOptions): SQSRecord {
+  const attributes = message.Attributes ?? {};
+  return {
+    messageId: message.MessageId ?? '',
+    receiptHandle: message.ReceiptHandle ?? '',
+    body: message.Body ?? '',
+    attributes: {
+      ApproximateReceiveCount: attributes.ApproximateReceiveCount ?? '1',
+      SentTimestamp: attributes.SentTimestamp ?? '',
+      SenderId: attributes.SenderId ?? '',
+      ApproximateFirstReceiveTimestamp: attributes.ApproximateFirstReceiveTimestamp ?? '',
+    },
+    messageAttributes: {},
+    md5OfBody: message.MD5OfBody ?? '',
+    eventSource: 'aws:sqs',
+    eventSourceARN: options.queueArn,
+    awsRegion: options.region ?? 'us-east-1',
+  };
+}

@@ -1,0 +1,147 @@
+import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { DeliveryMessage } from '../lambdas/core/delivery-message.js';
+import { peekAll } from './support/queues.js';
+import { bearer, startTestService } from './support/service.js';
+
+type Service = Awaited<ReturnType<typeof startTestService>>;
+
+describe('Function: ingest (POST /events)', () => {
+  let service: Service;
+  let tenant: Awaited<ReturnType<Service['createTenant']>>;
+  let subscriptionId: string;
+
+  beforeAll(async () => {
+    service = await startTestService();
+    tenant = await service.createTenant('publisher');
+    const created = await service.api({
+      method: 'POST',
+      path: '/subscriptions',
+      headers: bearer(tenant.apiKey),
+      body: JSON.stringify({ url: 'https://hooks.example.com', eventTypes: ['*'] }),
+    });
+    subscriptionId = JSON.parse(created.body).id;
+  });
+  afterAll(() => service.close());
+
+  const publish = (body: unknown) =>
+    service.api({
+      method: 'POST',
+      path: '/events',
+      headers: bearer(tenant.apiKey),
+      body: typeof body === 'string' ? body : JSON.stringify(body),
+    });
+  const fanOutAll = async () => {
+    while ((await service.pollFanout()).received > 0);
+  };
+  const deliveries = async () =>
+    (await peekAll(service.clients.sqs, service.resources.queues.delivery.url)).map(
+      (message) => JSON.parse(message.body) as DeliveryMessage,
+    );
+  const fanoutQueueDepth = async () =>
+    (await peekAll(service.clients.sqs, service.resources.queues.fanout.url, 1)).length;
+
+  it('accepts an event with 202 and a generated id', async () => {
+    const response = await publish({ type: 'invoice.paid', data: { amount: 10 } });
+    expect(response.statusCode).toBe(202);
+    const { id } = JSON.parse(response.body);
+    expect(id).toMatch(/^evt_[0-9A-Z]{26}$/);
+    await fanOutAll();
+    expect(await deliveries()).toEqual([
+      expect.objectContaining({
+        subscriptionId,
+        tenantId: tenant.tenantId,
+        event: expect.objectContaining({ id, type: 'invoice.paid', data: { amount: 10 } }),
+      }),
+    ]);
+  });
+
+  it('treats the id as an idempotency key: a second publish is accepted and delivered no second time', async () => {
+    const first = await publish({ id: 'order-1234', type: 'order.created', data: { v: 1 } });
+    const second = await publish({ id: 'order-1234', type: 'order.created', data: { v: 1 } });
+    expect([first.statusCode, second.statusCode]).toEqual([202, 202]);
+    expect(JSON.parse(second.body)).toEqual({ id: 'order-1234' });
+    await fanOutAll();
+    const sent = await deliveries();
+    expect(sent.map((message) => message.event.id)).toEqual(['order-1234']);
+  });
+
+  it('scopes idempotency keys to the tenant', async () => {
+    const other = await service.createTenant('other');
+    const otherSubscription = await service.api({
+      method: 'POST',
+      path: '/subscriptions',
+      headers: bearer(other.apiKey),
+      body: JSON.stringify({ url: 'https://other.example.com', eventTypes: ['*'] }),
+    });
+    await publish({ id: 'shared-id', type: 'a', data: {} });
+    await service.api({
+      method: 'POST',
+      path: '/events',
+      headers: bearer(other.apiKey),
+      body: JSON.stringify({ id: 'shared-id', type: 'a', data: {} }),
+    });
+    await fanOutAll();
+    const sent = await deliveries();
+    expect(sent.map((message) => message.subscriptionId).sort()).toEqual(
+      [subscriptionId, JSON.parse(otherSubscription.body).id].sort(),
+    );
+  });
+
+  it('fans out events that services put straight on the bus, with the tenant in Source', async () => {
+    const result = await service.clients.eventBridge.send(
+      new PutEventsCommand({
+        Entries: [
+          {
+            EventBusName: service.busName,
+            Source: `fanout.tenant.${tenant.tenantId}`,
+            DetailType: 'user.signed_up',
+            Detail: '{"user":7}',
+          },
+          {
+            EventBusName: service.busName,
+            Source: `fanout.tenant.${tenant.tenantId}`,
+            DetailType: 'user.signed_up',
+            Detail: '{"user":8}',
+            Resources: ['fanout:event-id/user-8-signup'],
+          },
+        ],
+      }),
+    );
+    expect(result.FailedEntryCount).toBe(0);
+    await fanOutAll();
+    const sent = await deliveries();
+    const byUser = Object.fromEntries(
+      sent.map((message) => [String(message.event.data.user), message.event]),
+    );
+    expect(byUser['7']?.id).toBe(result.Entries?.[0]?.EventId);
+    expect(byUser['8']?.id).toBe('user-8-signup');
+  });
+
+  it('does not route bus events whose source is not a tenant', async () => {
+    const result = await service.clients.eventBridge.send(
+      new PutEventsCommand({
+        Entries: [{ EventBusName: service.busName, Source: 'billing.app', DetailType: 'x', Detail: '{}' }],
+      }),
+    );
+    expect(result.FailedEntryCount).toBe(0);
+    expect(await fanoutQueueDepth()).toBe(0);
+  });
+
+  it.each([
+    ['missing type', { data: {} }, 422, /^type: /],
+    ['bad type', { type: 'order created', data: {} }, 422, /^type: must be dot-separated/],
+    ['wildcard type', { type: 'order.*', data: {} }, 422, /^type: /],
+    ['data not an object', { type: 'a', data: [1, 2] }, 422, /^data: must be a JSON object/],
+    ['missing data', { type: 'a' }, 422, /^data: /],
+    ['bad id', { type: 'a', data: {}, id: 'has space' }, 422, /^id: /],
+    ['a tenant in the body', { type: 'a', data: {}, tenantId: 'ten_x' }, 422, /tenantId/],
+    ['malformed JSON', '{"type":', 400, /not valid JSON/],
+    ['an oversized payload', { type: 'a', data: { blob: 'x'.repeat(257 * 1024) } }, 413, /must not exceed/],
+  ])('rejects %s and publishes nothing', async (_name, body, status, message) => {
+    const response = await publish(body);
+    expect(response.statusCode).toBe(status);
+    expect(JSON.parse(response.body).error.message).toMatch(message);
+    expect(await fanoutQueueDepth()).toBe(0);
+  });
+});

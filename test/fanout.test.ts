@@ -1,0 +1,208 @@
+import { SQSClient } from '@aws-sdk/client-sqs';
+import type { SQSEvent } from 'aws-lambda';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { toPutEventsEntry } from '../lambdas/core/bus-events.js';
+import type { DeliveryMessage } from '../lambdas/core/delivery-message.js';
+import { fanoutFunction } from '../lambdas/core/functions.js';
+import { toBusEvent } from '../local/event-bus.js';
+import { peekAll } from './support/queues.js';
+import { bearer, startTestService } from './support/service.js';
+
+type Service = Awaited<ReturnType<typeof startTestService>>;
+
+describe('Function: fan-out', () => {
+  let service: Service;
+
+  beforeAll(async () => {
+    service = await startTestService();
+  });
+  afterAll(() => service.close());
+
+  const subscribe = async (apiKey: string, eventTypes: string[]) => {
+    const response = await service.api({
+      method: 'POST',
+      path: '/subscriptions',
+      headers: bearer(apiKey),
+      body: JSON.stringify({ url: 'https://hooks.example.com/x', eventTypes }),
+    });
+    return JSON.parse(response.body).id as string;
+  };
+  const publish = async (apiKey: string, type: string, id?: string) => {
+    const response = await service.api({
+      method: 'POST',
+      path: '/events',
+      headers: bearer(apiKey),
+      body: JSON.stringify({ type, data: { n: 1 }, ...(id ? { id } : {}) }),
+    });
+    expect(response.statusCode).toBe(202);
+    return JSON.parse(response.body).id as string;
+  };
+  const deliveries = async () =>
+    (await peekAll(service.clients.sqs, service.resources.queues.delivery.url)).map(
+      (message) => JSON.parse(message.body) as DeliveryMessage,
+    );
+  const sqsEvent = (body: string): SQSEvent => ({
+    Records: [
+      {
+        messageId: 'm-1',
+        receiptHandle: 'r-1',
+        body,
+        attributes: {
+          ApproximateReceiveCount: '1',
+          SentTimestamp: '0',
+          SenderId: 'local',
+          ApproximateFirstReceiveTimestamp: '0',
+        },
+        messageAttributes: {},
+        md5OfBody: '',
+        eventSource: 'aws:sqs',
+        eventSourceARN: service.resources.queues.fanout.arn,
+        awsRegion: 'us-east-1',
+      },
+    ],
+  });
+
+  it("sends one delivery per matching active subscription of the event's tenant", async () => {
+    const a = await service.createTenant('a');
+    const b = await service.createTenant('b');
+    const exact = await subscribe(a.apiKey, ['order.created']);
+    const prefix = await subscribe(a.apiKey, ['order.*']);
+    const everything = await subscribe(a.apiKey, ['*']);
+    const overlapping = await subscribe(a.apiKey, ['order.created', 'order.*', '*']);
+    await subscribe(a.apiKey, ['user.*']);
+    await subscribe(a.apiKey, ['order.created.v2']);
+    const disabled = await subscribe(a.apiKey, ['order.created']);
+    await service.api({
+      method: 'PATCH',
+      path: `/subscriptions/${disabled}`,
+      headers: bearer(a.apiKey),
+      body: JSON.stringify({ status: 'disabled' }),
+    });
+    await subscribe(b.apiKey, ['*']);
+
+    const eventId = await publish(a.apiKey, 'order.created');
+    expect(await service.pollFanout()).toMatchObject({ received: 1, succeeded: 1 });
+
+    const sent = await deliveries();
+    expect(sent.map((message) => message.subscriptionId).sort()).toEqual(
+      [exact, prefix, everything, overlapping].sort(),
+    );
+    for (const message of sent) {
+      expect(message).toMatchObject({
+        v: 1,
+        tenantId: a.tenantId,
+        event: { id: eventId, type: 'order.created', data: { n: 1 } },
+      });
+    }
+  });
+
+  it('matches a prefix filter only below its prefix, and sends nothing when nothing matches', async () => {
+    const tenant = await service.createTenant('prefixes');
+    const prefix = await subscribe(tenant.apiKey, ['order.*']);
+    const everything = await subscribe(tenant.apiKey, ['*']);
+
+    await publish(tenant.apiKey, 'order');
+    await service.pollFanout();
+    expect((await deliveries()).map((message) => message.subscriptionId)).toEqual([everything]);
+
+    await publish(tenant.apiKey, 'order.refund.issued');
+    await service.pollFanout();
+    expect((await deliveries()).map((message) => message.subscriptionId).sort()).toEqual(
+      [prefix, everything].sort(),
+    );
+
+    const lonely = await service.createTenant('no-subscribers');
+    await subscribe(lonely.apiKey, ['user.created']);
+    await publish(lonely.apiKey, 'user.deleted');
+    expect(await service.pollFanout()).toMatchObject({ received: 1, succeeded: 1 });
+    expect(await deliveries()).toEqual([]);
+  });
+
+  it('finishes an interrupted fan-out on redelivery with the same delivery ids, and only once', async () => {
+    const tenant = await service.createTenant('crashy');
+    const subscribers = [];
+    for (let i = 0; i < 15; i++) subscribers.push(await subscribe(tenant.apiKey, ['*']));
+    const busEvent = JSON.stringify(
+      toBusEvent(
+        toPutEventsEntry(service.busName, tenant.tenantId, { id: 'evt_crash', type: 'a.b', data: {} }),
+        {
+          account: '000000000000',
+          region: 'us-east-1',
+        },
+      ),
+    );
+    // A real SQS client whose second SendMessageBatch call fails, as a throttled or crashed call would.
+    const flakySqs = new SQSClient({
+      endpoint: inject('sqsEndpoint'),
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    });
+    let batchCalls = 0;
+    flakySqs.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName === 'SendMessageBatchCommand' && ++batchCalls === 2)
+          throw new Error('injected failure');
+        return next(args);
+      },
+      { step: 'initialize' },
+    );
+    const handler = fanoutFunction(service.config, { db: service.clients.db, sqs: flakySqs });
+
+    // A batch in which every record failed fails the invocation, so SQS redelivers all of it.
+    await expect(handler(sqsEvent(busEvent))).rejects.toThrow(/All records failed/);
+    const firstTry = await deliveries();
+    expect(firstTry).toHaveLength(10);
+
+    expect(await handler(sqsEvent(busEvent))).toEqual({ batchItemFailures: [] });
+    const retry = await deliveries();
+    expect(retry).toHaveLength(15);
+    expect(new Set(retry.map((message) => message.subscriptionId))).toEqual(new Set(subscribers));
+    for (const message of [...firstTry, ...retry]) expect(message.event.id).toBe('evt_crash');
+    const eventTimestamps = new Set([...firstTry, ...retry].map((message) => message.event.timestamp));
+    expect(eventTimestamps.size).toBe(1);
+
+    // A further copy of the same bus event, after the fan-out completed, sends nothing.
+    expect(await handler(sqsEvent(busEvent))).toEqual({ batchItemFailures: [] });
+    expect(await deliveries()).toEqual([]);
+    flakySqs.destroy();
+  });
+
+  it('reports a message that can never be processed as failed, so redrive takes it to the DLQ', async () => {
+    const handler = fanoutFunction(service.config, service.clients);
+    const tenant = await service.createTenant('mixed');
+    const good = JSON.stringify(
+      toBusEvent(
+        toPutEventsEntry(service.busName, tenant.tenantId, { id: 'evt_good', type: 'a', data: {} }),
+        {
+          account: '000000000000',
+          region: 'us-east-1',
+        },
+      ),
+    );
+    const mixed = sqsEvent('not json');
+    const goodRecord = { ...mixed.Records[0], messageId: 'm-2', body: good } as SQSEvent['Records'][number];
+    expect(await handler({ Records: [...mixed.Records, goodRecord] })).toEqual({
+      batchItemFailures: [{ itemIdentifier: 'm-1' }],
+    });
+
+    for (const body of [
+      'not json',
+      JSON.stringify({
+        source: 'someone.else',
+        'detail-type': 'a',
+        detail: {},
+        id: 'x',
+        time: '2026-01-01T00:00:00Z',
+      }),
+      JSON.stringify({
+        source: 'fanout.tenant.ten_01M838F1GD918Y0D44WW28CB0N',
+        'detail-type': 'bad type',
+        detail: {},
+        id: 'x',
+        time: '2026-01-01T00:00:00Z',
+      }),
+    ]) {
+      await expect(handler(sqsEvent(body)), body).rejects.toThrow(/All records failed/);
+    }
+  });
+});
