@@ -1,0 +1,96 @@
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Duration } from 'aws-cdk-lib';
+import { Architecture, LoggingFormat, Runtime } from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { Construct } from 'constructs';
+import {
+  environmentVariable,
+  FUNCTION_SETTINGS,
+  type FunctionName,
+  type SettingName,
+} from '../../lambdas/core/config.js';
+import type { FunctionDefinition } from '../definitions.js';
+
+/** The repository root: entries in the service definition are relative to it. */
+export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+/**
+ * The bundle is ESM, but some dependencies are CommonJS and call `require`; esbuild's ESM output has no
+ * `require`, so the banner provides one.
+ */
+const CREATE_REQUIRE_BANNER =
+  "import { createRequire as __fanoutCreateRequire } from 'node:module'; const require = __fanoutCreateRequire(import.meta.url);";
+
+export interface FanoutFunctionProps {
+  /** Which function this is: selects the settings it is given (FUNCTION_SETTINGS). */
+  readonly name: FunctionName;
+  /** Entry, description, timeout and memory. */
+  readonly definition: FunctionDefinition;
+  /**
+   * The value of every setting a function may read. Only those in FUNCTION_SETTINGS[name] become
+   * environment variables of this function.
+   */
+  readonly settings: Readonly<Record<SettingName, string>>;
+  /**
+   * How long the function's logs are kept.
+   * @default RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: RetentionDays;
+}
+
+/**
+ * A service function: Node.js 24 on arm64, bundled by esbuild as minified ESM with source maps, JSON logs in
+ * its own log group, and exactly the environment variables its code reads.
+ *
+ * The log group is created beside the function (id `<id>LogGroup` in the same scope) because a subclass cannot
+ * create children before calling `super`.
+ */
+export class FanoutFunction extends NodejsFunction {
+  readonly functionLogGroup: LogGroup;
+
+  constructor(scope: Construct, id: string, props: FanoutFunctionProps) {
+    const logGroup = new LogGroup(scope, `${id}LogGroup`, {
+      retention: props.logRetention ?? RetentionDays.ONE_MONTH,
+    });
+    super(scope, id, {
+      entry: join(REPO_ROOT, props.definition.entry),
+      handler: 'handler',
+      projectRoot: REPO_ROOT,
+      depsLockFilePath: join(REPO_ROOT, 'package-lock.json'),
+      runtime: Runtime.NODEJS_24_X,
+      architecture: Architecture.ARM_64,
+      description: props.definition.description,
+      timeout: Duration.seconds(props.definition.timeoutSeconds),
+      memorySize: props.definition.memoryMb,
+      loggingFormat: LoggingFormat.JSON,
+      logGroup,
+      environment: {
+        ...environmentFor(props.name, props.settings),
+        // Not a service setting: makes Node translate stack traces through the bundled source maps.
+        NODE_OPTIONS: '--enable-source-maps',
+      },
+      bundling: {
+        format: OutputFormat.ESM,
+        target: 'node24',
+        minify: true,
+        sourceMap: true,
+        mainFields: ['module', 'main'],
+        banner: CREATE_REQUIRE_BANNER,
+        // The default keeps `@aws-sdk/*` external: the Node.js 24 runtime ships SDK v3.
+      },
+    });
+    this.functionLogGroup = logGroup;
+  }
+}
+
+/** The environment variables for exactly the settings the function reads. */
+export function environmentFor(
+  name: FunctionName,
+  settings: Readonly<Record<SettingName, string>>,
+): Record<string, string> {
+  return Object.fromEntries(
+    FUNCTION_SETTINGS[name].map((setting: SettingName) => [environmentVariable(setting), settings[setting]]),
+  );
+}

@@ -1,0 +1,657 @@
+import { App, type CfnElement, Names } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import type { IConstruct } from 'constructs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { API_ROUTES, DEFAULT_ROUTE_HANDLER, routeKeyOf } from '../../lambdas/core/api-routes.js';
+import {
+  environmentVariable,
+  FUNCTION_SETTINGS,
+  type FunctionName,
+  type SettingName,
+} from '../../lambdas/core/config.js';
+import { type ServiceDefinition, serviceDefinition, type TableDefinition } from '../../lib/definitions.js';
+import { FanoutStack, retryScheduleFromContext } from '../../lib/fanout-stack.js';
+
+// biome-ignore lint/suspicious/noExplicitAny: CloudFormation properties are untyped JSON
+type Properties = Record<string, any>;
+interface Resource {
+  Type: string;
+  Properties?: Properties;
+  DeletionPolicy?: string;
+}
+interface Statement {
+  Effect: 'Allow' | 'Deny';
+  Action: string | string[];
+  Resource?: unknown;
+  Principal?: unknown;
+  Condition?: Properties;
+}
+type Resources = Record<string, Resource>;
+
+const FUNCTION_NAMES = Object.keys(FUNCTION_SETTINGS) as FunctionName[];
+/** Lambda's guidance for SQS event sources. */
+const VISIBILITY_PER_FUNCTION_TIMEOUT = 6;
+
+interface Synthesized {
+  stack: FanoutStack;
+  resources: Resources;
+  /** The logical id of a construct's CloudFormation resource. */
+  id: (construct: IConstruct) => string;
+}
+
+/** Synthesizes the stack without bundling the functions (the CLI synth test bundles them). */
+function synthesize(context: Record<string, unknown> = {}): Synthesized {
+  const app = new App({ context: { 'aws:cdk:bundling-stacks': [], ...context } });
+  const stack = new FanoutStack(app, 'WebhookFanout');
+  const resources = Template.fromStack(stack).toJSON().Resources as Resources;
+  const id = (construct: IConstruct) => stack.getLogicalId(construct.node.defaultChild as CfnElement);
+  return { stack, resources, id };
+}
+
+const ref = (id: string) => ({ Ref: id });
+const arnOf = (id: string) => ({ 'Fn::GetAtt': [id, 'Arn'] });
+
+function ofType(resources: Resources, type: string): [string, Properties][] {
+  return Object.entries(resources)
+    .filter(([, resource]) => resource.Type === type)
+    .map(([id, resource]) => [id, resource.Properties ?? {}]);
+}
+
+function props(resources: Resources, id: string): Properties {
+  const resource = resources[id];
+  if (!resource) throw new Error(`no resource ${id} in the template`);
+  return resource.Properties ?? {};
+}
+
+function actionsOf(statement: Statement): string[] {
+  return Array.isArray(statement.Action) ? statement.Action : [statement.Action];
+}
+
+/** Logical ids referenced (Ref or Fn::GetAtt) anywhere inside a value. */
+function referencedIds(value: unknown): Set<string> {
+  const ids = new Set<string>();
+  const visit = (node: unknown): void => {
+    if (Array.isArray(node)) node.forEach(visit);
+    else if (node && typeof node === 'object') {
+      for (const [key, child] of Object.entries(node)) {
+        if (key === 'Ref' && typeof child === 'string') ids.add(child);
+        else if (key === 'Fn::GetAtt' && Array.isArray(child)) ids.add(String(child[0]));
+        else visit(child);
+      }
+    }
+  };
+  visit(value);
+  return ids;
+}
+
+/** Statements of every IAM policy attached to the function's role. */
+function roleStatements(resources: Resources, functionId: string): Statement[] {
+  const [roleId] = props(resources, functionId).Role['Fn::GetAtt'];
+  return ofType(resources, 'AWS::IAM::Policy')
+    .filter(([, policy]) => referencedIds(policy.Roles).has(roleId))
+    .flatMap(([, policy]) => policy.PolicyDocument.Statement as Statement[]);
+}
+
+/** Actions the role is allowed on a resource. */
+function allowedActionsOn(statements: Statement[], resourceId: string): string[] {
+  return statements
+    .filter((statement) => statement.Effect === 'Allow' && referencedIds(statement.Resource).has(resourceId))
+    .flatMap(actionsOf);
+}
+
+/** Statements of the resource policies that apply to a queue. */
+function queuePolicyStatements(resources: Resources, queueId: string): Statement[] {
+  return ofType(resources, 'AWS::SQS::QueuePolicy')
+    .filter(([, policy]) => referencedIds(policy.Queues).has(queueId))
+    .flatMap(([, policy]) => policy.PolicyDocument.Statement as Statement[]);
+}
+
+function isTlsOnlyDenial(statement: Statement): boolean {
+  return statement.Effect === 'Deny' && statement.Condition?.Bool?.['aws:SecureTransport'] === 'false';
+}
+
+const def = serviceDefinition();
+/** The stack with default context, synthesized once for the whole file. */
+let synth: Synthesized;
+
+beforeAll(() => {
+  synth = synthesize();
+});
+
+describe('Stack: queues', () => {
+  let sourceQueues: { name: keyof ServiceDefinition['queues']; queueId: string; dlqId: string }[];
+
+  beforeAll(() => {
+    const { stack, id } = synth;
+    sourceQueues = [
+      {
+        name: 'fanout',
+        queueId: id(stack.fanoutQueue.queue),
+        dlqId: id(stack.fanoutQueue.deadLetterQueue.queue),
+      },
+      {
+        name: 'delivery',
+        queueId: id(stack.deliveryQueue.queue),
+        dlqId: id(stack.deliveryQueue.deadLetterQueue.queue),
+      },
+    ];
+  });
+
+  it('redrives each source queue to its own DLQ after the defined number of receives', () => {
+    for (const { name, queueId, dlqId } of sourceQueues) {
+      expect(props(synth.resources, queueId).RedrivePolicy).toEqual({
+        deadLetterTargetArn: arnOf(dlqId),
+        maxReceiveCount: def.queues[name].maxReceiveCount,
+      });
+    }
+  });
+
+  it('gives the delivery queue one receive per attempt of the default retry schedule', () => {
+    const { stack, id, resources } = synth;
+    const queue = props(resources, id(stack.deliveryQueue.queue));
+    expect(queue.RedrivePolicy.maxReceiveCount).toBe(def.retryScheduleSeconds.length);
+  });
+
+  it('takes visibility timeout and retention from the definition, and keeps dead letters for their retention', () => {
+    for (const { name, queueId, dlqId } of sourceQueues) {
+      expect(props(synth.resources, queueId)).toMatchObject({
+        VisibilityTimeout: def.queues[name].visibilityTimeoutSeconds,
+        MessageRetentionPeriod: def.queues[name].retentionSeconds,
+      });
+      expect(props(synth.resources, dlqId).MessageRetentionPeriod).toBe(def.deadLetterRetentionSeconds);
+    }
+    const ruleDlq = props(synth.resources, synth.id(synth.stack.ingestion.deadLetterQueue.queue));
+    expect(ruleDlq.MessageRetentionPeriod).toBe(def.deadLetterRetentionSeconds);
+  });
+
+  it('encrypts every queue with SQS-managed keys and accepts the full message size', () => {
+    const queues = ofType(synth.resources, 'AWS::SQS::Queue');
+    expect(queues.length).toBeGreaterThan(0);
+    for (const [, queue] of queues) {
+      expect(queue.SqsManagedSseEnabled).toBe(true);
+      expect(queue.MaximumMessageSize).toBe(def.maxMessageSizeBytes);
+    }
+  });
+
+  it('denies every queue, DLQs included, to requests without TLS', () => {
+    for (const [queueId] of ofType(synth.resources, 'AWS::SQS::Queue')) {
+      const denial = queuePolicyStatements(synth.resources, queueId).find(isTlsOnlyDenial);
+      expect(denial, `TLS-only policy on ${queueId}`).toMatchObject({
+        Principal: { AWS: '*' },
+        Action: 'sqs:*',
+      });
+    }
+  });
+
+  it('gives each source queue a visibility timeout of at least six times its consumer timeout', () => {
+    const mappings = ofType(synth.resources, 'AWS::Lambda::EventSourceMapping');
+    expect(mappings.map(([, mapping]) => mapping.EventSourceArn)).toEqual(
+      expect.arrayContaining(sourceQueues.map(({ queueId }) => arnOf(queueId))),
+    );
+    for (const [, mapping] of mappings) {
+      const queue = props(synth.resources, mapping.EventSourceArn['Fn::GetAtt'][0]);
+      const consumer = props(synth.resources, mapping.FunctionName.Ref);
+      expect(queue.VisibilityTimeout).toBeGreaterThanOrEqual(
+        VISIBILITY_PER_FUNCTION_TIMEOUT * consumer.Timeout,
+      );
+    }
+  });
+
+  it('has each source queue consumed by its defined function, with its batch size and partial batch failures', () => {
+    const mappings = ofType(synth.resources, 'AWS::Lambda::EventSourceMapping').map(([, mapping]) => mapping);
+    for (const { name, queueId } of sourceQueues) {
+      const { consumer, batchSize, maxBatchingWindowSeconds } = def.queues[name];
+      const mapping = mappings.find((candidate) => candidate.EventSourceArn['Fn::GetAtt'][0] === queueId);
+      expect(mapping, `event source mapping for the ${name} queue`).toEqual({
+        EventSourceArn: arnOf(queueId),
+        FunctionName: ref(synth.id(synth.stack.functions[consumer])),
+        BatchSize: batchSize,
+        MaximumBatchingWindowInSeconds: maxBatchingWindowSeconds,
+        FunctionResponseTypes: ['ReportBatchItemFailures'],
+      });
+    }
+  });
+});
+
+describe('Stack: context', () => {
+  let custom: Synthesized;
+
+  beforeAll(() => {
+    custom = synthesize({ retrySchedule: '0,1,2', alarmEmail: 'ops@example.com' });
+  });
+
+  it('gives the delivery queue one receive per attempt of a retrySchedule from context', () => {
+    const { stack, id, resources } = custom;
+    expect(props(resources, id(stack.deliveryQueue.queue)).RedrivePolicy.maxReceiveCount).toBe(3);
+  });
+
+  it('passes the retrySchedule from context to the deliver function', () => {
+    const { stack, id, resources } = custom;
+    const variables = props(resources, id(stack.functions.deliver)).Environment.Variables;
+    expect(variables[environmentVariable('retryScheduleSeconds')]).toBe('0,1,2');
+  });
+
+  it('reads the retrySchedule as comma-separated seconds, a JSON array string or an array', () => {
+    expect(retryScheduleFromContext('0, 60,600')).toEqual([0, 60, 600]);
+    expect(retryScheduleFromContext('[0, 60, 600]')).toEqual([0, 60, 600]);
+    expect(retryScheduleFromContext([0, 60, 600])).toEqual([0, 60, 600]);
+    expect(retryScheduleFromContext(undefined)).toBeUndefined();
+  });
+
+  it('refuses a malformed retrySchedule with a message naming the problem', () => {
+    expect(() => retryScheduleFromContext('0,soon')).toThrow(/retry schedule/);
+    expect(() => retryScheduleFromContext('[0, 1.5]')).toThrow(/retry schedule/);
+    expect(() => retryScheduleFromContext({ delays: [0] })).toThrow(/retrySchedule/);
+  });
+
+  it('subscribes the alarmEmail address to the alarm topic', () => {
+    const { stack, id, resources } = custom;
+    const subscriptions = ofType(resources, 'AWS::SNS::Subscription').map(([, subscription]) => subscription);
+    expect(subscriptions).toEqual([
+      { Protocol: 'email', Endpoint: 'ops@example.com', TopicArn: ref(id(stack.alarms.topic)) },
+    ]);
+  });
+});
+
+describe('Stack: alarms', () => {
+  let topicId: string;
+
+  beforeAll(() => {
+    topicId = synth.id(synth.stack.alarms.topic);
+  });
+
+  it('alarms on every DLQ as soon as it holds a message, notifying the topic on ALARM and on OK', () => {
+    const { stack, id, resources } = synth;
+    const deadLetterQueues = [
+      stack.fanoutQueue.deadLetterQueue,
+      stack.deliveryQueue.deadLetterQueue,
+      stack.ingestion.deadLetterQueue,
+    ];
+    const alarms = ofType(resources, 'AWS::CloudWatch::Alarm').map(([, alarm]) => alarm);
+    for (const dlq of deadLetterQueues) {
+      const dlqId = id(dlq.queue);
+      const alarm = alarms.find((candidate) => referencedIds(candidate.Dimensions).has(dlqId));
+      expect(alarm, `alarm on ${dlqId}`).toMatchObject({
+        Namespace: 'AWS/SQS',
+        MetricName: def.alarm.metricName,
+        Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [dlqId, 'QueueName'] } }],
+        Threshold: def.alarm.threshold,
+        ComparisonOperator: 'GreaterThanThreshold',
+        EvaluationPeriods: 1,
+        Period: def.alarm.periodSeconds,
+        TreatMissingData: 'notBreaching',
+        AlarmActions: [ref(topicId)],
+        OKActions: [ref(topicId)],
+      });
+    }
+  });
+
+  it('encrypts the topic with a rotating customer-managed key that CloudWatch may use', () => {
+    const keyId = synth.id(synth.stack.alarms.key);
+    expect(props(synth.resources, topicId).KmsMasterKeyId).toEqual(arnOf(keyId));
+    const key = props(synth.resources, keyId);
+    expect(key.EnableKeyRotation).toBe(true);
+    const forCloudWatch = (key.KeyPolicy.Statement as Statement[]).find(
+      (statement) =>
+        statement.Effect === 'Allow' && JSON.stringify(statement.Principal).includes('cloudwatch'),
+    );
+    expect(forCloudWatch).toMatchObject({
+      Principal: { Service: 'cloudwatch.amazonaws.com' },
+      Action: expect.arrayContaining(['kms:Decrypt', 'kms:GenerateDataKey*']),
+    });
+  });
+
+  it('denies publishing to the topic without TLS and lets only this account’s alarms publish', () => {
+    const statements = ofType(synth.resources, 'AWS::SNS::TopicPolicy')
+      .filter(([, policy]) => referencedIds(policy.Topics).has(topicId))
+      .flatMap(([, policy]) => policy.PolicyDocument.Statement as Statement[]);
+    expect(statements.find(isTlsOnlyDenial)).toMatchObject({ Action: 'sns:Publish', Resource: ref(topicId) });
+    expect(statements.find((statement) => statement.Effect === 'Allow')).toMatchObject({
+      Principal: { Service: 'cloudwatch.amazonaws.com' },
+      Action: 'sns:Publish',
+      Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } },
+    });
+  });
+
+  it('has no email subscription unless alarmEmail is set', () => {
+    expect(ofType(synth.resources, 'AWS::SNS::Subscription')).toEqual([]);
+  });
+});
+
+describe('Stack: tables', () => {
+  let tables: { name: keyof ServiceDefinition['tables']; definition: TableDefinition; id: string }[];
+
+  beforeAll(() => {
+    const { storage } = synth.stack;
+    tables = (['tenants', 'subscriptions', 'events'] as const).map((name) => ({
+      name,
+      definition: def.tables[name],
+      id: synth.id(storage[name]),
+    }));
+  });
+
+  it('creates every table on demand, encrypted at rest, with the defined string keys', () => {
+    for (const { definition, id } of tables) {
+      const keys = [definition.partitionKey, definition.sortKey].filter((key) => key !== undefined);
+      expect(props(synth.resources, id)).toMatchObject({
+        BillingMode: 'PAY_PER_REQUEST',
+        SSESpecification: { SSEEnabled: true },
+        KeySchema: keys.map((name, i) => ({ AttributeName: name, KeyType: i === 0 ? 'HASH' : 'RANGE' })),
+        AttributeDefinitions: keys.map((name) => ({ AttributeName: name, AttributeType: 'S' })),
+      });
+    }
+  });
+
+  it('enables point-in-time recovery exactly where the definition asks for it', () => {
+    for (const { definition, id } of tables) {
+      const pitr =
+        props(synth.resources, id).PointInTimeRecoverySpecification?.PointInTimeRecoveryEnabled ?? false;
+      expect(pitr).toBe(definition.pointInTimeRecovery);
+    }
+    expect(def.tables.tenants.pointInTimeRecovery && def.tables.subscriptions.pointInTimeRecovery).toBe(true);
+  });
+
+  it('expires items by the defined TTL attribute', () => {
+    for (const { definition, id } of tables) {
+      const ttl = props(synth.resources, id).TimeToLiveSpecification;
+      if (definition.timeToLiveAttribute) {
+        expect(ttl).toEqual({ AttributeName: definition.timeToLiveAttribute, Enabled: true });
+      } else {
+        expect(ttl).toBeUndefined();
+      }
+    }
+    expect(def.tables.events.timeToLiveAttribute).toBe('expiresAt');
+  });
+
+  it('keeps tenants and subscriptions when the stack is deleted, but not events', () => {
+    const deletionPolicy = Object.fromEntries(
+      tables.map(({ name, id }) => [name, synth.resources[id]?.DeletionPolicy]),
+    );
+    expect(deletionPolicy).toEqual({ tenants: 'Retain', subscriptions: 'Retain', events: 'Delete' });
+  });
+});
+
+describe('Stack: functions', () => {
+  it('runs every function on Node.js 24, arm64, with the defined description, timeout and memory', () => {
+    for (const name of FUNCTION_NAMES) {
+      const { description, timeoutSeconds, memoryMb } = def.functions[name];
+      expect(props(synth.resources, synth.id(synth.stack.functions[name])), name).toMatchObject({
+        Runtime: 'nodejs24.x',
+        Architectures: ['arm64'],
+        Description: description,
+        Timeout: timeoutSeconds,
+        MemorySize: memoryMb,
+        Handler: 'index.handler',
+      });
+    }
+  });
+
+  it('logs JSON to a log group kept for 30 days', () => {
+    for (const name of FUNCTION_NAMES) {
+      const fn = synth.stack.functions[name];
+      const logGroupId = synth.id(fn.functionLogGroup);
+      expect(props(synth.resources, synth.id(fn)).LoggingConfig).toEqual({
+        LogFormat: 'JSON',
+        LogGroup: ref(logGroupId),
+      });
+      expect(props(synth.resources, logGroupId).RetentionInDays).toBe(30);
+    }
+  });
+
+  it('sets exactly the environment variables of the settings each function reads', () => {
+    const { stack, id } = synth;
+    const values: Record<SettingName, unknown> = {
+      tenantsTable: ref(id(stack.storage.tenants)),
+      subscriptionsTable: ref(id(stack.storage.subscriptions)),
+      eventsTable: ref(id(stack.storage.events)),
+      eventBusName: ref(id(stack.ingestion.bus)),
+      deliveryQueueUrl: ref(id(stack.deliveryQueue.queue)),
+      retryScheduleSeconds: def.retryScheduleSeconds.join(','),
+      attemptTimeoutMs: String(def.attemptTimeoutMs),
+      eventRetentionDays: String(def.eventRetentionDays),
+      allowPrivateUrls: 'false',
+    };
+    for (const name of FUNCTION_NAMES) {
+      const settings: readonly SettingName[] = FUNCTION_SETTINGS[name];
+      const expected = Object.fromEntries(
+        settings.map((setting) => [environmentVariable(setting), values[setting]]),
+      );
+      expect(props(synth.resources, id(stack.functions[name])).Environment.Variables, name).toEqual({
+        ...expected,
+        NODE_OPTIONS: '--enable-source-maps',
+      });
+    }
+  });
+});
+
+describe('Stack: event bus', () => {
+  let ruleId: string;
+
+  beforeAll(() => {
+    ruleId = synth.id(synth.stack.ingestion.rule);
+  });
+
+  it('routes tenant events from the bus to the fan-out queue, with the defined retries and its own DLQ', () => {
+    const { stack, id } = synth;
+    expect(props(synth.resources, ruleId)).toMatchObject({
+      EventBusName: ref(id(stack.ingestion.bus)),
+      EventPattern: def.eventRule.pattern,
+      Targets: [
+        {
+          Arn: arnOf(id(stack.fanoutQueue.queue)),
+          DeadLetterConfig: { Arn: arnOf(id(stack.ingestion.deadLetterQueue.queue)) },
+          RetryPolicy: {
+            MaximumEventAgeInSeconds: def.eventRule.maxEventAgeSeconds,
+            MaximumRetryAttempts: def.eventRule.retryAttempts,
+          },
+        },
+      ],
+    });
+  });
+
+  it('lets EventBridge send to the fan-out queue and the rule DLQ only on behalf of this rule', () => {
+    const { stack, id } = synth;
+    for (const queue of [stack.fanoutQueue.queue, stack.ingestion.deadLetterQueue.queue]) {
+      const fromEventBridge = queuePolicyStatements(synth.resources, id(queue)).filter(
+        (statement) => statement.Effect === 'Allow',
+      );
+      expect(fromEventBridge.length).toBeGreaterThan(0);
+      for (const statement of fromEventBridge) {
+        expect(statement).toMatchObject({
+          Principal: { Service: 'events.amazonaws.com' },
+          Condition: { ArnEquals: { 'aws:SourceArn': arnOf(ruleId) } },
+        });
+        expect(actionsOf(statement)).toContain('sqs:SendMessage');
+      }
+    }
+  });
+
+  it('allows PutEvents on the bus to this account only', () => {
+    const busId = synth.id(synth.stack.ingestion.bus);
+    const policies = ofType(synth.resources, 'AWS::Events::EventBusPolicy').filter(
+      ([, policy]) => policy.EventBusName?.Ref === busId,
+    );
+    expect(policies.map(([, policy]) => policy.Statement)).toEqual([
+      {
+        Sid: expect.any(String),
+        Effect: 'Allow',
+        Action: 'events:PutEvents',
+        Principal: {
+          AWS: {
+            'Fn::Join': [
+              '',
+              ['arn:', { Ref: 'AWS::Partition' }, ':iam::', { Ref: 'AWS::AccountId' }, ':root'],
+            ],
+          },
+        },
+        Resource: arnOf(busId),
+      },
+    ]);
+  });
+});
+
+describe('Stack: HTTP API', () => {
+  let routes: Properties[];
+  let authorizerId: string;
+
+  beforeAll(() => {
+    routes = ofType(synth.resources, 'AWS::ApiGatewayV2::Route').map(([, route]) => route);
+    const authorizers = ofType(synth.resources, 'AWS::ApiGatewayV2::Authorizer');
+    expect(authorizers).toHaveLength(1);
+    authorizerId = authorizers[0]?.[0] ?? '';
+  });
+
+  it('has exactly one route per API route plus $default', () => {
+    const expected = [...API_ROUTES.map(routeKeyOf), '$default'];
+    expect(routes.map((route) => route.RouteKey).sort()).toEqual(expected.sort());
+  });
+
+  it('puts the authorizer on every route, $default included', () => {
+    for (const route of routes) {
+      expect(route, route.RouteKey).toMatchObject({
+        AuthorizationType: 'CUSTOM',
+        AuthorizerId: ref(authorizerId),
+      });
+    }
+  });
+
+  it('integrates each route with the function its handler names, payload format 2.0', () => {
+    const handlerOf = new Map<string, FunctionName>([
+      ...API_ROUTES.map((route) => [routeKeyOf(route), route.handler] as const),
+      ['$default', DEFAULT_ROUTE_HANDLER],
+    ]);
+    for (const route of routes) {
+      const [integrationId] = [...referencedIds(route.Target)];
+      const integration = props(synth.resources, integrationId ?? '');
+      const handler = handlerOf.get(route.RouteKey) as FunctionName;
+      expect(integration, route.RouteKey).toMatchObject({
+        IntegrationType: 'AWS_PROXY',
+        IntegrationUri: arnOf(synth.id(synth.stack.functions[handler])),
+        PayloadFormatVersion: '2.0',
+      });
+    }
+  });
+
+  it('runs the authorizer on every request: simple responses, no identity source, no cache', () => {
+    const authorizer = props(synth.resources, authorizerId);
+    expect(authorizer).toMatchObject({
+      AuthorizerType: 'REQUEST',
+      EnableSimpleResponses: true,
+      AuthorizerPayloadFormatVersion: '2.0',
+      AuthorizerResultTtlInSeconds: 0,
+    });
+    expect(authorizer.IdentitySource ?? []).toEqual([]);
+    expect(referencedIds(authorizer.AuthorizerUri)).toContain(synth.id(synth.stack.functions.authorizer));
+  });
+
+  it('serves the $default stage with throttling and JSON access logs', () => {
+    const { stack, id } = synth;
+    const stage = props(synth.resources, id(stack.api.stage));
+    expect(stage).toMatchObject({
+      StageName: '$default',
+      AutoDeploy: true,
+      DefaultRouteSettings: { ThrottlingBurstLimit: 200, ThrottlingRateLimit: 100 },
+      AccessLogSettings: { DestinationArn: arnOf(id(stack.api.accessLogGroup)) },
+    });
+    expect(JSON.parse(stage.AccessLogSettings.Format)).toMatchObject({ requestId: '$context.requestId' });
+  });
+
+  it('does not configure CORS', () => {
+    expect(props(synth.resources, synth.id(synth.stack.api.api)).CorsConfiguration).toBeUndefined();
+  });
+});
+
+describe('Stack: least privilege', () => {
+  let statements: Record<FunctionName, Statement[]>;
+
+  beforeAll(() => {
+    statements = Object.fromEntries(
+      FUNCTION_NAMES.map((name) => [
+        name,
+        roleStatements(synth.resources, synth.id(synth.stack.functions[name])),
+      ]),
+    ) as Record<FunctionName, Statement[]>;
+  });
+
+  const allActions = (name: FunctionName) => statements[name].flatMap(actionsOf);
+
+  it('lets the authorizer only read the tenants table', () => {
+    const tenantsId = synth.id(synth.stack.storage.tenants);
+    expect(allowedActionsOn(statements.authorizer, tenantsId)).toEqual(['dynamodb:GetItem']);
+    for (const statement of statements.authorizer) {
+      expect([...referencedIds(statement.Resource)]).toEqual([tenantsId]);
+    }
+    for (const write of [
+      'dynamodb:PutItem',
+      'dynamodb:UpdateItem',
+      'dynamodb:DeleteItem',
+      'dynamodb:BatchWriteItem',
+    ]) {
+      expect(allActions('authorizer')).not.toContain(write);
+    }
+  });
+
+  it('gives the register function nothing on the delivery queue and no PutEvents', () => {
+    expect(allowedActionsOn(statements.register, synth.id(synth.stack.deliveryQueue.queue))).toEqual([]);
+    expect(allActions('register')).not.toContain('events:PutEvents');
+    expect(allActions('register').every((action) => action.startsWith('dynamodb:'))).toBe(true);
+  });
+
+  it('lets the ingest function put events on the bus and touch no table', () => {
+    expect(allowedActionsOn(statements.ingest, synth.id(synth.stack.ingestion.bus))).toEqual([
+      'events:PutEvents',
+    ]);
+    expect(allActions('ingest').filter((action) => action.startsWith('dynamodb:'))).toEqual([]);
+  });
+
+  it('lets the fan-out function query subscriptions, claim events and send deliveries', () => {
+    const { stack, id } = synth;
+    expect(allowedActionsOn(statements.fanout, id(stack.storage.subscriptions))).toEqual(['dynamodb:Query']);
+    expect(allowedActionsOn(statements.fanout, id(stack.storage.events)).sort()).toEqual([
+      'dynamodb:PutItem',
+      'dynamodb:UpdateItem',
+    ]);
+    expect(allowedActionsOn(statements.fanout, id(stack.deliveryQueue.queue))).toContain('sqs:SendMessage');
+    expect(allowedActionsOn(statements.fanout, id(stack.storage.tenants))).toEqual([]);
+  });
+
+  it('lets the deliver function read subscriptions and reschedule its messages, and nothing on tenants', () => {
+    const { stack, id } = synth;
+    expect(allowedActionsOn(statements.deliver, id(stack.storage.tenants))).toEqual([]);
+    expect(allowedActionsOn(statements.deliver, id(stack.storage.subscriptions))).toEqual([
+      'dynamodb:GetItem',
+    ]);
+    expect(allowedActionsOn(statements.deliver, id(stack.deliveryQueue.queue))).toContain(
+      'sqs:ChangeMessageVisibility',
+    );
+    expect(allowedActionsOn(statements.deliver, id(stack.deliveryQueue.queue))).not.toContain(
+      'sqs:SendMessage',
+    );
+  });
+});
+
+describe('Stack: physical names', () => {
+  const NAME_PROPERTY: Record<string, string> = {
+    'AWS::DynamoDB::Table': 'TableName',
+    'AWS::SQS::Queue': 'QueueName',
+    'AWS::Lambda::Function': 'FunctionName',
+    'AWS::SNS::Topic': 'TopicName',
+    'AWS::Logs::LogGroup': 'LogGroupName',
+    'AWS::IAM::Role': 'RoleName',
+    'AWS::CloudWatch::Alarm': 'AlarmName',
+    'AWS::Events::Rule': 'Name',
+  };
+
+  it('leaves every name to CloudFormation', () => {
+    for (const [type, property] of Object.entries(NAME_PROPERTY)) {
+      for (const [id, resource] of ofType(synth.resources, type)) {
+        expect(resource[property], `${property} of ${id}`).toBeUndefined();
+      }
+    }
+  });
+
+  it('names the event bus with the id CDK generates (the property is required)', () => {
+    const bus = synth.stack.ingestion.bus;
+    expect(props(synth.resources, synth.id(bus)).Name).toBe(Names.uniqueId(bus));
+  });
+});
