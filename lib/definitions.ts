@@ -63,6 +63,7 @@ export interface ServiceOptions {
 const DAY = 86_400;
 /** Lambda's guidance for SQS sources: a visibility timeout of at least six times the function timeout. */
 const VISIBILITY_PER_TIMEOUT = 6;
+const MAX_SCHEDULE_SECONDS = 7 * DAY;
 
 export function serviceDefinition(options: ServiceOptions = {}): ServiceDefinition {
   const retryScheduleSeconds = options.retryScheduleSeconds ?? DEFAULT_RETRY_SCHEDULE_SECONDS;
@@ -104,8 +105,12 @@ export function serviceDefinition(options: ServiceOptions = {}): ServiceDefiniti
   };
 
   const deliveryRetentionSeconds = 14 * DAY;
-  if (worstCaseScheduleSeconds(retryScheduleSeconds) >= deliveryRetentionSeconds) {
-    throw new Error('the retry schedule must finish within the delivery queue retention of 14 days');
+  // A message keeps its first enqueue time in the DLQ, so time spent retrying is taken from its time there:
+  // a schedule of at most 7 days leaves every dead letter at least 7 days to be noticed and redriven.
+  if (worstCaseScheduleSeconds(retryScheduleSeconds) > MAX_SCHEDULE_SECONDS) {
+    throw new Error(
+      'the retry schedule, with jitter, must finish within 7 days so dead letters are kept 7 days or more',
+    );
   }
 
   return {

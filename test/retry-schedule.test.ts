@@ -6,6 +6,7 @@ import {
   parseRetrySchedule,
   worstCaseScheduleSeconds,
 } from '../lambdas/core/retry-schedule.js';
+import { serviceDefinition } from '../lib/definitions.js';
 
 describe('Retry schedule', () => {
   it('defaults to eight attempts: immediately, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h', () => {
@@ -44,5 +45,15 @@ describe('Retry schedule', () => {
 
   it('knows the longest the whole schedule can take', () => {
     expect(worstCaseScheduleSeconds([0, 100, 200])).toBe(360);
+  });
+});
+
+describe('Service definition: retry schedule', () => {
+  it('refuses a schedule that would leave dead letters less than 7 days in the DLQ', () => {
+    const twelveHours = 36_000;
+    expect(() => serviceDefinition({ retryScheduleSeconds: Array(14).fill(twelveHours) })).not.toThrow();
+    expect(() => serviceDefinition({ retryScheduleSeconds: Array(15).fill(twelveHours) })).toThrow(
+      /within 7 days/,
+    );
   });
 });
