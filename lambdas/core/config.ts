@@ -5,8 +5,20 @@ import { parseRetrySchedule } from './retry-schedule.js';
  * The one place that reads the environment. Each function asks for the settings it needs and fails at cold
  * start, naming every missing or malformed variable, rather than half-way through a request.
  */
-const nonEmpty = z.string().trim().min(1);
-const booleanFlag = z.enum(['true', 'false']).transform((value) => value === 'true');
+export const nonEmpty = z.string().trim().min(1);
+export const booleanFlag = z.enum(['true', 'false']).transform((value) => value === 'true');
+export const retrySchedule = nonEmpty.transform((text, ctx) => {
+  try {
+    return parseRetrySchedule(text);
+  } catch (error) {
+    ctx.addIssue({ code: 'custom', message: (error as Error).message });
+    return z.NEVER;
+  }
+});
+
+/** Each setting's environment variable and the schema its value must pass. */
+export type SettingTable = Record<string, readonly [variable: string, schema: z.ZodType]>;
+export type SettingsOf<T extends SettingTable> = { [K in keyof T]: z.output<T[K][1]> };
 
 const SETTINGS = {
   tenantsTable: ['FANOUT_TENANTS_TABLE', nonEmpty],
@@ -14,40 +26,38 @@ const SETTINGS = {
   eventsTable: ['FANOUT_EVENTS_TABLE', nonEmpty],
   eventBusName: ['FANOUT_EVENT_BUS_NAME', nonEmpty],
   deliveryQueueUrl: ['FANOUT_DELIVERY_QUEUE_URL', z.url()],
-  retryScheduleSeconds: [
-    'FANOUT_RETRY_SCHEDULE',
-    nonEmpty.transform((text, ctx) => {
-      try {
-        return parseRetrySchedule(text);
-      } catch (error) {
-        ctx.addIssue({ code: 'custom', message: (error as Error).message });
-        return z.NEVER;
-      }
-    }),
-  ],
+  retryScheduleSeconds: ['FANOUT_RETRY_SCHEDULE', retrySchedule],
   attemptTimeoutMs: ['FANOUT_ATTEMPT_TIMEOUT_MS', z.coerce.number().int().min(100).max(60_000)],
   eventRetentionDays: ['FANOUT_EVENT_RETENTION_DAYS', z.coerce.number().int().min(1).max(365)],
   allowPrivateUrls: ['FANOUT_ALLOW_PRIVATE_URLS', booleanFlag.default(false)],
-} as const;
+} as const satisfies SettingTable;
 
-type Settings = typeof SETTINGS;
-export type SettingName = keyof Settings;
-export type Config = { [K in SettingName]: z.output<Settings[K][1]> };
+export type SettingName = keyof typeof SETTINGS;
+export type Config = SettingsOf<typeof SETTINGS>;
 
 export function loadConfig<const K extends SettingName>(
   names: readonly K[],
   env: Record<string, string | undefined> = process.env,
 ): Pick<Config, K> {
+  return readSettings(SETTINGS, names, env);
+}
+
+/** Reads the named settings of a table from the environment; one error names every bad variable. */
+export function readSettings<T extends SettingTable, const K extends keyof T>(
+  table: T,
+  names: readonly K[],
+  env: Record<string, string | undefined>,
+): Pick<SettingsOf<T>, K> {
   const problems: string[] = [];
-  const config: Partial<Record<SettingName, unknown>> = {};
+  const config: Partial<Record<K, unknown>> = {};
   for (const name of names) {
-    const [variable, schema] = SETTINGS[name];
-    const result = (schema as z.ZodType).safeParse(env[variable]);
+    const [variable, schema] = table[name] as T[K];
+    const result = schema.safeParse(env[variable]);
     if (result.success) config[name] = result.data;
     else problems.push(`${variable}: ${result.error.issues.map((issue) => issue.message).join('; ')}`);
   }
   if (problems.length > 0) throw new Error(`Invalid configuration: ${problems.join(', ')}`);
-  return config as Pick<Config, K>;
+  return config as Pick<SettingsOf<T>, K>;
 }
 
 /** The settings each function reads; the stack and local mode set exactly these for it. */

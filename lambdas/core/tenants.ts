@@ -10,7 +10,7 @@ import { newId } from './ids.js';
  * to brute-force, and the authorizer can look a key up with one GetItem.
  */
 export const API_KEY_PREFIX = 'fk_';
-const API_KEY_PATTERN = /^fk_[A-Za-z0-9_-]{43}$/;
+export const API_KEY_PATTERN = /^fk_[A-Za-z0-9_-]{43}$/;
 
 export interface TenantRecord {
   tenantId: string;

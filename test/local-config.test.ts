@@ -1,0 +1,34 @@
+import { describe, expect, it } from 'vitest';
+import { generateApiKey } from '../lambdas/core/tenants.js';
+import { loadLocalConfig, loadReceiverConfig } from '../local/config.js';
+
+describe('Local mode: configuration', () => {
+  it('runs with no environment at all: port 3000, local receivers allowed, alarms every 5 s', () => {
+    expect(loadLocalConfig({})).toEqual({ port: 3000, allowPrivateUrls: true, alarmIntervalMs: 5_000 });
+    expect(loadReceiverConfig({})).toEqual({ receiverPort: 4000, receiverStatus: 204 });
+  });
+
+  it('reads the retry schedule, the API keys and the data directory', () => {
+    const keys = [generateApiKey(), generateApiKey()];
+    const config = loadLocalConfig({
+      PORT: '0',
+      FANOUT_RETRY_SCHEDULE: '0, 1,5',
+      FANOUT_API_KEY: keys.join(','),
+      FANOUT_DATA_DIR: './data',
+      FANOUT_ALLOW_PRIVATE_URLS: 'false',
+    });
+    expect(config).toMatchObject({
+      port: 0,
+      retryScheduleSeconds: [0, 1, 5],
+      apiKeys: keys,
+      dataDir: './data',
+      allowPrivateUrls: false,
+    });
+  });
+
+  it('names every malformed variable in one error', () => {
+    const env = { PORT: 'eighty', FANOUT_RETRY_SCHEDULE: '0,-1', FANOUT_API_KEY: 'secret' };
+    expect(() => loadLocalConfig(env)).toThrow(/PORT: .*FANOUT_RETRY_SCHEDULE: .*FANOUT_API_KEY: .*fk_/);
+    expect(() => loadReceiverConfig({ RECEIVER_STATUS: '99' })).toThrow(/RECEIVER_STATUS/);
+  });
+});
