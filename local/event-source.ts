@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   DeleteMessageBatchCommand,
   type Message,
@@ -70,6 +71,47 @@ export async function pollOnce(
     );
   }
   return { received: records.length, succeeded: succeeded.length, failed: failedIds.size };
+}
+
+/** Long polls stay short so that stopping a poller takes about a second, not the 20 s Lambda uses. */
+const POLL_WAIT_SECONDS = 1;
+const ERROR_PAUSE_MS = 1_000;
+
+/**
+ * Polls one queue back to back until stopped, as the event source mapping does. Nothing ends the loop: a
+ * failed batch is logged and left for redrive, a failed receive (engine busy, say) is logged and retried.
+ */
+export function pollContinuously(
+  name: string,
+  poll: (waitTimeSeconds: number) => Promise<PollResult>,
+  log: (line: string) => void,
+): { stop(): Promise<void> } {
+  const stopping = new AbortController();
+  const loop = (async () => {
+    while (!stopping.signal.aborted) {
+      try {
+        const result = await poll(POLL_WAIT_SECONDS);
+        if (result.handlerError !== undefined) {
+          log(
+            `[${name}] handler threw, ${result.received} message(s) left for redrive: ${messageOf(result.handlerError)}`,
+          );
+        }
+      } catch (error) {
+        log(`[${name}] poll failed, retrying: ${messageOf(error)}`);
+        await sleep(ERROR_PAUSE_MS, undefined, { signal: stopping.signal }).catch(() => undefined);
+      }
+    }
+  })();
+  return {
+    async stop() {
+      stopping.abort();
+      await loop;
+    },
+  };
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
 
 function toRecord(message: Message, options: EventSourceOptions): SQSRecord {

@@ -2,6 +2,7 @@ import {
   CreateTableCommand,
   type DynamoDBClient,
   type KeySchemaElement,
+  ResourceInUseException,
   waitUntilTableExists,
 } from '@aws-sdk/client-dynamodb';
 import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
@@ -45,14 +46,19 @@ export async function provisionResources(
 async function createTable(dynamo: DynamoDBClient, tableName: string, table: TableDefinition): Promise<void> {
   const keys: KeySchemaElement[] = [{ AttributeName: table.partitionKey, KeyType: 'HASH' }];
   if (table.sortKey) keys.push({ AttributeName: table.sortKey, KeyType: 'RANGE' });
-  await dynamo.send(
-    new CreateTableCommand({
-      TableName: tableName,
-      BillingMode: 'PAY_PER_REQUEST',
-      KeySchema: keys,
-      AttributeDefinitions: keys.map((key) => ({ AttributeName: key.AttributeName, AttributeType: 'S' })),
-    }),
-  );
+  try {
+    await dynamo.send(
+      new CreateTableCommand({
+        TableName: tableName,
+        BillingMode: 'PAY_PER_REQUEST',
+        KeySchema: keys,
+        AttributeDefinitions: keys.map((key) => ({ AttributeName: key.AttributeName, AttributeType: 'S' })),
+      }),
+    );
+  } catch (error) {
+    // Kept on disk from an earlier run (FANOUT_DATA_DIR): use it as it is.
+    if (!(error instanceof ResourceInUseException)) throw error;
+  }
   await waitUntilTableExists({ client: dynamo, maxWaitTime: 30, minDelay: 1 }, { TableName: tableName });
 }
 

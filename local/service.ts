@@ -103,7 +103,8 @@ export async function createLocalService(options: LocalServiceOptions) {
     busName,
     busEndpoint: bus.endpoint,
     api: (request: ApiRequest) => invokeApi(api, request),
-    createTenant: (name: string) => createTenant(db, resources.tables.tenants, { name }),
+    createTenant: (name: string, apiKey?: string) =>
+      createTenant(db, resources.tables.tenants, { name, ...(apiKey ? { apiKey } : {}) }),
     pollFanout: (waitTimeSeconds = 0) =>
       pollOnce(sqs, fanout, {
         queueUrl: resources.queues.fanout.url,

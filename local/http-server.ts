@@ -1,0 +1,95 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { ApiRequest, NormalizedResponse } from './api-gateway.js';
+
+/**
+ * Local mode's HTTP front door: the API as API Gateway would serve it, plus two local-only routes without
+ * auth, `GET /health` and `GET /_local/status`. It listens before the service is built, so the port is taken
+ * (or refused) at once and `/health` answers 503 until `serve` is called.
+ */
+export interface LocalHttpTarget {
+  api(request: ApiRequest): Promise<NormalizedResponse>;
+  status(): Promise<unknown>;
+}
+
+export interface LocalHttpServer {
+  url: string;
+  serve(target: LocalHttpTarget): void;
+  close(): Promise<void>;
+}
+
+export async function startHttpServer(options: {
+  port: number;
+  host: string;
+  log: (line: string) => void;
+}): Promise<LocalHttpServer> {
+  let target: LocalHttpTarget | undefined;
+
+  const handle = async (request: IncomingMessage): Promise<NormalizedResponse> => {
+    const path = request.url ?? '/';
+    const { pathname } = new URL(path, 'http://localhost');
+    const isGet = request.method === 'GET';
+    if (isGet && pathname === '/health') {
+      return target ? json(200, { status: 'ok' }) : json(503, { status: 'starting' });
+    }
+    if (!target) return json(503, { message: 'local mode is starting' });
+    if (isGet && pathname === '/_local/status') return json(200, await target.status());
+    const body = await readBody(request);
+    return target.api({
+      method: request.method ?? 'GET',
+      path,
+      headers: flattenHeaders(request),
+      ...(body ? { body } : {}),
+    });
+  };
+
+  const server = createServer(async (request: IncomingMessage, response: ServerResponse) => {
+    let reply: NormalizedResponse;
+    try {
+      reply = await handle(request);
+    } catch (error) {
+      options.log(`[http] ${request.method} ${request.url} failed: ${(error as Error).message}`);
+      reply = json(500, { message: 'Internal Server Error' });
+    }
+    response.writeHead(reply.statusCode, reply.headers).end(reply.body);
+  });
+  const port = await listen(server, options.port, options.host);
+  return {
+    url: `http://${options.host}:${port}`,
+    serve(value) {
+      target = value;
+    },
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+/** Listens and resolves with the port, or rejects when it cannot (EADDRINUSE) instead of crashing. */
+export async function listen(server: Server, port: number, host: string): Promise<number> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  return (server.address() as AddressInfo).port;
+}
+
+function json(statusCode: number, value: unknown): NormalizedResponse {
+  return { statusCode, headers: { 'content-type': 'application/json' }, body: JSON.stringify(value) };
+}
+
+export async function readBody(request: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of request) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** Repeated headers are joined with commas, as API Gateway does for payload format 2.0. */
+function flattenHeaders(request: IncomingMessage): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(request.headers).flatMap(([name, value]) =>
+      value === undefined ? [] : [[name, Array.isArray(value) ? value.join(',') : value]],
+    ),
+  );
+}

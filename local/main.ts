@@ -1,0 +1,50 @@
+import { loadLocalConfig } from './config.js';
+import { type LocalRuntime, startLocalRuntime } from './runtime.js';
+
+/** `npm start`: the whole service on this machine, configured by the environment (see local/config.ts). */
+let config: ReturnType<typeof loadLocalConfig>;
+let runtime: LocalRuntime;
+try {
+  config = loadLocalConfig();
+  runtime = await startLocalRuntime({
+    port: config.port,
+    alarmIntervalMs: config.alarmIntervalMs,
+    allowPrivateUrls: config.allowPrivateUrls,
+    ...(config.dataDir ? { dataDir: config.dataDir } : {}),
+    ...(config.retryScheduleSeconds ? { retryScheduleSeconds: config.retryScheduleSeconds } : {}),
+    ...(config.apiKeys ? { apiKeys: config.apiKeys } : {}),
+  });
+} catch (error) {
+  console.error(`local mode did not start: ${(error as Error).message}`);
+  process.exit(1);
+}
+
+const dynamoStorage = config.dataDir ? `on disk in ${config.dataDir}` : 'in memory';
+console.log(
+  [
+    '',
+    'webhook fan-out is running locally',
+    `  API          ${runtime.url}`,
+    `  status       ${runtime.url}/_local/status`,
+    `  EventBridge  ${runtime.busEndpoint}  (bus ${runtime.busName})`,
+    `  SQS          ${runtime.sqsEndpoint}  (in memory: queued messages are lost on exit)`,
+    `  DynamoDB     ${runtime.dynamoEndpoint}  (${dynamoStorage})`,
+    `  retries      after ${runtime.retryScheduleSeconds.join(', ')} seconds`,
+    ...runtime.tenants.map(
+      (tenant) =>
+        `  API key      ${tenant.apiKey}  (tenant ${tenant.tenantId}, ${tenant.existing ? 'found on disk' : 'new'})`,
+    ),
+    '',
+    'Press Ctrl-C to stop.',
+    '',
+  ].join('\n'),
+);
+
+// A second Ctrl-C while stopping falls through to Node's default and ends the process at once.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, async () => {
+    console.log(`\n${signal}: stopping…`);
+    await runtime.stop();
+    process.exit(0);
+  });
+}

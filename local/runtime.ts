@@ -1,0 +1,131 @@
+import { resolveApiKey } from '../lambdas/core/tenants.js';
+import { startAlarms } from './alarms.js';
+import { type Engines, startEngines } from './engines.js';
+import { pollContinuously } from './event-source.js';
+import { startHttpServer } from './http-server.js';
+import { namedQueues, queueDepth } from './queue-metrics.js';
+import { createLocalService, type LocalService } from './service.js';
+
+/**
+ * Local mode as one object: engines, the stack's resources, the HTTP API with /health and /_local/status,
+ * pollers standing in for the event source mappings, and the DLQ alarms. `npm start` runs it from the
+ * environment; tests start it on random ports. stop() leaves no port open and no timer running.
+ */
+export interface LocalRuntimeOptions {
+  /** Port of the HTTP API; 0 picks a free one. */
+  port?: number;
+  host?: string;
+  /** Keeps DynamoDB data in this directory across restarts; in memory when absent. */
+  dataDir?: string;
+  /** Resource names start with it; fixed by default so that tables on disk are found again. */
+  namePrefix?: string;
+  retryScheduleSeconds?: readonly number[];
+  allowPrivateUrls?: boolean;
+  /** One tenant per key, found again when the key is already stored; one generated key when absent. */
+  apiKeys?: readonly string[];
+  alarmIntervalMs?: number;
+  log?: (line: string) => void;
+}
+
+export interface LocalTenant {
+  tenantId: string;
+  apiKey: string;
+  /** True when the key was already in the tenants table (a restart with FANOUT_DATA_DIR). */
+  existing: boolean;
+}
+
+export type LocalRuntime = Awaited<ReturnType<typeof startLocalRuntime>>;
+
+export async function startLocalRuntime(options: LocalRuntimeOptions = {}) {
+  const log = options.log ?? console.log;
+  // Everything started so far, stopped in reverse order, also when a later step fails.
+  const stops: (() => Promise<void>)[] = [];
+  const stopAll = async () => {
+    for (const stop of stops.splice(0).reverse()) await stop();
+  };
+
+  const http = await startHttpServer({ port: options.port ?? 0, host: options.host ?? '127.0.0.1', log });
+  try {
+    const engines: Engines = await startEngines(options.dataDir ? { dataDir: options.dataDir } : {});
+    stops.push(engines.stop);
+    const service = await createLocalService({
+      dynamoEndpoint: engines.dynamoEndpoint,
+      sqsEndpoint: engines.sqsEndpoint,
+      namePrefix: options.namePrefix ?? 'fanout-local',
+      allowPrivateUrls: options.allowPrivateUrls ?? true,
+      ...(options.retryScheduleSeconds ? { retryScheduleSeconds: options.retryScheduleSeconds } : {}),
+    });
+    stops.push(service.close);
+    // Requests under way finish before the service and engines go (closing twice is harmless).
+    stops.push(http.close);
+    const tenants = await ensureTenants(service, options.apiKeys ?? []);
+
+    const queues = namedQueues(service.resources);
+    const alarms = await startAlarms({
+      sqs: service.clients.sqs,
+      queues: queues.filter((queue) => queue.deadLetter),
+      alarm: service.definition.alarm,
+      intervalMs: options.alarmIntervalMs ?? 5_000,
+      log,
+    });
+    stops.push(alarms.stop);
+    const pollers = [
+      pollContinuously('fan-out', service.pollFanout, log),
+      pollContinuously('delivery', service.pollDelivery, log),
+    ];
+    stops.push(async () => {
+      await Promise.all(pollers.map((poller) => poller.stop()));
+    });
+
+    const status = async () => ({
+      queues: Object.fromEntries(
+        await Promise.all(
+          queues.map(async (queue) => [queue.name, await queueDepth(service.clients.sqs, queue.url)]),
+        ),
+      ),
+      alarms: alarms.states(),
+    });
+    http.serve({ api: service.api, status });
+
+    let stopped: Promise<void> | undefined;
+    return {
+      url: http.url,
+      busName: service.busName,
+      busEndpoint: service.busEndpoint,
+      sqsEndpoint: engines.sqsEndpoint,
+      dynamoEndpoint: engines.dynamoEndpoint,
+      retryScheduleSeconds: service.definition.retryScheduleSeconds,
+      tenants,
+      status,
+      stop: () => {
+        stopped ??= stopAll();
+        return stopped;
+      },
+    };
+  } catch (error) {
+    await stopAll();
+    await http.close();
+    throw error;
+  }
+}
+
+async function ensureTenants(service: LocalService, apiKeys: readonly string[]): Promise<LocalTenant[]> {
+  if (apiKeys.length === 0) {
+    const { tenantId, apiKey } = await service.createTenant('local');
+    return [{ tenantId, apiKey, existing: false }];
+  }
+  const tenants: LocalTenant[] = [];
+  for (const [index, apiKey] of apiKeys.entries()) {
+    const tenantId = await resolveApiKey(service.clients.db, service.resources.tables.tenants, apiKey);
+    tenants.push(
+      tenantId
+        ? { tenantId, apiKey, existing: true }
+        : {
+            tenantId: (await service.createTenant(`local-${index + 1}`, apiKey)).tenantId,
+            apiKey,
+            existing: false,
+          },
+    );
+  }
+  return tenants;
+}

@@ -1,0 +1,237 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createConnection } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateApiKey } from '../lambdas/core/tenants.js';
+import { startHttpServer } from '../local/http-server.js';
+import type { QueueDepth } from '../local/queue-metrics.js';
+import { type LocalRuntime, startLocalRuntime } from '../local/runtime.js';
+import { startReceiver } from './support/receiver.js';
+import { bearer } from './support/service.js';
+import { waitFor } from './support/wait.js';
+
+type Receiver = Awaited<ReturnType<typeof startReceiver>>;
+interface Status {
+  queues: Record<string, QueueDepth>;
+  alarms: Record<string, 'OK' | 'ALARM'>;
+}
+
+/** The API of a running local mode, through HTTP only, as a user's client would call it. */
+function client(runtime: LocalRuntime, apiKey: string) {
+  const call = async <T = { id: string; secret?: string }>(method: string, path: string, body?: unknown) => {
+    const response = await fetch(`${runtime.url}${path}`, {
+      method,
+      headers: bearer(apiKey),
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    return { status: response.status, body: (await response.json()) as T };
+  };
+  return {
+    call,
+    async subscribe(receiver: Receiver, eventTypes: string[]) {
+      const created = await call('POST', '/subscriptions', { url: receiver.url, eventTypes });
+      expect(created.status).toBe(201);
+      receiver.useSecret(created.body.secret ?? '');
+      return created.body.id;
+    },
+    async publish(event: { type: string; data: Record<string, unknown>; id?: string }) {
+      const published = await call('POST', '/events', event);
+      expect(published.status).toBe(202);
+      return published.body.id;
+    },
+    status: async () => (await (await fetch(`${runtime.url}/_local/status`)).json()) as Status,
+  };
+}
+
+const deliveriesOf = (receiver: Receiver, id: string) =>
+  receiver.received.filter((delivery) => delivery.headers['webhook-id'] === id);
+
+/** Resolves when the port accepts a connection, rejects with the connection error otherwise. */
+const connect = (port: number) =>
+  new Promise<void>((resolve, reject) => {
+    const socket = createConnection({ port, host: '127.0.0.1' }, () => {
+      socket.end();
+      resolve();
+    });
+    socket.once('error', reject);
+  });
+
+describe('Local mode: the whole service from startLocalRuntime, through HTTP', () => {
+  const logged: string[] = [];
+  let runtime: LocalRuntime;
+  let api: ReturnType<typeof client>;
+  let receiver: Receiver;
+
+  beforeAll(async () => {
+    // Two attempts one second apart, and alarms sampled often, so the DLQ path takes about two seconds.
+    runtime = await startLocalRuntime({
+      port: 0,
+      retryScheduleSeconds: [0, 1],
+      alarmIntervalMs: 100,
+      log: (line) => logged.push(line),
+    });
+    api = client(runtime, runtime.tenants[0]?.apiKey ?? '');
+    receiver = await startReceiver();
+    await api.subscribe(receiver, ['order.*']);
+  });
+  afterAll(async () => {
+    await receiver.close();
+    await runtime.stop();
+  });
+
+  it('answers GET /health with 200 and shows empty queues and quiet alarms without auth', async () => {
+    const health = await fetch(`${runtime.url}/health`);
+    expect(health.status).toBe(200);
+    expect(await health.json()).toEqual({ status: 'ok' });
+
+    const status = await api.status();
+    const empty = { visible: 0, inFlight: 0 };
+    expect(status.queues).toEqual({
+      fanout: empty,
+      'fanout-dlq': empty,
+      delivery: empty,
+      'delivery-dlq': empty,
+    });
+    expect(status.alarms).toEqual({ 'fanout-dlq': 'OK', 'delivery-dlq': 'OK' });
+  });
+
+  it('delivers an event published with POST /events, signed so that standardwebhooks verifies it', async () => {
+    const id = await api.publish({ type: 'order.created', data: { orderId: 42 } });
+
+    const [delivery] = await waitFor(() => nonEmpty(deliveriesOf(receiver, id)), { what: 'the delivery' });
+    expect(delivery?.verificationError).toBeUndefined();
+    expect(delivery?.verified).toMatchObject({ type: 'order.created', data: { orderId: 42 } });
+  });
+
+  it('delivers an event put on the local bus with the EventBridge SDK client', async () => {
+    const eventBridge = new EventBridgeClient({
+      endpoint: runtime.busEndpoint,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    });
+    const result = await eventBridge.send(
+      new PutEventsCommand({
+        Entries: [
+          {
+            EventBusName: runtime.busName,
+            Source: `fanout.tenant.${runtime.tenants[0]?.tenantId}`,
+            DetailType: 'order.shipped',
+            Detail: JSON.stringify({ orderId: 7 }),
+            Resources: ['fanout:event-id/shipment-7'],
+          },
+        ],
+      }),
+    );
+    eventBridge.destroy();
+    expect(result.FailedEntryCount).toBe(0);
+
+    const [delivery] = await waitFor(() => nonEmpty(deliveriesOf(receiver, 'shipment-7')), {
+      what: 'the delivery',
+    });
+    expect(delivery?.verificationError).toBeUndefined();
+    expect(delivery?.verified).toMatchObject({ type: 'order.shipped', data: { orderId: 7 } });
+  });
+
+  it('delivers an event id published twice exactly once', async () => {
+    for (let i = 0; i < 2; i++) await api.publish({ id: 'order-twice', type: 'order.paid', data: { i } });
+
+    // Fan-out sends deliveries before deleting its message, so once its queue is empty, and then the
+    // delivery queue too, every copy has been handled.
+    const drained = (name: string) => async () => {
+      const { queues } = await api.status();
+      return queues[name]?.visible === 0 && queues[name]?.inFlight === 0 ? true : undefined;
+    };
+    await waitFor(drained('fanout'), { what: 'the fan-out queue to drain' });
+    await waitFor(drained('delivery'), { what: 'the delivery queue to drain' });
+    expect(deliveriesOf(receiver, 'order-twice')).toHaveLength(1);
+  });
+
+  it('moves a delivery a receiver keeps failing to the DLQ, and the DLQ alarm goes to ALARM', async () => {
+    const failing = await startReceiver({ status: 500 });
+    await api.subscribe(failing, ['payment.*']);
+    const id = await api.publish({ type: 'payment.failed', data: { paymentId: 9 } });
+
+    const status = await waitFor(
+      async () => {
+        const current = await api.status();
+        return current.alarms['delivery-dlq'] === 'ALARM' ? current : undefined;
+      },
+      { what: 'the delivery DLQ alarm' },
+    );
+    await failing.close();
+    expect(status.queues['delivery-dlq']).toEqual({ visible: 1, inFlight: 0 });
+    expect(status.alarms['fanout-dlq']).toBe('OK');
+    // One attempt per entry of the schedule, each signed.
+    expect(deliveriesOf(failing, id)).toHaveLength(2);
+    expect(failing.received.every((delivery) => delivery.verificationError === undefined)).toBe(true);
+    expect(logged).toContainEqual(expect.stringMatching(/delivery-dlq: OK → ALARM/));
+  });
+
+  it('frees its ports when stopped', async () => {
+    const ports = [runtime.url, runtime.busEndpoint].map((url) => Number(new URL(url).port));
+    await connect(ports[0] ?? 0);
+
+    await runtime.stop();
+
+    for (const port of ports) await expect(connect(port)).rejects.toThrow(/ECONNREFUSED/);
+  });
+});
+
+describe('Local mode: FANOUT_DATA_DIR', () => {
+  let dataDir: string;
+
+  beforeAll(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'fanout-local-'));
+  });
+  afterAll(() => rm(dataDir, { recursive: true, force: true }));
+
+  it('keeps tenants and subscriptions across a restart, reusing the tables and the given API key', async () => {
+    const apiKey = generateApiKey();
+    const options = { port: 0, dataDir, apiKeys: [apiKey], log: () => undefined };
+
+    const first = await startLocalRuntime(options);
+    const subscription = await client(first, apiKey).call('POST', '/subscriptions', {
+      url: 'http://127.0.0.1:9/webhooks',
+      eventTypes: ['*'],
+    });
+    await first.stop();
+
+    const second = await startLocalRuntime(options);
+    try {
+      expect(second.tenants).toEqual([{ ...first.tenants[0], existing: true }]);
+      const listed = await client(second, apiKey).call<{ items: { id: string }[] }>('GET', '/subscriptions');
+      expect(listed.status).toBe(200);
+      expect(listed.body.items.map((item) => item.id)).toEqual([subscription.body.id]);
+    } finally {
+      await second.stop();
+    }
+  });
+});
+
+describe('Local mode: HTTP server', () => {
+  it('answers 503 until the service is ready, then serves /health and the API', async () => {
+    const server = await startHttpServer({ port: 0, host: '127.0.0.1', log: () => undefined });
+    try {
+      expect((await fetch(`${server.url}/health`)).status).toBe(503);
+      expect((await fetch(`${server.url}/subscriptions`)).status).toBe(503);
+
+      server.serve({
+        api: async (request) => ({ statusCode: 200, headers: {}, body: `${request.method} ${request.path}` }),
+        status: async () => ({}),
+      });
+
+      expect((await fetch(`${server.url}/health`)).status).toBe(200);
+      expect(await (await fetch(`${server.url}/subscriptions?limit=2`)).text()).toBe(
+        'GET /subscriptions?limit=2',
+      );
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+function nonEmpty<T>(items: T[]): T[] | undefined {
+  return items.length > 0 ? items : undefined;
+}
