@@ -1,0 +1,56 @@
+import { createServer, type IncomingHttpHeaders } from 'node:http';
+import { Webhook } from 'standardwebhooks';
+import { listen, readBody } from './http-server.js';
+
+/**
+ * A webhook receiver as a subscriber would write one: it verifies every request with the `standardwebhooks`
+ * package and answers with the status it is set to. `npm run receiver` and the tests both use it.
+ */
+export interface ReceivedWebhook {
+  headers: IncomingHttpHeaders;
+  body: string;
+  /** The payload as standardwebhooks verified it, or undefined when verification failed. */
+  verified: unknown;
+  verificationError?: string;
+  /** The status the receiver answered with. */
+  status: number;
+}
+
+export interface WebhookReceiverOptions {
+  port?: number;
+  host?: string;
+  /** The subscription's signing secret (whsec_…); without it nothing verifies. */
+  secret?: string;
+  /** @default 204 */
+  status?: number;
+  onDelivery?: (delivery: ReceivedWebhook) => void;
+}
+
+export async function startWebhookReceiver(options: WebhookReceiverOptions = {}) {
+  let secret = options.secret;
+  let status = options.status ?? 204;
+  const host = options.host ?? '127.0.0.1';
+  const server = createServer(async (request, response) => {
+    const body = await readBody(request);
+    const delivery: ReceivedWebhook = { headers: request.headers, body, verified: undefined, status };
+    try {
+      if (!secret) throw new Error('no signing secret configured');
+      delivery.verified = new Webhook(secret).verify(body, request.headers as Record<string, string>);
+    } catch (error) {
+      delivery.verificationError = (error as Error).message;
+    }
+    options.onDelivery?.(delivery);
+    response.writeHead(status).end();
+  });
+  const port = await listen(server, options.port ?? 0, host);
+  return {
+    url: `http://${host}:${port}/webhooks`,
+    useSecret(value: string) {
+      secret = value;
+    },
+    respondWith(value: number) {
+      status = value;
+    },
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
