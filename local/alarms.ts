@@ -44,7 +44,7 @@ export async function startAlarms(options: AlarmOptions): Promise<Alarms> {
       );
       states.set(queue.name, state);
     } catch (error) {
-      // A failed sample keeps the last state, as missing data does not change a CloudWatch alarm here.
+      // A failed sample keeps the last state rather than guessing one.
       log(`[alarm] ${queue.name}: evaluation failed, state kept: ${(error as Error).message}`);
     }
   };
@@ -52,8 +52,8 @@ export async function startAlarms(options: AlarmOptions): Promise<Alarms> {
 
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
-  let running: Promise<unknown> = evaluateAll();
-  await running;
+  await evaluateAll();
+  let running: Promise<unknown> = Promise.resolve();
   const scheduleNext = () => {
     timer = setTimeout(() => {
       running = evaluateAll().then(() => {

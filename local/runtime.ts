@@ -116,16 +116,9 @@ async function ensureTenants(service: LocalService, apiKeys: readonly string[]):
   }
   const tenants: LocalTenant[] = [];
   for (const [index, apiKey] of apiKeys.entries()) {
-    const tenantId = await resolveApiKey(service.clients.db, service.resources.tables.tenants, apiKey);
-    tenants.push(
-      tenantId
-        ? { tenantId, apiKey, existing: true }
-        : {
-            tenantId: (await service.createTenant(`local-${index + 1}`, apiKey)).tenantId,
-            apiKey,
-            existing: false,
-          },
-    );
+    const found = await resolveApiKey(service.clients.db, service.resources.tables.tenants, apiKey);
+    const tenantId = found ?? (await service.createTenant(`local-${index + 1}`, apiKey)).tenantId;
+    tenants.push({ tenantId, apiKey, existing: found !== undefined });
   }
   return tenants;
 }
