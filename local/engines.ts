@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import dynalite from 'dynalite';
-import { startFauxqs } from 'fauxqs';
+import { buildApp } from 'fauxqs';
 
 /** The two engines that speak the real AWS wire protocols: dynalite (DynamoDB) and fauxqs (SQS). */
 export interface Engines {
@@ -19,12 +19,14 @@ export async function startEngines(options: { dataDir?: string; host?: string } 
     ...(options.dataDir ? { path: options.dataDir } : {}),
   });
   await new Promise<void>((resolve) => dynamo.listen(0, host, resolve));
-  const sqs = await startFauxqs({ port: 0, logger: false });
+  // fauxqs's own startFauxqs() listens on every interface; its app bound to loopback keeps SQS local.
+  const sqs = buildApp({ logger: false });
+  const sqsEndpoint = await sqs.listen({ port: 0, host });
   return {
     dynamoEndpoint: `http://${host}:${(dynamo.address() as AddressInfo).port}`,
-    sqsEndpoint: sqs.address,
+    sqsEndpoint,
     async stop() {
-      await Promise.all([new Promise((resolve) => dynamo.close(resolve)), sqs.stop()]);
+      await Promise.all([new Promise((resolve) => dynamo.close(resolve)), sqs.close()]);
     },
   };
 }
