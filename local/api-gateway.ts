@@ -3,7 +3,7 @@ import type {
   APIGatewaySimpleAuthorizerWithContextResult,
   Context,
 } from 'aws-lambda';
-import { API_ROUTES, DEFAULT_ROUTE_HANDLER, routeKeyOf } from '../lambdas/core/api-routes.js';
+import { API_ROUTES, DEFAULT_ROUTE_HANDLER, matchPath, routeKeyOf } from '../lambdas/core/api-routes.js';
 import type { ApiEvent, ApiResponse, AuthorizerContext } from '../lambdas/core/http.js';
 
 /**
@@ -95,21 +95,9 @@ export async function invokeApi(functions: ApiFunctions, request: ApiRequest): P
 }
 
 function matchRoute(method: string, path: string) {
-  const segments = path.split('/');
   for (const route of API_ROUTES) {
-    if (route.method !== method) continue;
-    const template = route.path.split('/');
-    if (template.length !== segments.length) continue;
-    const pathParameters: Record<string, string> = {};
-    const matches = template.every((part, i) => {
-      const segment = segments[i] ?? '';
-      if (part.startsWith('{')) {
-        pathParameters[part.slice(1, -1)] = decodeURIComponent(segment);
-        return segment !== '';
-      }
-      return part === segment;
-    });
-    if (matches) return { route, pathParameters };
+    const pathParameters = route.method === method ? matchPath(route.path, path) : undefined;
+    if (pathParameters) return { route, pathParameters };
   }
   return { route: undefined, pathParameters: {} };
 }

@@ -65,15 +65,14 @@ export async function startEventBus(
     if (busName !== options.busName) {
       return { ErrorCode: 'InvalidArgument', ErrorMessage: `Event bus ${busName} does not exist` };
     }
+    const time = entry.Time === undefined ? new Date() : wireTimestamp(entry.Time);
+    if (!time) return { ErrorCode: 'InvalidArgument', ErrorMessage: 'Time is not a valid timestamp' };
     let event: Record<string, unknown>;
     try {
       const detail = JSON.parse(entry.Detail);
       if (typeof detail !== 'object' || detail === null || Array.isArray(detail))
         throw new Error('not an object');
-      event = toBusEvent(
-        { ...entry, ...(entry.Time ? { Time: new Date(entry.Time) } : {}) },
-        { account, region },
-      );
+      event = toBusEvent({ ...entry, Time: time }, { account, region });
     } catch {
       return { ErrorCode: 'MalformedDetail', ErrorMessage: 'Detail is malformed.' };
     }
@@ -120,4 +119,10 @@ export async function startEventBus(
   await new Promise<void>((resolve) => server.listen(port, host, resolve));
   const { port: actualPort } = server.address() as AddressInfo;
   return { server, endpoint: `http://${host}:${actualPort}` };
+}
+
+/** The AWS JSON protocol sends timestamps as epoch seconds (fractions allowed); an ISO string is accepted too. */
+function wireTimestamp(value: unknown): Date | undefined {
+  const time = typeof value === 'number' ? new Date(value * 1000) : new Date(String(value));
+  return Number.isNaN(time.getTime()) ? undefined : time;
 }

@@ -104,6 +104,7 @@ describe('Function: ingest (POST /events)', () => {
             DetailType: 'user.signed_up',
             Detail: '{"user":8}',
             Resources: ['fanout:event-id/user-8-signup'],
+            Time: new Date('2026-03-01T12:34:56Z'),
           },
         ],
       }),
@@ -116,6 +117,7 @@ describe('Function: ingest (POST /events)', () => {
     );
     expect(byUser['7']?.id).toBe(result.Entries?.[0]?.EventId);
     expect(byUser['8']?.id).toBe('user-8-signup');
+    expect(byUser['8']?.timestamp).toBe('2026-03-01T12:34:56.000Z');
   });
 
   it('does not route bus events whose source is not a tenant', async () => {

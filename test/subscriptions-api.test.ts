@@ -258,6 +258,15 @@ describe('Function: register (subscription API)', () => {
         /does not exist/,
       ],
       ['malformed id', 'GET', '/subscriptions/%27%20OR%201=1', undefined, 404, 'not_found', /does not exist/],
+      [
+        'broken escape in id',
+        'GET',
+        '/subscriptions/%E0%A4%A',
+        undefined,
+        404,
+        'not_found',
+        /does not exist/,
+      ],
       ['unknown route', 'GET', '/nothing-here', undefined, 404, 'not_found', /no route/],
       ['wrong method', 'PUT', '/subscriptions', undefined, 405, 'method_not_allowed', /allowed: POST, GET/],
     ];

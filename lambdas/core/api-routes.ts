@@ -21,14 +21,37 @@ export function routeKeyOf(route: ApiRoute): RouteKey {
   return `${route.method} ${route.path}` as RouteKey;
 }
 
-/** The route templates whose path matches a concrete path, e.g. "/subscriptions/sub_1" → "/subscriptions/{id}". */
+/**
+ * The path parameters when a concrete path fits a route template, e.g. "/subscriptions/{id}" and
+ * "/subscriptions/sub_1" → { id: "sub_1" }; undefined when it does not fit.
+ */
+export function matchPath(template: string, path: string): Record<string, string> | undefined {
+  const templateParts = template.split('/');
+  const pathParts = path.split('/');
+  if (templateParts.length !== pathParts.length) return undefined;
+  const parameters: Record<string, string> = {};
+  for (const [i, part] of templateParts.entries()) {
+    const segment = pathParts[i] ?? '';
+    if (part.startsWith('{')) {
+      if (segment === '') return undefined;
+      parameters[part.slice(1, -1)] = decodeSegment(segment);
+    } else if (part !== segment) {
+      return undefined;
+    }
+  }
+  return parameters;
+}
+
+/** The routes whose template fits a path, whatever their method. */
 export function routesForPath(path: string): ApiRoute[] {
-  const segments = path.split('/');
-  return API_ROUTES.filter((route) => {
-    const template = route.path.split('/');
-    return (
-      template.length === segments.length &&
-      template.every((part, i) => (part.startsWith('{') ? (segments[i] ?? '') !== '' : part === segments[i]))
-    );
-  });
+  return API_ROUTES.filter((route) => matchPath(route.path, path) !== undefined);
+}
+
+/** A malformed escape such as "%E0%A4" is kept as sent: it then matches no id, which is a 404, not a crash. */
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
 }
