@@ -34,7 +34,10 @@ export async function startHttpServer(options: {
     }
     if (!target) return json(503, { message: 'local mode is starting' });
     if (isGet && pathname === '/_local/status') return json(200, await target.status());
-    const body = await readBody(request);
+    const body = await readBody(request, API_GATEWAY_MAX_BODY_BYTES);
+    if (body === undefined) {
+      return json(413, { error: { code: 'payload_too_large', message: 'the request body exceeds 10 MB' } });
+    }
     return target.api({
       method: request.method ?? 'GET',
       path,
@@ -63,6 +66,9 @@ export async function startHttpServer(options: {
   };
 }
 
+/** What API Gateway accepts as a request body; larger requests never reach a function. */
+const API_GATEWAY_MAX_BODY_BYTES = 10 * 1024 * 1024;
+
 /** Listens and resolves with the port, or rejects when it cannot (EADDRINUSE) instead of crashing. */
 export async function listen(server: Server, port: number, host: string): Promise<number> {
   await new Promise<void>((resolve, reject) => {
@@ -79,10 +85,18 @@ function json(statusCode: number, value: unknown): NormalizedResponse {
   return { statusCode, headers: { 'content-type': 'application/json' }, body: JSON.stringify(value) };
 }
 
-export async function readBody(request: IncomingMessage): Promise<string> {
+/**
+ * The body as text, or undefined when it is larger than `maxBytes`: the rest is read and dropped rather than
+ * kept, so that the connection can still carry the answer.
+ */
+export async function readBody(request: IncomingMessage, maxBytes: number): Promise<string | undefined> {
   const chunks: Buffer[] = [];
-  for await (const chunk of request) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
+  let size = 0;
+  for await (const chunk of request) {
+    size += (chunk as Buffer).length;
+    if (size <= maxBytes) chunks.push(chunk as Buffer);
+  }
+  return size > maxBytes ? undefined : Buffer.concat(chunks).toString('utf8');
 }
 
 /** Repeated headers are joined with commas, as API Gateway does for payload format 2.0. */

@@ -26,12 +26,19 @@ export interface WebhookReceiverOptions {
   onDelivery?: (delivery: ReceivedWebhook) => void;
 }
 
+/** Deliveries carry at most a 256 KB payload; anything far larger is not one of ours. */
+const MAX_DELIVERY_BYTES = 1024 * 1024;
+
 export async function startWebhookReceiver(options: WebhookReceiverOptions = {}) {
   let secret = options.secret;
   let status = options.status ?? 204;
   const host = options.host ?? '127.0.0.1';
   const server = createServer(async (request, response) => {
-    const body = await readBody(request);
+    const body = await readBody(request, MAX_DELIVERY_BYTES);
+    if (body === undefined) {
+      response.writeHead(413).end();
+      return;
+    }
     const delivery: ReceivedWebhook = { headers: request.headers, body, verified: undefined, status };
     try {
       if (!secret) throw new Error('no signing secret configured');

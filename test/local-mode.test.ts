@@ -230,6 +230,35 @@ describe('Local mode: HTTP server', () => {
       await server.close();
     }
   });
+
+  it('refuses a body over the 10 MB API Gateway limit with a JSON 413, before any function sees it', async () => {
+    const seen: string[] = [];
+    const server = await startHttpServer({ port: 0, host: '127.0.0.1', log: () => undefined });
+    server.serve({
+      api: async (request) => {
+        seen.push(request.path);
+        return { statusCode: 202, headers: {}, body: '' };
+      },
+      status: async () => ({}),
+    });
+    try {
+      const tooLarge = await fetch(`${server.url}/events`, {
+        method: 'POST',
+        body: 'x'.repeat(10 * 1024 * 1024 + 1),
+      });
+      expect(tooLarge.status).toBe(413);
+      expect(((await tooLarge.json()) as { error: { code: string } }).error.code).toBe('payload_too_large');
+      expect(seen).toEqual([]);
+      const atLimit = await fetch(`${server.url}/events`, {
+        method: 'POST',
+        body: 'x'.repeat(10 * 1024 * 1024),
+      });
+      expect(atLimit.status).toBe(202);
+      expect(seen).toEqual(['/events']);
+    } finally {
+      await server.close();
+    }
+  });
 });
 
 function nonEmpty<T>(items: T[]): T[] | undefined {
