@@ -23,7 +23,7 @@ const MAX_ENTRIES = 10;
 
 export function toBusEvent(
   entry: PutEventsRequestEntry,
-  options: { account: string; region: string; now?: Date },
+  options: { account: string; region: string },
 ): Record<string, unknown> {
   return {
     version: '0',
@@ -32,7 +32,7 @@ export function toBusEvent(
     source: entry.Source,
     account: options.account,
     // EventBridge stamps events to the second.
-    time: (entry.Time ?? options.now ?? new Date()).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    time: (entry.Time ?? new Date()).toISOString().replace(/\.\d{3}Z$/, 'Z'),
     region: options.region,
     resources: entry.Resources ?? [],
     detail: JSON.parse(entry.Detail ?? '{}'),

@@ -2,6 +2,7 @@ import type {
   APIGatewayRequestAuthorizerEventV2,
   APIGatewaySimpleAuthorizerWithContextResult,
 } from 'aws-lambda';
+import { headerValue } from './headers.js';
 import type { AuthorizerContext } from './http.js';
 
 export type ApiKeyResolver = (apiKey: string) => Promise<string | undefined>;
@@ -38,9 +39,7 @@ export function createAuthorizer(resolve: ApiKeyResolver, options: AuthorizerOpt
   return async (
     event: APIGatewayRequestAuthorizerEventV2,
   ): Promise<APIGatewaySimpleAuthorizerWithContextResult<AuthorizerContext>> => {
-    const header = Object.entries(event.headers ?? {}).find(
-      ([name]) => name.toLowerCase() === 'authorization',
-    )?.[1];
+    const header = headerValue(event.headers, 'authorization');
     const apiKey = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '')?.[1];
     if (!apiKey) return { isAuthorized: true, context: { authError: 'missing_api_key' } };
     const tenantId = await lookup(apiKey);

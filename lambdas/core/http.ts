@@ -14,6 +14,7 @@ import {
   UnauthorizedError,
   UnsupportedMediaTypeError,
 } from './errors.js';
+import { headerValue } from './headers.js';
 import { logger } from './logger.js';
 
 /** What the authorizer passes on: the caller's tenant, or why there is none. */
@@ -111,7 +112,7 @@ function parseJsonBody(event: ApiEvent): unknown {
   if (Buffer.byteLength(text, 'utf8') > MAX_REQUEST_BODY_BYTES) {
     throw new PayloadTooLargeError(`the request body must not exceed ${MAX_REQUEST_BODY_BYTES} bytes`);
   }
-  const contentType = headerValue(event, 'content-type');
+  const contentType = headerValue(event.headers, 'content-type');
   if (contentType !== undefined && !/^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i.test(contentType)) {
     throw new UnsupportedMediaTypeError(`content-type must be application/json, got "${contentType}"`);
   }
@@ -123,9 +124,4 @@ function parseJsonBody(event: ApiEvent): unknown {
       `the request body is not valid JSON: ${(error as Error).message}`,
     );
   }
-}
-
-function headerValue(event: ApiEvent, name: string): string | undefined {
-  const entry = Object.entries(event.headers ?? {}).find(([key]) => key.toLowerCase() === name);
-  return entry?.[1];
 }
