@@ -1,3 +1,4 @@
+import type { AttemptLogMode } from '../lambdas/core/attempts.js';
 import { TENANT_SOURCE_PREFIX } from '../lambdas/core/bus-events.js';
 import type { FunctionName } from '../lambdas/core/config.js';
 import {
@@ -19,9 +20,19 @@ export interface FunctionDefinition {
   memoryMb: number;
 }
 
+export interface IndexDefinition {
+  name: string;
+  partitionKey: string;
+  sortKey: string;
+  /** 'ALL', or the non-key attributes the index carries. */
+  projection: 'ALL' | readonly string[];
+}
+
 export interface TableDefinition {
   partitionKey: string;
   sortKey?: string;
+  /** Global secondary indexes; every key attribute is a string. */
+  indexes?: readonly IndexDefinition[];
   timeToLiveAttribute?: string;
   /** Point-in-time recovery where the data cannot be recreated. */
   pointInTimeRecovery: boolean;
@@ -38,7 +49,12 @@ export interface QueueDefinition {
 
 export interface ServiceDefinition {
   functions: Record<FunctionName, FunctionDefinition>;
-  tables: { tenants: TableDefinition; subscriptions: TableDefinition; events: TableDefinition };
+  tables: {
+    tenants: TableDefinition;
+    subscriptions: TableDefinition;
+    events: TableDefinition;
+    attempts: TableDefinition;
+  };
   queues: { fanout: QueueDefinition; delivery: QueueDefinition };
   deadLetterRetentionSeconds: number;
   /** SQS accepts 1 MiB since 2026, but a queue's own default is still 256 KiB, so it is set explicitly. */
@@ -52,12 +68,24 @@ export interface ServiceDefinition {
   alarm: { metricName: 'ApproximateNumberOfMessagesVisible'; threshold: number; periodSeconds: number };
   retryScheduleSeconds: readonly number[];
   attemptTimeoutMs: number;
+  /** How long events are kept for replay (claim-check) and idempotency. */
   eventRetentionDays: number;
+  /** Which delivery attempts are recorded, and for how long. */
+  attemptLog: AttemptLogMode;
+  attemptRetentionDays: number;
+  /** A subscription failing without a success for this long is disabled. */
+  autoDisableAfterSeconds: number;
+  /** Subscriptions one fan-out invocation enqueues before handing the rest to a continuation message. */
+  fanoutPageSize: number;
 }
 
 export interface ServiceOptions {
   /** Delay before each attempt, in seconds; its length is the number of attempts. */
   retryScheduleSeconds?: readonly number[];
+  /** @default 'all' */
+  attemptLog?: AttemptLogMode;
+  /** @default 5 days */
+  autoDisableAfterSeconds?: number;
 }
 
 const DAY = 86_400;
@@ -69,6 +97,12 @@ export function serviceDefinition(options: ServiceOptions = {}): ServiceDefiniti
   const retryScheduleSeconds = options.retryScheduleSeconds ?? DEFAULT_RETRY_SCHEDULE_SECONDS;
   validateRetrySchedule(retryScheduleSeconds);
   const attemptTimeoutMs = 15_000;
+  const autoDisableAfterSeconds = options.autoDisableAfterSeconds ?? 5 * DAY;
+  if (!Number.isInteger(autoDisableAfterSeconds) || autoDisableAfterSeconds < 1) {
+    throw new Error(
+      `autoDisableAfterSeconds must be a positive whole number, got ${autoDisableAfterSeconds}`,
+    );
+  }
 
   const functions: Record<FunctionName, FunctionDefinition> = {
     authorizer: {
@@ -118,11 +152,21 @@ export function serviceDefinition(options: ServiceOptions = {}): ServiceDefiniti
     tables: {
       tenants: { partitionKey: 'pk', pointInTimeRecovery: true },
       subscriptions: { partitionKey: 'pk', sortKey: 'sk', pointInTimeRecovery: true },
+      // Stored events (claim-check payloads and idempotency claims); byTime serves replay since a time.
       events: {
         partitionKey: 'pk',
         sortKey: 'sk',
         timeToLiveAttribute: 'expiresAt',
         pointInTimeRecovery: false,
+        indexes: [{ name: 'byTime', partitionKey: 'pk', sortKey: 'timestamp', projection: ['type'] }],
+      },
+      // The attempt log: keyed by subscription, newest last; byEvent lists one event's attempts.
+      attempts: {
+        partitionKey: 'pk',
+        sortKey: 'sk',
+        timeToLiveAttribute: 'expiresAt',
+        pointInTimeRecovery: false,
+        indexes: [{ name: 'byEvent', partitionKey: 'eventKey', sortKey: 'sk', projection: 'ALL' }],
       },
     },
     queues: {
@@ -155,5 +199,9 @@ export function serviceDefinition(options: ServiceOptions = {}): ServiceDefiniti
     retryScheduleSeconds,
     attemptTimeoutMs,
     eventRetentionDays: 30,
+    attemptLog: options.attemptLog ?? 'all',
+    attemptRetentionDays: 30,
+    autoDisableAfterSeconds,
+    fanoutPageSize: 2_000,
   };
 }

@@ -1,7 +1,12 @@
 import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
+import { Grant, type IGrantable } from 'aws-cdk-lib/aws-iam';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
+import { ATTEMPT_LOG_MODES, ATTEMPTS_BY_EVENT_INDEX, type AttemptLogMode } from '../lambdas/core/attempts.js';
 import type { FunctionName, SettingName } from '../lambdas/core/config.js';
+import { EVENTS_BY_TIME_INDEX } from '../lambdas/core/event-store.js';
 import { parseRetrySchedule } from '../lambdas/core/retry-schedule.js';
 import { AlarmTopic } from './constructs/alarm-topic.js';
 import { FanoutFunction } from './constructs/fanout-function.js';
@@ -9,15 +14,19 @@ import { FanoutApi } from './constructs/http-api.js';
 import { Ingestion } from './constructs/ingestion.js';
 import { SecureQueue } from './constructs/secure-queue.js';
 import { Storage } from './constructs/storage.js';
-import { type QueueDefinition, serviceDefinition } from './definitions.js';
+import { type QueueDefinition, type ServiceOptions, serviceDefinition } from './definitions.js';
 
 /**
  * CDK context the stack reads (`cdk deploy -c name=value` or cdk.json):
- *   retrySchedule  delays before each delivery attempt, in seconds: "0,5,300" or a JSON array
- *                  (default: DEFAULT_RETRY_SCHEDULE_SECONDS)
- *   alarmEmail     an address subscribed to the alarm topic (default: none)
+ *   retrySchedule          delays before each delivery attempt, in seconds: "0,5,300" or a JSON array
+ *                          (default: DEFAULT_RETRY_SCHEDULE_SECONDS)
+ *   attemptLog             which delivery attempts are recorded: all, failures or off (default: all)
+ *   autoDisableAfterHours  a subscription failing this long without a success is disabled (default: 120)
+ *   alarmEmail             an address subscribed to the alarm topic (default: none)
  */
 export const CONTEXT_RETRY_SCHEDULE = 'retrySchedule';
+export const CONTEXT_ATTEMPT_LOG = 'attemptLog';
+export const CONTEXT_AUTO_DISABLE_AFTER_HOURS = 'autoDisableAfterHours';
 export const CONTEXT_ALARM_EMAIL = 'alarmEmail';
 
 export type FanoutStackProps = StackProps;
@@ -40,8 +49,7 @@ export class FanoutStack extends Stack {
       description: 'Webhook fan-out: EventBridge in, signed Standard Webhooks out',
       ...props,
     });
-    const retryScheduleSeconds = retryScheduleFromContext(this.node.tryGetContext(CONTEXT_RETRY_SCHEDULE));
-    const def = serviceDefinition(retryScheduleSeconds ? { retryScheduleSeconds } : {});
+    const def = serviceDefinition(serviceOptionsFromContext((key) => this.node.tryGetContext(key)));
     const email: unknown = this.node.tryGetContext(CONTEXT_ALARM_EMAIL);
     if (email !== undefined && typeof email !== 'string') {
       throw new Error(`context "${CONTEXT_ALARM_EMAIL}" must be an email address`);
@@ -75,11 +83,17 @@ export class FanoutStack extends Stack {
       tenantsTable: this.storage.tenants.tableName,
       subscriptionsTable: this.storage.subscriptions.tableName,
       eventsTable: this.storage.events.tableName,
+      attemptsTable: this.storage.attempts.tableName,
       eventBusName: this.ingestion.bus.eventBusName,
+      fanoutQueueUrl: this.fanoutQueue.queue.queueUrl,
       deliveryQueueUrl: this.deliveryQueue.queue.queueUrl,
       retryScheduleSeconds: def.retryScheduleSeconds.join(','),
       attemptTimeoutMs: String(def.attemptTimeoutMs),
       eventRetentionDays: String(def.eventRetentionDays),
+      attemptLog: def.attemptLog,
+      attemptRetentionDays: String(def.attemptRetentionDays),
+      autoDisableAfterSeconds: String(def.autoDisableAfterSeconds),
+      fanoutPageSize: String(def.fanoutPageSize),
       // Private and internal targets are for local development only.
       allowPrivateUrls: 'false',
     };
@@ -93,11 +107,18 @@ export class FanoutStack extends Stack {
       deliver: fn('deliver', 'DeliverFunction'),
     };
     const { authorizer, register, ingest, fanout, deliver } = this.functions;
-    const { tenants, subscriptions, events } = this.storage;
+    const { tenants, subscriptions, events, attempts } = this.storage;
+    const fanoutQueue = this.fanoutQueue.queue;
+    const deliveryQueue = this.deliveryQueue.queue;
 
-    // Least privilege: each grant matches the calls in the function's code.
-    tenants.grant(authorizer, 'dynamodb:GetItem');
-    subscriptions.grant(
+    // Least privilege: each grant matches the calls in the function's code (lambdas/core). Item actions are
+    // granted on the table alone and queries on the one index that serves them, since Table.grant would give
+    // every action on every index (table/index/*) as soon as a table has one.
+    grantOnTable(tenants, authorizer, 'dynamodb:GetItem');
+
+    // Subscription API; the attempt lists (table and byEvent); replays are jobs on the fan-out queue.
+    grantOnTable(
+      subscriptions,
       register,
       'dynamodb:GetItem',
       'dynamodb:Query',
@@ -105,11 +126,37 @@ export class FanoutStack extends Stack {
       'dynamodb:DeleteItem',
       'dynamodb:BatchWriteItem',
     );
+    grantOnTable(events, register, 'dynamodb:GetItem');
+    grantOnTable(attempts, register, 'dynamodb:Query');
+    grantQueryOnIndex(attempts, ATTEMPTS_BY_EVENT_INDEX, register);
+    grantSendMessage(fanoutQueue, register);
+
     this.ingestion.bus.grantPutEventsTo(ingest);
-    subscriptions.grant(fanout, 'dynamodb:Query');
-    events.grant(fanout, 'dynamodb:PutItem', 'dynamodb:UpdateItem');
-    this.deliveryQueue.queue.grantSendMessages(fanout);
-    subscriptions.grant(deliver, 'dynamodb:GetItem');
+
+    // Routes and replay targets; claims, fan-out marks and stored events; events since T (byTime) that have
+    // no delivered attempt (byEvent); deliveries, and continuations of large fan-outs.
+    grantOnTable(subscriptions, fanout, 'dynamodb:Query', 'dynamodb:GetItem');
+    grantOnTable(events, fanout, 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:GetItem');
+    grantQueryOnIndex(events, EVENTS_BY_TIME_INDEX, fanout);
+    grantQueryOnIndex(attempts, ATTEMPTS_BY_EVENT_INDEX, fanout);
+    grantSendMessage(deliveryQueue, fanout);
+    grantSendMessage(fanoutQueue, fanout);
+
+    // The subscription and its secrets; failing/recovered marks (UpdateItem) and disabling, which rewrites the
+    // subscription and removes its routes (PutItem, BatchWriteItem); the payload (claim-check); the attempt
+    // log; operational events on the bus.
+    grantOnTable(
+      subscriptions,
+      deliver,
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:UpdateItem',
+      'dynamodb:BatchWriteItem',
+    );
+    grantOnTable(events, deliver, 'dynamodb:GetItem');
+    grantOnTable(attempts, deliver, 'dynamodb:PutItem');
+    this.ingestion.bus.grantPutEventsTo(deliver);
+
     // The event sources grant receive, delete and ChangeMessageVisibility (which deliver uses to schedule retries).
     for (const [queue, definition] of [
       [this.fanoutQueue, def.queues.fanout],
@@ -140,7 +187,79 @@ export class FanoutStack extends Stack {
       value: this.deliveryQueue.deadLetterQueue.queue.queueUrl,
     });
     new CfnOutput(this, 'RuleDeadLetterQueueUrl', { value: this.ingestion.deadLetterQueue.queue.queueUrl });
+    new CfnOutput(this, 'DeliveryDeadLetterQueueArn', {
+      value: this.deliveryQueue.deadLetterQueue.queue.queueArn,
+      description: 'npm run redrive -- --dlq <this> moves dead letters back to the delivery queue',
+    });
+    new CfnOutput(this, 'FanoutDeadLetterQueueArn', {
+      value: this.fanoutQueue.deadLetterQueue.queue.queueArn,
+    });
+    new CfnOutput(this, 'FanoutQueueArn', {
+      value: this.fanoutQueue.queue.queueArn,
+      description: 'The --destination when redriving the rule DLQ, which is no queue’s redrive target',
+    });
   }
+}
+
+/** Item actions on the table itself, none on its indexes. */
+function grantOnTable(table: ITable, grantee: IGrantable, ...actions: string[]): void {
+  Grant.addToPrincipal({ grantee, actions, resourceArns: [table.tableArn] });
+}
+
+/** Query on one index of the table. */
+function grantQueryOnIndex(table: ITable, indexName: string, grantee: IGrantable): void {
+  Grant.addToPrincipal({
+    grantee,
+    actions: ['dynamodb:Query'],
+    resourceArns: [`${table.tableArn}/index/${indexName}`],
+  });
+}
+
+/** SendMessage only: Queue.grantSendMessages adds GetQueueAttributes and GetQueueUrl, which no code calls. */
+function grantSendMessage(queue: IQueue, grantee: IGrantable): void {
+  Grant.addToPrincipal({ grantee, actions: ['sqs:SendMessage'], resourceArns: [queue.queueArn] });
+}
+
+/** The service options CDK context sets; every value is checked, naming the key and what it accepts. */
+export function serviceOptionsFromContext(context: (key: string) => unknown): ServiceOptions {
+  const retryScheduleSeconds = retryScheduleFromContext(context(CONTEXT_RETRY_SCHEDULE));
+  const attemptLog = attemptLogFromContext(context(CONTEXT_ATTEMPT_LOG));
+  const autoDisableAfterSeconds = autoDisableAfterSecondsFromContext(
+    context(CONTEXT_AUTO_DISABLE_AFTER_HOURS),
+  );
+  return {
+    ...(retryScheduleSeconds ? { retryScheduleSeconds } : {}),
+    ...(attemptLog ? { attemptLog } : {}),
+    ...(autoDisableAfterSeconds ? { autoDisableAfterSeconds } : {}),
+  };
+}
+
+/** `attemptLog` context: all, failures or off. Undefined when the context is not set. */
+export function attemptLogFromContext(value: unknown): AttemptLogMode | undefined {
+  if (value === undefined) return undefined;
+  const mode = typeof value === 'string' ? value.trim() : value;
+  if (!ATTEMPT_LOG_MODES.includes(mode as AttemptLogMode)) {
+    throw new Error(
+      `context "${CONTEXT_ATTEMPT_LOG}" must be one of ${ATTEMPT_LOG_MODES.join(', ')}, got ${JSON.stringify(value)}`,
+    );
+  }
+  return mode as AttemptLogMode;
+}
+
+/**
+ * `autoDisableAfterHours` context, in seconds: a positive number of hours ("120", "0.5", or a number from
+ * cdk.json). Undefined when the context is not set.
+ */
+export function autoDisableAfterSecondsFromContext(value: unknown): number | undefined {
+  if (value === undefined) return undefined;
+  const hours = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
+  const seconds = typeof hours === 'number' ? Math.round(hours * 3600) : Number.NaN;
+  if (!Number.isFinite(seconds) || seconds < 1) {
+    throw new Error(
+      `context "${CONTEXT_AUTO_DISABLE_AFTER_HOURS}" must be a positive number of hours (e.g. 120 for 5 days), got ${JSON.stringify(value)}`,
+    );
+  }
+  return seconds;
 }
 
 /**

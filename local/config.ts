@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ATTEMPT_LOG_MODES } from '../lambdas/core/attempts.js';
 import {
   booleanFlag,
   nonEmpty,
@@ -25,6 +26,8 @@ const LOCAL_SETTINGS = {
   // Local receivers are the point of local mode; the stack never allows them.
   allowPrivateUrls: ['FANOUT_ALLOW_PRIVATE_URLS', booleanFlag.default(true)],
   apiKeys: ['FANOUT_API_KEY', apiKeys.optional()],
+  attemptLog: ['FANOUT_ATTEMPT_LOG', z.enum(ATTEMPT_LOG_MODES).optional()],
+  autoDisableAfterSeconds: ['FANOUT_AUTO_DISABLE_AFTER_SECONDS', z.coerce.number().int().min(1).optional()],
   alarmIntervalMs: ['FANOUT_ALARM_INTERVAL_MS', z.coerce.number().int().min(100).max(300_000).default(5_000)],
   receiverPort: ['RECEIVER_PORT', port.default(4000)],
   webhookSecret: ['WEBHOOK_SECRET', nonEmpty.optional()],
@@ -36,7 +39,16 @@ type Env = Record<string, string | undefined>;
 export function loadLocalConfig(env: Env = process.env) {
   return readSettings(
     LOCAL_SETTINGS,
-    ['port', 'dataDir', 'retryScheduleSeconds', 'allowPrivateUrls', 'apiKeys', 'alarmIntervalMs'],
+    [
+      'port',
+      'dataDir',
+      'retryScheduleSeconds',
+      'allowPrivateUrls',
+      'apiKeys',
+      'attemptLog',
+      'autoDisableAfterSeconds',
+      'alarmIntervalMs',
+    ],
     env,
   );
 }

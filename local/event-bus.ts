@@ -15,6 +15,8 @@ export interface EventBusOptions {
   busName: string;
   pattern: EventPattern;
   target: (eventJson: string) => Promise<void>;
+  /** Events the rule does not match, such as operational events, which operators route on AWS. */
+  onUnmatched?: (event: Record<string, unknown>) => void;
   account?: string;
   region?: string;
 }
@@ -85,6 +87,8 @@ export async function startEventBus(
           ErrorMessage: `target rejected the event: ${(error as Error).message}`,
         };
       }
+    } else {
+      options.onUnmatched?.(event);
     }
     return { EventId: String(event.id) };
   }

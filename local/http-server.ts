@@ -3,13 +3,18 @@ import type { AddressInfo } from 'node:net';
 import type { ApiRequest, NormalizedResponse } from './api-gateway.js';
 
 /**
- * Local mode's HTTP front door: the API as API Gateway would serve it, plus two local-only routes without
- * auth, `GET /health` and `GET /_local/status`. It listens before the service is built, so the port is taken
- * (or refused) at once and `/health` answers 503 until `serve` is called.
+ * Local mode's HTTP front door: the API as API Gateway would serve it, plus local-only routes without auth,
+ * `GET /health`, `GET /_local/status` and `POST /_local/redrive`. It listens before the service is built, so
+ * the port is taken (or refused) at once and `/health` answers 503 until `serve` is called.
  */
+export const REDRIVE_QUEUES = ['delivery', 'fanout'] as const;
+export type RedriveQueue = (typeof REDRIVE_QUEUES)[number];
+
 export interface LocalHttpTarget {
   api(request: ApiRequest): Promise<NormalizedResponse>;
   status(): Promise<unknown>;
+  /** Moves the queue's dead letters back to it: what `npm run redrive` does on AWS. */
+  redrive?(queue: RedriveQueue): Promise<{ moved: number }>;
 }
 
 export interface LocalHttpServer {
@@ -38,6 +43,7 @@ export async function startHttpServer(options: {
     if (body === undefined) {
       return json(413, { error: { code: 'payload_too_large', message: 'the request body exceeds 10 MB' } });
     }
+    if (pathname === '/_local/redrive') return redrive(target, request.method, body);
     return target.api({
       method: request.method ?? 'GET',
       path,
@@ -79,6 +85,29 @@ export async function listen(server: Server, port: number, host: string): Promis
     });
   });
   return (server.address() as AddressInfo).port;
+}
+
+async function redrive(
+  target: LocalHttpTarget,
+  method: string | undefined,
+  body: string,
+): Promise<NormalizedResponse> {
+  if (!target.redrive) return error(404, 'not_found', 'redrive is not available here');
+  if (method !== 'POST') return error(405, 'method_not_allowed', 'use POST /_local/redrive');
+  let queue: unknown;
+  try {
+    queue = (JSON.parse(body) as { queue?: unknown } | null)?.queue;
+  } catch {
+    return error(400, 'invalid_json', 'the request body must be a JSON document');
+  }
+  if (!REDRIVE_QUEUES.includes(queue as RedriveQueue)) {
+    return error(422, 'validation_error', `queue: must be one of ${REDRIVE_QUEUES.join(', ')}`);
+  }
+  return json(200, await target.redrive(queue as RedriveQueue));
+}
+
+function error(statusCode: number, code: string, message: string): NormalizedResponse {
+  return json(statusCode, { error: { code, message } });
 }
 
 function json(statusCode: number, value: unknown): NormalizedResponse {

@@ -13,6 +13,8 @@ try {
     ...(config.dataDir ? { dataDir: config.dataDir } : {}),
     ...(config.retryScheduleSeconds ? { retryScheduleSeconds: config.retryScheduleSeconds } : {}),
     ...(config.apiKeys ? { apiKeys: config.apiKeys } : {}),
+    ...(config.attemptLog ? { attemptLog: config.attemptLog } : {}),
+    ...(config.autoDisableAfterSeconds ? { autoDisableAfterSeconds: config.autoDisableAfterSeconds } : {}),
   });
 } catch (error) {
   console.error(`local mode did not start: ${(error as Error).message}`);
@@ -30,6 +32,7 @@ console.log(
     `  SQS          ${runtime.sqsEndpoint}  (in memory: queued messages are lost on exit)`,
     `  DynamoDB     ${runtime.dynamoEndpoint}  (${dynamoStorage})`,
     `  retries      after ${runtime.retryScheduleSeconds.join(', ')} seconds`,
+    `  attempt log  ${runtime.attemptLog}`,
     ...runtime.tenants.map(
       (tenant) =>
         `  API key      ${tenant.apiKey}  (tenant ${tenant.tenantId}, ${tenant.existing ? 'found on disk' : 'new'})`,

@@ -44,15 +44,26 @@ export async function provisionResources(
 }
 
 async function createTable(dynamo: DynamoDBClient, tableName: string, table: TableDefinition): Promise<void> {
-  const keys: KeySchemaElement[] = [{ AttributeName: table.partitionKey, KeyType: 'HASH' }];
-  if (table.sortKey) keys.push({ AttributeName: table.sortKey, KeyType: 'RANGE' });
+  const keys = keySchema(table.partitionKey, table.sortKey);
+  const indexes = (table.indexes ?? []).map((index) => ({
+    IndexName: index.name,
+    KeySchema: keySchema(index.partitionKey, index.sortKey),
+    Projection:
+      index.projection === 'ALL'
+        ? { ProjectionType: 'ALL' as const }
+        : { ProjectionType: 'INCLUDE' as const, NonKeyAttributes: [...index.projection] },
+  }));
+  const keyAttributes = new Set(
+    [...keys, ...indexes.flatMap((index) => index.KeySchema)].map((k) => k.AttributeName),
+  );
   try {
     await dynamo.send(
       new CreateTableCommand({
         TableName: tableName,
         BillingMode: 'PAY_PER_REQUEST',
         KeySchema: keys,
-        AttributeDefinitions: keys.map((key) => ({ AttributeName: key.AttributeName, AttributeType: 'S' })),
+        AttributeDefinitions: [...keyAttributes].map((name) => ({ AttributeName: name, AttributeType: 'S' })),
+        ...(indexes.length > 0 ? { GlobalSecondaryIndexes: indexes } : {}),
       }),
     );
   } catch (error) {
@@ -60,6 +71,12 @@ async function createTable(dynamo: DynamoDBClient, tableName: string, table: Tab
     if (!(error instanceof ResourceInUseException)) throw error;
   }
   await waitUntilTableExists({ client: dynamo, maxWaitTime: 30, minDelay: 1 }, { TableName: tableName });
+}
+
+function keySchema(partitionKey: string, sortKey: string | undefined): KeySchemaElement[] {
+  const keys: KeySchemaElement[] = [{ AttributeName: partitionKey, KeyType: 'HASH' }];
+  if (sortKey) keys.push({ AttributeName: sortKey, KeyType: 'RANGE' });
+  return keys;
 }
 
 async function createQueueWithDeadLetter(

@@ -1,8 +1,10 @@
+import type { AttemptLogMode } from '../lambdas/core/attempts.js';
 import { resolveApiKey } from '../lambdas/core/tenants.js';
+import { moveMessages } from '../scripts/dead-letters.js';
 import { startAlarms } from './alarms.js';
 import { type Engines, startEngines } from './engines.js';
 import { pollContinuously } from './event-source.js';
-import { startHttpServer } from './http-server.js';
+import { type RedriveQueue, startHttpServer } from './http-server.js';
 import { namedQueues, queueDepth } from './queue-metrics.js';
 import { createLocalService, type LocalService } from './service.js';
 
@@ -23,6 +25,8 @@ export interface LocalRuntimeOptions {
   allowPrivateUrls?: boolean;
   /** One tenant per key, found again when the key is already stored; one generated key when absent. */
   apiKeys?: readonly string[];
+  attemptLog?: AttemptLogMode;
+  autoDisableAfterSeconds?: number;
   alarmIntervalMs?: number;
   log?: (line: string) => void;
 }
@@ -54,6 +58,13 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}) {
       namePrefix: options.namePrefix ?? 'fanout-local',
       allowPrivateUrls: options.allowPrivateUrls ?? true,
       ...(options.retryScheduleSeconds ? { retryScheduleSeconds: options.retryScheduleSeconds } : {}),
+      ...(options.attemptLog ? { attemptLog: options.attemptLog } : {}),
+      ...(options.autoDisableAfterSeconds
+        ? { autoDisableAfterSeconds: options.autoDisableAfterSeconds }
+        : {}),
+      // On AWS operators route these with their own rules; locally they are logged.
+      onOperationalEvent: (event) =>
+        log(`[operations] ${String(event['detail-type'])} ${JSON.stringify(event.detail)}`),
     });
     stops.push(service.close);
     // Requests under way finish before the service and engines go (closing twice is harmless).
@@ -84,8 +95,16 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}) {
         ),
       ),
       alarms: alarms.states(),
+      operationalEvents: service.operationalEvents.slice(-20),
     });
-    http.serve({ api: service.api, status });
+    // Local mode's StartMessageMoveTask: fauxqs does not implement it (scripts/dead-letters.ts).
+    const redrive = async (queue: RedriveQueue) => {
+      const { url, deadLetterUrl } = service.resources.queues[queue];
+      return {
+        moved: await moveMessages(service.clients.sqs, { sourceUrl: deadLetterUrl, destinationUrl: url }),
+      };
+    };
+    http.serve({ api: service.api, status, redrive });
 
     let stopped: Promise<void> | undefined;
     return {
@@ -95,8 +114,10 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}) {
       sqsEndpoint: engines.sqsEndpoint,
       dynamoEndpoint: engines.dynamoEndpoint,
       retryScheduleSeconds: service.definition.retryScheduleSeconds,
+      attemptLog: service.definition.attemptLog,
       tenants,
       status,
+      redrive,
       stop: () => {
         stopped ??= stopAll();
         return stopped;

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import type { AttemptLogMode } from '../lambdas/core/attempts.js';
 import { documentClient } from '../lambdas/core/aws.js';
 import type { Config } from '../lambdas/core/config.js';
 import {
@@ -35,17 +36,30 @@ export interface LocalServiceOptions {
   attemptTimeoutMs?: number;
   /** Jitter source for retry delays, fixed in tests that assert exact visibility timeouts. */
   random?: () => number;
+  attemptLog?: AttemptLogMode;
+  autoDisableAfterSeconds?: number;
+  /** Subscriptions per fan-out page; the stack's by default. */
+  fanoutPageSize?: number;
+  /** Shortest wait after a 429 or a timeout without Retry-After (60 s by default). */
+  throttledRetryMinSeconds?: number;
+  /** The deliver step's clock, moved forward in tests of secret rotation and auto-disable. */
+  now?: () => Date;
+  /** Called with each operational event put on the bus (local mode logs them). */
+  onOperationalEvent?: (event: Record<string, unknown>) => void;
 }
 
 const REGION = 'us-east-1';
+const MAX_KEPT_OPERATIONAL_EVENTS = 1_000;
 const CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
 
 export type LocalService = Awaited<ReturnType<typeof createLocalService>>;
 
 export async function createLocalService(options: LocalServiceOptions) {
-  const definition: ServiceDefinition = serviceDefinition(
-    options.retryScheduleSeconds ? { retryScheduleSeconds: options.retryScheduleSeconds } : {},
-  );
+  const definition: ServiceDefinition = serviceDefinition({
+    ...(options.retryScheduleSeconds ? { retryScheduleSeconds: options.retryScheduleSeconds } : {}),
+    ...(options.attemptLog ? { attemptLog: options.attemptLog } : {}),
+    ...(options.autoDisableAfterSeconds ? { autoDisableAfterSeconds: options.autoDisableAfterSeconds } : {}),
+  });
   const dynamo = new DynamoDBClient({
     endpoint: options.dynamoEndpoint,
     region: REGION,
@@ -60,9 +74,16 @@ export async function createLocalService(options: LocalServiceOptions) {
   );
 
   const busName = `${options.namePrefix ?? 'fanout'}-bus`;
+  const operationalEvents: Record<string, unknown>[] = [];
   const bus = await startEventBus({
     busName,
     pattern: definition.eventRule.pattern,
+    onUnmatched: (event) => {
+      operationalEvents.push(event);
+      // Kept for inspection, bounded so a long-running local mode does not grow without limit.
+      if (operationalEvents.length > MAX_KEPT_OPERATIONAL_EVENTS) operationalEvents.shift();
+      options.onOperationalEvent?.(event);
+    },
     target: async (eventJson) => {
       await sqs.send(
         new SendMessageCommand({ QueueUrl: resources.queues.fanout.url, MessageBody: eventJson }),
@@ -79,11 +100,17 @@ export async function createLocalService(options: LocalServiceOptions) {
     tenantsTable: resources.tables.tenants,
     subscriptionsTable: resources.tables.subscriptions,
     eventsTable: resources.tables.events,
+    attemptsTable: resources.tables.attempts,
     eventBusName: busName,
+    fanoutQueueUrl: resources.queues.fanout.url,
     deliveryQueueUrl: resources.queues.delivery.url,
     retryScheduleSeconds: [...definition.retryScheduleSeconds],
     attemptTimeoutMs: options.attemptTimeoutMs ?? definition.attemptTimeoutMs,
     eventRetentionDays: definition.eventRetentionDays,
+    attemptLog: definition.attemptLog,
+    attemptRetentionDays: definition.attemptRetentionDays,
+    autoDisableAfterSeconds: definition.autoDisableAfterSeconds,
+    fanoutPageSize: options.fanoutPageSize ?? definition.fanoutPageSize,
     allowPrivateUrls: options.allowPrivateUrls ?? true,
   };
   const clients = { db, sqs, eventBridge };
@@ -93,7 +120,13 @@ export async function createLocalService(options: LocalServiceOptions) {
     ingest: ingestFunction(config, clients),
   };
   const fanout = fanoutFunction(config, clients);
-  const deliver = deliverFunction(config, clients, options.random ? { random: options.random } : {});
+  const deliver = deliverFunction(config, clients, {
+    ...(options.random ? { random: options.random } : {}),
+    ...(options.now ? { now: options.now } : {}),
+    ...(options.throttledRetryMinSeconds !== undefined
+      ? { throttledRetryMinSeconds: options.throttledRetryMinSeconds }
+      : {}),
+  });
 
   return {
     definition,
@@ -102,6 +135,8 @@ export async function createLocalService(options: LocalServiceOptions) {
     clients,
     busName,
     busEndpoint: bus.endpoint,
+    /** Every operational event put on the bus so far, oldest first. */
+    operationalEvents,
     api: (request: ApiRequest) => invokeApi(api, request),
     createTenant: (name: string, apiKey?: string) =>
       createTenant(db, resources.tables.tenants, { name, ...(apiKey ? { apiKey } : {}) }),

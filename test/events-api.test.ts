@@ -1,6 +1,8 @@
 import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MAX_EVENT_DATA_BYTES } from '../lambdas/core/bus-events.js';
 import type { DeliveryMessage } from '../lambdas/core/delivery-message.js';
+import { EventStore } from '../lambdas/core/event-store.js';
 import { peekAll } from './support/queues.js';
 import { bearer, startTestService } from './support/service.js';
 
@@ -10,9 +12,11 @@ describe('Function: ingest (POST /events)', () => {
   let service: Service;
   let tenant: Awaited<ReturnType<Service['createTenant']>>;
   let subscriptionId: string;
+  let events: EventStore;
 
   beforeAll(async () => {
     service = await startTestService();
+    events = new EventStore(service.clients.db, service.config.eventsTable);
     tenant = await service.createTenant('publisher');
     const created = await service.api({
       method: 'POST',
@@ -47,13 +51,12 @@ describe('Function: ingest (POST /events)', () => {
     const { id } = JSON.parse(response.body);
     expect(id).toMatch(/^evt_[0-9A-Z]{26}$/);
     await fanOutAll();
-    expect(await deliveries()).toEqual([
-      expect.objectContaining({
-        subscriptionId,
-        tenantId: tenant.tenantId,
-        event: expect.objectContaining({ id, type: 'invoice.paid', data: { amount: 10 } }),
-      }),
-    ]);
+    expect(await deliveries()).toEqual([{ v: 2, tenantId: tenant.tenantId, subscriptionId, eventId: id }]);
+    expect(await events.get(tenant.tenantId, id)).toMatchObject({
+      id,
+      type: 'invoice.paid',
+      data: { amount: 10 },
+    });
   });
 
   it('treats the id as an idempotency key: a second publish is accepted and delivered no second time', async () => {
@@ -63,7 +66,7 @@ describe('Function: ingest (POST /events)', () => {
     expect(JSON.parse(second.body)).toEqual({ id: 'order-1234' });
     await fanOutAll();
     const sent = await deliveries();
-    expect(sent.map((message) => message.event.id)).toEqual(['order-1234']);
+    expect(sent.map((message) => message.eventId)).toEqual(['order-1234']);
   });
 
   it('scopes idempotency keys to the tenant', async () => {
@@ -112,12 +115,27 @@ describe('Function: ingest (POST /events)', () => {
     expect(result.FailedEntryCount).toBe(0);
     await fanOutAll();
     const sent = await deliveries();
-    const byUser = Object.fromEntries(
-      sent.map((message) => [String(message.event.data.user), message.event]),
-    );
+    const stored = await Promise.all(sent.map((message) => events.get(message.tenantId, message.eventId)));
+    const byUser = Object.fromEntries(stored.map((event) => [String(event?.data.user), event]));
     expect(byUser['7']?.id).toBe(result.Entries?.[0]?.EventId);
     expect(byUser['8']?.id).toBe('user-8-signup');
     expect(byUser['8']?.timestamp).toBe('2026-03-01T12:34:56.000Z');
+  });
+
+  it('accepts data up to MAX_EVENT_DATA_BYTES as JSON and refuses one byte more with 413', async () => {
+    // {"blob":"…"} is 11 bytes around the string.
+    const data = (bytes: number) => ({ blob: 'x'.repeat(bytes - 11) });
+    const accepted = await publish({ type: 'big', data: data(MAX_EVENT_DATA_BYTES) });
+    expect(accepted.statusCode).toBe(202);
+    const { id } = JSON.parse(accepted.body);
+    await fanOutAll();
+    expect(await deliveries()).toEqual([{ v: 2, tenantId: tenant.tenantId, subscriptionId, eventId: id }]);
+    expect((await events.get(tenant.tenantId, id))?.data).toEqual(data(MAX_EVENT_DATA_BYTES));
+
+    const refused = await publish({ type: 'big', data: data(MAX_EVENT_DATA_BYTES + 1) });
+    expect(refused.statusCode).toBe(413);
+    expect(JSON.parse(refused.body).error).toMatchObject({ code: 'payload_too_large' });
+    expect(await fanoutQueueDepth()).toBe(0);
   });
 
   it('does not route bus events whose source is not a tenant', async () => {

@@ -1,8 +1,9 @@
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { toPutEventsEntry } from '../lambdas/core/bus-events.js';
+import { MAX_EVENT_DATA_BYTES, toPutEventsEntry } from '../lambdas/core/bus-events.js';
 import type { DeliveryMessage } from '../lambdas/core/delivery-message.js';
+import { EventStore } from '../lambdas/core/event-store.js';
 import { fanoutFunction } from '../lambdas/core/functions.js';
 import { toBusEvent } from '../local/event-bus.js';
 import { peekAll } from './support/queues.js';
@@ -12,9 +13,11 @@ type Service = Awaited<ReturnType<typeof startTestService>>;
 
 describe('Function: fan-out', () => {
   let service: Service;
+  let events: EventStore;
 
   beforeAll(async () => {
     service = await startTestService();
+    events = new EventStore(service.clients.db, service.config.eventsTable);
   });
   afterAll(() => service.close());
 
@@ -88,12 +91,19 @@ describe('Function: fan-out', () => {
       [exact, prefix, everything, overlapping].sort(),
     );
     for (const message of sent) {
-      expect(message).toMatchObject({
-        v: 1,
+      expect(message).toEqual({
+        v: 2,
         tenantId: a.tenantId,
-        event: { id: eventId, type: 'order.created', data: { n: 1 } },
+        subscriptionId: message.subscriptionId,
+        eventId,
       });
     }
+    // Claim-check: the messages carry references, and the event is stored once.
+    expect(await events.get(a.tenantId, eventId)).toMatchObject({
+      id: eventId,
+      type: 'order.created',
+      data: { n: 1 },
+    });
   });
 
   it('matches a prefix filter only below its prefix, and sends nothing when nothing matches', async () => {
@@ -157,14 +167,46 @@ describe('Function: fan-out', () => {
     const retry = await deliveries();
     expect(retry).toHaveLength(15);
     expect(new Set(retry.map((message) => message.subscriptionId))).toEqual(new Set(subscribers));
-    for (const message of [...firstTry, ...retry]) expect(message.event.id).toBe('evt_crash');
-    const eventTimestamps = new Set([...firstTry, ...retry].map((message) => message.event.timestamp));
-    expect(eventTimestamps.size).toBe(1);
+    for (const message of [...firstTry, ...retry]) expect(message.eventId).toBe('evt_crash');
+    const stored = await events.get(tenant.tenantId, 'evt_crash');
+    expect(stored).toMatchObject({ id: 'evt_crash', type: 'a.b', data: {} });
 
     // A further copy of the same bus event, after the fan-out completed, sends nothing.
     expect(await handler(sqsEvent(busEvent))).toEqual({ batchItemFailures: [] });
     expect(await deliveries()).toEqual([]);
     flakySqs.destroy();
+  });
+
+  it('stores and fans out a bus event of the largest payload, and treats a larger one as poison', async () => {
+    const handler = fanoutFunction(service.config, service.clients);
+    const tenant = await service.createTenant('sizes');
+    const subscriber = await subscribe(tenant.apiKey, ['*']);
+    // {"blob":"…"} is 11 bytes around the string.
+    const payload = (bytes: number) => ({ blob: 'x'.repeat(bytes - 11) });
+    const busEvent = (id: string, data: Record<string, unknown>) =>
+      JSON.stringify(
+        toBusEvent(toPutEventsEntry(service.busName, tenant.tenantId, { id, type: 'big', data }), {
+          account: '000000000000',
+          region: 'us-east-1',
+        }),
+      );
+
+    expect(await handler(sqsEvent(busEvent('evt_largest', payload(MAX_EVENT_DATA_BYTES))))).toEqual({
+      batchItemFailures: [],
+    });
+    expect((await events.get(tenant.tenantId, 'evt_largest'))?.data).toEqual(payload(MAX_EVENT_DATA_BYTES));
+    expect(await deliveries()).toEqual([
+      { v: 2, tenantId: tenant.tenantId, subscriptionId: subscriber, eventId: 'evt_largest' },
+    ]);
+
+    // A DynamoDB item holds at most 400 KB, so a larger payload could never be stored: straight to the DLQ.
+    await expect(
+      handler(sqsEvent(busEvent('evt_too_large', payload(MAX_EVENT_DATA_BYTES + 1)))),
+    ).rejects.toMatchObject({
+      recordErrors: [{ name: 'PoisonMessageError', message: expect.stringMatching(/the limit is 262144/) }],
+    });
+    expect(await events.get(tenant.tenantId, 'evt_too_large')).toBeUndefined();
+    expect(await deliveries()).toEqual([]);
   });
 
   it('reports a message that can never be processed as failed, so redrive takes it to the DLQ', async () => {

@@ -8,7 +8,7 @@ describe('Local mode: configuration', () => {
     expect(loadReceiverConfig({})).toEqual({ receiverPort: 4000, receiverStatus: 204 });
   });
 
-  it('reads the retry schedule, the API keys and the data directory', () => {
+  it('reads the retry schedule, the API keys, the data directory and the delivery settings', () => {
     const keys = [generateApiKey(), generateApiKey()];
     const config = loadLocalConfig({
       PORT: '0',
@@ -16,6 +16,8 @@ describe('Local mode: configuration', () => {
       FANOUT_API_KEY: keys.join(','),
       FANOUT_DATA_DIR: './data',
       FANOUT_ALLOW_PRIVATE_URLS: 'false',
+      FANOUT_ATTEMPT_LOG: 'failures',
+      FANOUT_AUTO_DISABLE_AFTER_SECONDS: '600',
     });
     expect(config).toMatchObject({
       port: 0,
@@ -23,12 +25,21 @@ describe('Local mode: configuration', () => {
       apiKeys: keys,
       dataDir: './data',
       allowPrivateUrls: false,
+      attemptLog: 'failures',
+      autoDisableAfterSeconds: 600,
     });
   });
 
   it('names every malformed variable in one error', () => {
-    const env = { PORT: 'eighty', FANOUT_RETRY_SCHEDULE: '0,-1', FANOUT_API_KEY: 'secret' };
-    expect(() => loadLocalConfig(env)).toThrow(/PORT: .*FANOUT_RETRY_SCHEDULE: .*FANOUT_API_KEY: .*fk_/);
+    const env = {
+      PORT: 'eighty',
+      FANOUT_RETRY_SCHEDULE: '0,-1',
+      FANOUT_API_KEY: 'secret',
+      FANOUT_ATTEMPT_LOG: 'some',
+    };
+    expect(() => loadLocalConfig(env)).toThrow(
+      /PORT: .*FANOUT_RETRY_SCHEDULE: .*FANOUT_API_KEY: .*fk_.*FANOUT_ATTEMPT_LOG/,
+    );
     expect(() => loadReceiverConfig({ RECEIVER_STATUS: '99' })).toThrow(/RECEIVER_STATUS/);
   });
 });

@@ -4,6 +4,8 @@ import { App, type CfnElement } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import type { IConstruct } from 'constructs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { ATTEMPTS_BY_EVENT_INDEX } from '../lambdas/core/attempts.js';
+import { EVENTS_BY_TIME_INDEX } from '../lambdas/core/event-store.js';
 import { CONTEXT_RETRY_SCHEDULE, FanoutStack } from '../lib/fanout-stack.js';
 import { startTestService } from './support/service.js';
 
@@ -128,20 +130,46 @@ describe.each([
     }
   });
 
-  it('creates each table with the key schema of the stack', async () => {
-    for (const name of ['tenants', 'subscriptions', 'events'] as const) {
+  it('creates each table with the key schema and global secondary indexes of the stack', async () => {
+    const tableNames = Object.keys(service.definition.tables) as (keyof typeof service.definition.tables)[];
+    expect(tableNames.sort()).toEqual(['attempts', 'events', 'subscriptions', 'tenants']);
+    for (const name of tableNames) {
       const expected = template(stack.storage[name]).properties;
       const { Table } = await dynamo.send(
         new DescribeTableCommand({ TableName: service.resources.tables[name] }),
       );
+      const indexes = (list: Properties[] | undefined) =>
+        (list ?? [])
+          .map(({ IndexName, KeySchema, Projection }) => ({
+            IndexName,
+            KeySchema,
+            Projection: { ...Projection, NonKeyAttributes: [...(Projection.NonKeyAttributes ?? [])].sort() },
+          }))
+          .sort((a, b) => a.IndexName.localeCompare(b.IndexName));
       expect(
-        { KeySchema: Table?.KeySchema, AttributeDefinitions: Table?.AttributeDefinitions },
+        {
+          KeySchema: Table?.KeySchema,
+          AttributeDefinitions: Table?.AttributeDefinitions,
+          GlobalSecondaryIndexes: indexes(Table?.GlobalSecondaryIndexes),
+        },
         name,
       ).toEqual({
         KeySchema: expected.KeySchema,
         AttributeDefinitions: expected.AttributeDefinitions,
+        GlobalSecondaryIndexes: indexes(expected.GlobalSecondaryIndexes),
       });
     }
+  });
+
+  it('indexes events by time and attempts by event, locally as in the stack', async () => {
+    const indexNames = async (name: 'events' | 'attempts') => {
+      const { Table } = await dynamo.send(
+        new DescribeTableCommand({ TableName: service.resources.tables[name] }),
+      );
+      return (Table?.GlobalSecondaryIndexes ?? []).map((index) => index.IndexName);
+    };
+    expect(await indexNames('events')).toEqual([EVENTS_BY_TIME_INDEX]);
+    expect(await indexNames('attempts')).toEqual([ATTEMPTS_BY_EVENT_INDEX]);
   });
 
   it('routes events to the fan-out queue with the pattern of the stack’s rule', () => {

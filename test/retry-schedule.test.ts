@@ -1,9 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import {
   DEFAULT_RETRY_SCHEDULE_SECONDS,
+  DEFAULT_THROTTLED_RETRY_MIN_SECONDS,
   delayAfterAttempt,
   MAX_VISIBILITY_SECONDS,
+  parseRetryAfter,
   parseRetrySchedule,
+  type RetryPolicy,
+  retryDelaySeconds,
   worstCaseScheduleSeconds,
 } from '../lambdas/core/retry-schedule.js';
 import { serviceDefinition } from '../lib/definitions.js';
@@ -45,6 +49,137 @@ describe('Retry schedule', () => {
 
   it('knows the longest the whole schedule can take', () => {
     expect(worstCaseScheduleSeconds([0, 100, 200])).toBe(360);
+  });
+});
+
+describe('Retry delay after a failed attempt', () => {
+  // Four attempts; no jitter unless a test says so.
+  const policy: RetryPolicy = {
+    schedule: [0, 100, 1_000, 30_000],
+    throttledRetryMinSeconds: 60,
+    random: () => 0.5,
+  };
+  const delay = (failed: Parameters<typeof retryDelaySeconds>[1], overrides: Partial<RetryPolicy> = {}) =>
+    retryDelaySeconds({ ...policy, ...overrides }, failed);
+
+  it('waits the scheduled step after an error status, a connection error or a DNS failure', () => {
+    expect(delay({ attempt: 1, statusCode: 500 })).toBe(100);
+    expect(delay({ attempt: 2, statusCode: 500 })).toBe(1_000);
+    expect(delay({ attempt: 3, statusCode: 302 })).toBe(30_000);
+    expect(delay({ attempt: 1, errorClass: 'connection_error' })).toBe(100);
+    expect(delay({ attempt: 1, errorClass: 'dns_error' })).toBe(100);
+  });
+
+  it('after a 429 or a timeout without Retry-After waits at least the throttled minimum', () => {
+    const shortSteps = { schedule: [0, 5, 30, 600] };
+    expect(delay({ attempt: 1, statusCode: 429 }, shortSteps)).toBe(60);
+    expect(delay({ attempt: 2, errorClass: 'timeout' }, shortSteps)).toBe(60);
+    // A longer step stays as it is.
+    expect(delay({ attempt: 3, statusCode: 429 }, shortSteps)).toBe(600);
+    expect(delay({ attempt: 3, errorClass: 'timeout' }, shortSteps)).toBe(600);
+    // The minimum is for throttling and timeouts only: a 503 or a 500 without Retry-After waits the step.
+    expect(delay({ attempt: 1, statusCode: 503 }, shortSteps)).toBe(5);
+    expect(delay({ attempt: 1, statusCode: 500 }, shortSteps)).toBe(5);
+    expect(delay({ attempt: 1, errorClass: 'connection_error' }, shortSteps)).toBe(5);
+    expect(DEFAULT_THROTTLED_RETRY_MIN_SECONDS).toBe(60);
+  });
+
+  it.each([429, 503])(
+    'honours the Retry-After of a %i, clamped to between 1× and 2× the step',
+    (statusCode) => {
+      expect(delay({ attempt: 1, statusCode, retryAfterSeconds: 150 })).toBe(150);
+      expect(delay({ attempt: 1, statusCode, retryAfterSeconds: 100 })).toBe(100);
+      expect(delay({ attempt: 1, statusCode, retryAfterSeconds: 200 })).toBe(200);
+      expect(delay({ attempt: 1, statusCode, retryAfterSeconds: 0 })).toBe(100);
+      expect(delay({ attempt: 1, statusCode, retryAfterSeconds: 99 })).toBe(100);
+      expect(delay({ attempt: 1, statusCode, retryAfterSeconds: 201 })).toBe(200);
+      expect(delay({ attempt: 2, statusCode, retryAfterSeconds: 86_400 })).toBe(2_000);
+      // Retry-After replaces the throttled minimum: the receiver said when, within the clamp.
+      expect(delay({ attempt: 1, statusCode, retryAfterSeconds: 1 }, { schedule: [0, 5, 10] })).toBe(5);
+    },
+  );
+
+  it('ignores Retry-After on other statuses', () => {
+    expect(delay({ attempt: 1, statusCode: 500, retryAfterSeconds: 150 })).toBe(100);
+    expect(delay({ attempt: 1, statusCode: 301, retryAfterSeconds: 150 })).toBe(100);
+  });
+
+  it('clamps to the jittered step, not the configured one', () => {
+    const low = { random: () => 0 }; // step 100 → 80
+    const high = { random: () => 0.999999 }; // step 100 → 120
+    expect(delay({ attempt: 1, statusCode: 429, retryAfterSeconds: 10 }, low)).toBe(80);
+    expect(delay({ attempt: 1, statusCode: 429, retryAfterSeconds: 1_000 }, low)).toBe(160);
+    expect(delay({ attempt: 1, statusCode: 503, retryAfterSeconds: 10 }, high)).toBe(120);
+    expect(delay({ attempt: 1, statusCode: 503, retryAfterSeconds: 1_000 }, high)).toBe(240);
+  });
+
+  it('never asks SQS for more than its 12-hour visibility limit', () => {
+    const longSteps = { schedule: [0, 36_000, 36_000] };
+    expect(delay({ attempt: 1, statusCode: 429, retryAfterSeconds: 100_000 }, longSteps)).toBe(
+      MAX_VISIBILITY_SECONDS,
+    );
+    expect(delay({ attempt: 1, statusCode: 429 }, { throttledRetryMinSeconds: 50_000 })).toBe(
+      MAX_VISIBILITY_SECONDS,
+    );
+  });
+
+  it('keeps a zero step at zero even when Retry-After asks for more, but not after a bare 429', () => {
+    const zeroStep = { schedule: [0, 0, 10] };
+    expect(delay({ attempt: 1, statusCode: 503, retryAfterSeconds: 30 }, zeroStep)).toBe(0);
+    expect(delay({ attempt: 1, statusCode: 500 }, zeroStep)).toBe(0);
+    expect(delay({ attempt: 1, statusCode: 429 }, zeroStep)).toBe(60);
+  });
+
+  it('is 0 after the last attempt whatever the receiver asked, so SQS dead-letters the message at once', () => {
+    for (const attempt of [4, 5, 9]) {
+      expect(delay({ attempt, statusCode: 500 })).toBe(0);
+      expect(delay({ attempt, statusCode: 429 })).toBe(0);
+      expect(delay({ attempt, statusCode: 429, retryAfterSeconds: 3_600 })).toBe(0);
+      expect(delay({ attempt, statusCode: 503, retryAfterSeconds: 3_600 })).toBe(0);
+      expect(delay({ attempt, errorClass: 'timeout' })).toBe(0);
+    }
+    // The attempt before the last still honours it.
+    expect(delay({ attempt: 3, statusCode: 429, retryAfterSeconds: 40_000 })).toBe(40_000);
+  });
+});
+
+describe('Retry-After header', () => {
+  const now = new Date('2015-10-21T07:26:00.000Z');
+
+  it('reads delta-seconds', () => {
+    expect(parseRetryAfter('120', now)).toBe(120);
+    expect(parseRetryAfter(' 5 ', now)).toBe(5);
+    expect(parseRetryAfter('0', now)).toBe(0);
+    expect(parseRetryAfter('86400', now)).toBe(86_400);
+  });
+
+  it("reads an HTTP-date in each of RFC 9110's three forms, as seconds from now", () => {
+    expect(parseRetryAfter('Wed, 21 Oct 2015 07:28:00 GMT', now)).toBe(120);
+    expect(parseRetryAfter('Wednesday, 21-Oct-15 07:28:00 GMT', now)).toBe(120);
+    // asctime carries no zone and means GMT, whatever the local time zone.
+    expect(parseRetryAfter('Wed Oct 21 07:28:00 2015', now)).toBe(120);
+  });
+
+  it('rounds part of a second up and counts a past date as 0', () => {
+    expect(parseRetryAfter('Wed, 21 Oct 2015 07:28:00 GMT', new Date('2015-10-21T07:25:59.500Z'))).toBe(121);
+    expect(parseRetryAfter('Wed, 21 Oct 2015 07:20:00 GMT', now)).toBe(0);
+  });
+
+  it('treats anything else as no header', () => {
+    for (const value of [
+      null,
+      undefined,
+      '',
+      '  ',
+      'soon',
+      '-5',
+      '1.5',
+      '1e3',
+      '2015-10-21T07:28:00Z',
+      'Mon, 99 Foo 2015',
+    ]) {
+      expect(parseRetryAfter(value, now)).toBeUndefined();
+    }
   });
 });
 

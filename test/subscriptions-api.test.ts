@@ -1,5 +1,6 @@
-import { ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SECRET_ROTATION_GRACE_SECONDS } from '../lambdas/core/subscriptions.js';
 import { bearer, startTestService } from './support/service.js';
 
 type Service = Awaited<ReturnType<typeof startTestService>>;
@@ -24,6 +25,16 @@ describe('Function: register (subscription API)', () => {
       ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
     });
   const json = (response: { body: string }) => JSON.parse(response.body);
+  /** The subscription as stored, secrets included. */
+  const storedItem = async (tenantId: string, id: string) => {
+    const { Item } = await service.clients.db.send(
+      new GetCommand({
+        TableName: service.resources.tables.subscriptions,
+        Key: { pk: tenantId, sk: `sub#${id}` },
+      }),
+    );
+    return Item;
+  };
   const subscriptionItems = async () => {
     const { Items = [] } = await service.clients.db.send(
       new ScanCommand({ TableName: service.resources.tables.subscriptions }),
@@ -123,7 +134,102 @@ describe('Function: register (subscription API)', () => {
     expect(pages).toBeGreaterThanOrEqual(3);
   });
 
+  describe('secret rotation (POST /subscriptions/{id}/secret/rotate)', () => {
+    const rotate = (apiKey: string, id: string, body?: unknown) =>
+      call(apiKey, 'POST', `/subscriptions/${id}/secret/rotate`, body);
+
+    it('returns a new secret once, keeps the old one signing for 24 hours, and GET never shows either', async () => {
+      const tenant = await service.createTenant('rotator');
+      const created = json(
+        await call(tenant.apiKey, 'POST', '/subscriptions', {
+          url: 'https://r.example.com',
+          eventTypes: ['*'],
+        }),
+      );
+      const before = Date.now();
+      const response = await rotate(tenant.apiKey, created.id);
+      const after = Date.now();
+      expect(response.statusCode).toBe(200);
+      const rotated = json(response);
+      expect(rotated.secret).toMatch(/^whsec_[A-Za-z0-9+/]{43}=$/);
+      expect(rotated.secret).not.toBe(created.secret);
+      const { secret: _new, updatedAt: _u1, ...publicAfter } = rotated;
+      const { secret: _old, updatedAt: _u2, ...publicBefore } = created;
+      expect(publicAfter).toEqual(publicBefore);
+
+      const item = await storedItem(tenant.tenantId, created.id);
+      expect(item?.secret).toBe(rotated.secret);
+      expect(item?.previousSecrets).toEqual([{ secret: created.secret, expiresAt: expect.any(String) }]);
+      const expiresAt = Date.parse(item?.previousSecrets[0].expiresAt);
+      expect(expiresAt).toBeGreaterThanOrEqual(before + SECRET_ROTATION_GRACE_SECONDS * 1000);
+      expect(expiresAt).toBeLessThanOrEqual(after + SECRET_ROTATION_GRACE_SECONDS * 1000);
+
+      const fetched = await call(tenant.apiKey, 'GET', `/subscriptions/${created.id}`);
+      const listed = await call(tenant.apiKey, 'GET', '/subscriptions');
+      const listedItem = json(listed).items.find((item: { id: string }) => item.id === created.id);
+      for (const shown of [json(fetched), listedItem]) {
+        expect(shown).toMatchObject({ id: created.id });
+        expect(shown).not.toHaveProperty('secret');
+        expect(shown).not.toHaveProperty('previousSecrets');
+      }
+      expect(fetched.body + listed.body).not.toContain('whsec_');
+    });
+
+    it('accepts an empty JSON object as the body', async () => {
+      const { id } = json(
+        await call(keyA, 'POST', '/subscriptions', { url: 'https://r2.example.com', eventTypes: ['*'] }),
+      );
+      const response = await rotate(keyA, id, {});
+      expect(response.statusCode).toBe(200);
+      expect(json(response).secret).toMatch(/^whsec_/);
+    });
+
+    it.each([
+      ['a body field', { secret: 'whsec_mine' }, 422, 'validation_error', /secret/],
+      ['an array body', [], 422, 'validation_error', /^body: /],
+      ['malformed JSON', '{', 400, 'invalid_json', /not valid JSON/],
+    ])('refuses %s and keeps the secret', async (_name, body, status, code, message) => {
+      const tenant = await service.createTenant('rotation-rejects');
+      const created = json(
+        await call(tenant.apiKey, 'POST', '/subscriptions', {
+          url: 'https://r3.example.com',
+          eventTypes: ['*'],
+        }),
+      );
+      const before = await storedItem(tenant.tenantId, created.id);
+      const response = await rotate(tenant.apiKey, created.id, body);
+      expect(response.statusCode).toBe(status);
+      expect(json(response).error.code).toBe(code);
+      expect(json(response).error.message).toMatch(message);
+      expect(await storedItem(tenant.tenantId, created.id)).toEqual(before);
+    });
+
+    it('answers 404 for an unknown subscription', async () => {
+      const response = await rotate(keyA, 'sub_00000000000000000000000000');
+      expect(response.statusCode).toBe(404);
+      expect(json(response).error.code).toBe('not_found');
+    });
+  });
+
   describe('tenant isolation', () => {
+    it("answers 404 to a rotation of another tenant's subscription and leaves its secret alone", async () => {
+      const tenant = await service.createTenant('rotation-owner');
+      const created = json(
+        await call(tenant.apiKey, 'POST', '/subscriptions', {
+          url: 'https://r4.example.com',
+          eventTypes: ['*'],
+        }),
+      );
+      const before = await storedItem(tenant.tenantId, created.id);
+      for (const body of [undefined, {}]) {
+        const response = await call(keyB, 'POST', `/subscriptions/${created.id}/secret/rotate`, body);
+        expect(response.statusCode).toBe(404);
+        expect(json(response).error.code).toBe('not_found');
+      }
+      expect(await storedItem(tenant.tenantId, created.id)).toEqual(before);
+      expect(before?.secret).toBe(created.secret);
+    });
+
     it("answers 404 for another tenant's subscription on every route and changes nothing", async () => {
       const mine = json(
         await call(keyA, 'POST', '/subscriptions', { url: 'https://a.example.com', eventTypes: ['*'] }),
@@ -293,7 +399,7 @@ describe('Function: register (subscription API)', () => {
       expect(json(response).error.code).toBe('unsupported_media_type');
     });
 
-    it('refuses a body over 256 KB', async () => {
+    it('refuses a body over the request cap (256 KB of event data plus room for its envelope)', async () => {
       const response = await call(keyA, 'POST', '/subscriptions', {
         url: 'https://h.example.com',
         eventTypes: ['*'],

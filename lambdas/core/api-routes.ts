@@ -8,7 +8,14 @@ export const API_ROUTES = [
   { method: 'GET', path: '/subscriptions/{id}', handler: 'register' },
   { method: 'PATCH', path: '/subscriptions/{id}', handler: 'register' },
   { method: 'DELETE', path: '/subscriptions/{id}', handler: 'register' },
+  { method: 'GET', path: '/subscriptions/{id}/attempts', handler: 'register' },
+  { method: 'POST', path: '/subscriptions/{id}/secret/rotate', handler: 'register' },
+  { method: 'POST', path: '/subscriptions/{id}/replay', handler: 'register' },
   { method: 'POST', path: '/events', handler: 'ingest' },
+  // Reading stored events, their attempts and replays needs the tables, so register answers them.
+  { method: 'GET', path: '/events/{id}', handler: 'register' },
+  { method: 'GET', path: '/events/{id}/attempts', handler: 'register' },
+  { method: 'POST', path: '/events/{id}/replay', handler: 'register' },
 ] as const;
 
 export type ApiRoute = (typeof API_ROUTES)[number];

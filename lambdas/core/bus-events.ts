@@ -17,6 +17,17 @@ export const EVENT_ID_RESOURCE_PREFIX = 'fanout:event-id/';
 const TENANT_ID_PATTERN = /^ten_[0-9A-Z]{26}$/;
 export const EVENT_ID_PATTERN = /^[A-Za-z0-9_.:-]{1,128}$/;
 
+/**
+ * The largest event payload, as JSON, that is accepted: the API answers 413 above it, and fan-out treats a bus
+ * event above it as poison, because the whole event is stored in one DynamoDB item (at most 400 KB).
+ */
+export const MAX_EVENT_DATA_BYTES = 262_144;
+
+/** An event payload's size as the limit counts it: its JSON in UTF-8. */
+export function eventDataBytes(data: unknown): number {
+  return Buffer.byteLength(JSON.stringify(data), 'utf8');
+}
+
 export interface WebhookEvent {
   id: string;
   type: string;
@@ -45,14 +56,15 @@ export function toPutEventsEntry(
   };
 }
 
-/** Reads an event as EventBridge hands it to the fan-out queue; anything malformed can never succeed. */
-export function fromBusEvent(body: string): AcceptedEvent {
-  let raw: EventBridgeEvent<string, unknown>;
-  try {
-    raw = JSON.parse(body);
-  } catch {
-    throw new PoisonMessageError('fan-out message is not JSON');
+/**
+ * Reads an event as EventBridge hands it to the fan-out queue (the message body, parsed); anything malformed
+ * or too large to store can never succeed.
+ */
+export function fromBusEvent(body: unknown): AcceptedEvent {
+  if (typeof body !== 'object' || body === null) {
+    throw new PoisonMessageError('fan-out message is not an object');
   }
+  const raw = body as Partial<EventBridgeEvent<string, unknown>>;
   const tenantId = typeof raw.source === 'string' ? raw.source.slice(TENANT_SOURCE_PREFIX.length) : '';
   if (!raw.source?.startsWith(TENANT_SOURCE_PREFIX) || !TENANT_ID_PATTERN.test(tenantId)) {
     throw new PoisonMessageError(`event source "${String(raw.source)}" does not name a tenant`);
@@ -63,10 +75,18 @@ export function fromBusEvent(body: string): AcceptedEvent {
   if (typeof raw.detail !== 'object' || raw.detail === null || Array.isArray(raw.detail)) {
     throw new PoisonMessageError('event detail must be a JSON object');
   }
-  if (typeof raw.id !== 'string' || typeof raw.time !== 'string') {
+  const bytes = eventDataBytes(raw.detail);
+  if (bytes > MAX_EVENT_DATA_BYTES) {
+    throw new PoisonMessageError(`event detail is ${bytes} bytes; the limit is ${MAX_EVENT_DATA_BYTES}`);
+  }
+  if (typeof raw.id !== 'string' || typeof raw.time !== 'string' || Number.isNaN(Date.parse(raw.time))) {
     throw new PoisonMessageError('event lacks the EventBridge id or time');
   }
-  const idResource = (raw.resources ?? []).find((resource) => resource.startsWith(EVENT_ID_RESOURCE_PREFIX));
+  const resources: unknown[] = Array.isArray(raw.resources) ? raw.resources : [];
+  const idResource = resources.find(
+    (resource): resource is string =>
+      typeof resource === 'string' && resource.startsWith(EVENT_ID_RESOURCE_PREFIX),
+  );
   const id = idResource ? idResource.slice(EVENT_ID_RESOURCE_PREFIX.length) : raw.id;
   if (!EVENT_ID_PATTERN.test(id)) throw new PoisonMessageError(`event id "${id}" is not a valid id`);
   return {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ATTEMPT_LOG_MODES } from './attempts.js';
 import { parseRetrySchedule } from './retry-schedule.js';
 
 /**
@@ -24,11 +25,17 @@ const SETTINGS = {
   tenantsTable: ['FANOUT_TENANTS_TABLE', nonEmpty],
   subscriptionsTable: ['FANOUT_SUBSCRIPTIONS_TABLE', nonEmpty],
   eventsTable: ['FANOUT_EVENTS_TABLE', nonEmpty],
+  attemptsTable: ['FANOUT_ATTEMPTS_TABLE', nonEmpty],
   eventBusName: ['FANOUT_EVENT_BUS_NAME', nonEmpty],
+  fanoutQueueUrl: ['FANOUT_FANOUT_QUEUE_URL', z.url()],
   deliveryQueueUrl: ['FANOUT_DELIVERY_QUEUE_URL', z.url()],
   retryScheduleSeconds: ['FANOUT_RETRY_SCHEDULE', retrySchedule],
   attemptTimeoutMs: ['FANOUT_ATTEMPT_TIMEOUT_MS', z.coerce.number().int().min(100).max(60_000)],
   eventRetentionDays: ['FANOUT_EVENT_RETENTION_DAYS', z.coerce.number().int().min(1).max(365)],
+  attemptLog: ['FANOUT_ATTEMPT_LOG', z.enum(ATTEMPT_LOG_MODES)],
+  attemptRetentionDays: ['FANOUT_ATTEMPT_RETENTION_DAYS', z.coerce.number().int().min(1).max(365)],
+  autoDisableAfterSeconds: ['FANOUT_AUTO_DISABLE_AFTER_SECONDS', z.coerce.number().int().min(1)],
+  fanoutPageSize: ['FANOUT_PAGE_SIZE', z.coerce.number().int().min(1).max(100_000)],
   allowPrivateUrls: ['FANOUT_ALLOW_PRIVATE_URLS', booleanFlag.default(false)],
 } as const satisfies SettingTable;
 
@@ -63,10 +70,29 @@ export function readSettings<T extends SettingTable, const K extends keyof T>(
 /** The settings each function reads; the stack and local mode set exactly these for it. */
 export const FUNCTION_SETTINGS = {
   authorizer: ['tenantsTable'],
-  register: ['subscriptionsTable', 'allowPrivateUrls'],
+  register: ['subscriptionsTable', 'eventsTable', 'attemptsTable', 'fanoutQueueUrl', 'allowPrivateUrls'],
   ingest: ['eventBusName'],
-  fanout: ['subscriptionsTable', 'eventsTable', 'deliveryQueueUrl', 'eventRetentionDays'],
-  deliver: ['subscriptionsTable', 'deliveryQueueUrl', 'retryScheduleSeconds', 'attemptTimeoutMs'],
+  fanout: [
+    'subscriptionsTable',
+    'eventsTable',
+    'attemptsTable',
+    'fanoutQueueUrl',
+    'deliveryQueueUrl',
+    'eventRetentionDays',
+    'fanoutPageSize',
+  ],
+  deliver: [
+    'subscriptionsTable',
+    'eventsTable',
+    'attemptsTable',
+    'eventBusName',
+    'deliveryQueueUrl',
+    'retryScheduleSeconds',
+    'attemptTimeoutMs',
+    'attemptLog',
+    'attemptRetentionDays',
+    'autoDisableAfterSeconds',
+  ],
 } as const satisfies Record<string, readonly SettingName[]>;
 
 export type FunctionName = keyof typeof FUNCTION_SETTINGS;

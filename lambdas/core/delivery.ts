@@ -1,66 +1,274 @@
+import { type AttemptLog, type AttemptRecord, newAttemptId, RESPONSE_BODY_LIMIT_BYTES } from './attempts.js';
 import type { DeliveryMessage } from './delivery-message.js';
+import type { EventStore, StoredEvent } from './event-store.js';
 import { anyFilterMatches } from './event-types.js';
+import { logger } from './logger.js';
+import {
+  DEFAULT_THROTTLED_RETRY_MIN_SECONDS,
+  parseRetryAfter,
+  type RetryPolicy,
+  retryDelaySeconds,
+} from './retry-schedule.js';
 import { signatureHeaders } from './signing.js';
-import type { SubscriptionStore } from './subscriptions.js';
+import {
+  applyHealthChange,
+  type HealthChange,
+  type HealthDependencies,
+  healthChange,
+} from './subscription-health.js';
+import { type StoredSubscription, signingSecrets } from './subscriptions.js';
 
-export interface DeliveryDependencies {
-  subscriptions: SubscriptionStore;
+export interface DeliveryDependencies extends HealthDependencies {
+  events: EventStore;
+  attempts: AttemptLog;
+  retryScheduleSeconds: readonly number[];
+  autoDisableAfterSeconds: number;
   attemptTimeoutMs: number;
+  /** Shortest wait after a 429 or a timeout that names no Retry-After; 60 s by default. */
+  throttledRetryMinSeconds?: number;
+  /** Jitter source; Math.random by default. */
+  random?: () => number;
+  /**
+   * The deliver step's clock, for everything it decides and records: which secrets sign, the signature's
+   * timestamp, health and auto-disable, attempt times. Tests move it to compress days into seconds.
+   */
+  now?: () => Date;
   /** Injectable for tests of transport edge cases; the real global fetch otherwise. */
   fetch?: typeof fetch;
 }
 
-/** The explicit result of one attempt; the handler turns it into SQS actions. */
-export type DeliveryOutcome =
+export type SkipReason =
+  | 'subscription_deleted'
+  | 'subscription_disabled'
+  | 'event_type_unsubscribed'
+  | 'event_expired';
+
+export type ErrorClass = NonNullable<AttemptRecord['errorClass']>;
+
+/** What happens to a failed delivery's message: retried later, moved to the DLQ now, or deleted. */
+export type FailedDisposition = 'retry' | 'dead_letter' | 'drop';
+
+/** The explicit result of handling one delivery message; the handler turns it into SQS actions. */
+export type DeliveryResult =
+  | { result: 'skipped'; reason: SkipReason }
   | { result: 'delivered'; statusCode: number; latencyMs: number }
-  | { result: 'failed'; statusCode?: number; errorClass?: 'timeout' | 'connection_error'; latencyMs: number }
   | {
-      result: 'skipped';
-      reason: 'subscription_deleted' | 'subscription_disabled' | 'event_type_unsubscribed';
+      result: 'failed';
+      statusCode?: number;
+      errorClass?: ErrorClass;
+      latencyMs: number;
+      then: FailedDisposition;
+      /** The visibility timeout to set: the wait before the next attempt, 0 unless `then` is retry. */
+      retryInSeconds: number;
+    };
+
+/** One HTTP exchange with a receiver. */
+export type HttpOutcome =
+  | { result: 'delivered'; statusCode: number; latencyMs: number; responseBody?: string }
+  | {
+      result: 'failed';
+      statusCode?: number;
+      errorClass?: ErrorClass;
+      latencyMs: number;
+      retryAfter?: string;
+      responseBody?: string;
     };
 
 export const USER_AGENT = 'webhook-fanout/0.1 (+https://www.standardwebhooks.com)';
 
 /**
- * One signed POST of one event to one subscription, read afresh so that a disabled, deleted or re-filtered
- * subscription is honoured even for messages queued before the change. Redirects are never followed.
+ * Delivers one message: reads the subscription and the stored event afresh (so a disabled, deleted or
+ * re-filtered subscription is honoured even for messages queued before the change), makes one signed POST,
+ * updates the subscription's health, records the attempt and decides what becomes of the message.
+ * `attempt` is SQS's receive count.
  */
-export async function attemptDelivery(
+export async function deliver(
   deps: DeliveryDependencies,
   message: DeliveryMessage,
-  now: Date = new Date(),
-): Promise<DeliveryOutcome> {
+  attempt: number,
+): Promise<DeliveryResult> {
+  const now = deps.now?.() ?? new Date();
   const subscription = await deps.subscriptions.get(message.tenantId, message.subscriptionId, false);
   if (!subscription) return { result: 'skipped', reason: 'subscription_deleted' };
   if (subscription.status !== 'active') return { result: 'skipped', reason: 'subscription_disabled' };
-  if (!anyFilterMatches(subscription.eventTypes, message.event.type)) {
+  const event = await deps.events.get(message.tenantId, message.eventId, now);
+  if (!event) return { result: 'skipped', reason: 'event_expired' };
+  if (!anyFilterMatches(subscription.eventTypes, event.type)) {
     return { result: 'skipped', reason: 'event_type_unsubscribed' };
   }
 
-  const { id, type, timestamp, data } = message.event;
+  const outcome = await postWebhook(subscription, event, now, {
+    timeoutMs: deps.attemptTimeoutMs,
+    fetch: deps.fetch ?? fetch,
+    // The body is only worth reading when the attempt log keeps it.
+    keepBody: (result) => deps.attempts.records(result, attempt),
+  });
+  const change = healthChange(subscription, outcome, now, deps.autoDisableAfterSeconds);
+  await applyHealthChange(deps, subscription, change, { eventId: event.id, now });
+
+  const { responseBody, ...fields } = outcome;
+  let result: Attempted;
+  if (fields.result === 'delivered') {
+    result = fields;
+  } else {
+    const { retryAfter, ...failed } = fields;
+    const then = disposition(change, attempt, deps.retryScheduleSeconds);
+    const retryInSeconds =
+      then === 'retry'
+        ? retryDelaySeconds(retryPolicy(deps), {
+            ...failed,
+            attempt,
+            // An HTTP-date counts from the attempt's start: off by the latency at most, within the clamp.
+            retryAfterSeconds: parseRetryAfter(retryAfter, now),
+          })
+        : 0;
+    result = { ...failed, then, retryInSeconds };
+  }
+
+  await recordAttempt(deps.attempts, message.tenantId, {
+    id: newAttemptId(now),
+    eventId: event.id,
+    subscriptionId: subscription.id,
+    attempt,
+    attemptedAt: now.toISOString(),
+    result: result.result,
+    ...(result.statusCode !== undefined ? { statusCode: result.statusCode } : {}),
+    ...(result.result === 'failed' && result.errorClass ? { errorClass: result.errorClass } : {}),
+    latencyMs: result.latencyMs,
+    ...(responseBody !== undefined ? { responseBody } : {}),
+    ...(result.result === 'failed' && result.then === 'retry'
+      ? { nextAttemptAt: new Date(now.getTime() + result.retryInSeconds * 1000).toISOString() }
+      : {}),
+    ...(message.replay ? { replay: true } : {}),
+  });
+  return result;
+}
+
+type Attempted = Exclude<DeliveryResult, { result: 'skipped' }>;
+
+function disposition(change: HealthChange, attempt: number, schedule: readonly number[]): FailedDisposition {
+  // Once its subscription is disabled (410 Gone, failing too long) a retry would only be skipped.
+  if (change.kind === 'disable') return 'drop';
+  return attempt >= schedule.length ? 'dead_letter' : 'retry';
+}
+
+function retryPolicy(deps: DeliveryDependencies): RetryPolicy {
+  return {
+    schedule: deps.retryScheduleSeconds,
+    throttledRetryMinSeconds: deps.throttledRetryMinSeconds ?? DEFAULT_THROTTLED_RETRY_MIN_SECONDS,
+    ...(deps.random ? { random: deps.random } : {}),
+  };
+}
+
+/**
+ * The attempt has happened; failing to record it must not fail the delivery, which would only send the
+ * webhook again.
+ */
+async function recordAttempt(attempts: AttemptLog, tenantId: string, record: AttemptRecord) {
+  try {
+    await attempts.record(tenantId, record);
+  } catch (error) {
+    logger.error('attempt not recorded', {
+      eventId: record.eventId,
+      subscriptionId: record.subscriptionId,
+      attempt: record.attempt,
+      error: (error as Error).message,
+    });
+  }
+}
+
+/**
+ * One signed POST. 2xx is success; anything else, including a redirect (never followed), is a failure.
+ * Latency is time to the response's status line. Up to RESPONSE_BODY_LIMIT_BYTES of the body are read
+ * when `keepBody` says the result is recorded; otherwise the body is not read at all.
+ */
+export async function postWebhook(
+  subscription: StoredSubscription,
+  event: StoredEvent,
+  now: Date,
+  options: {
+    timeoutMs: number;
+    fetch: typeof fetch;
+    keepBody: (result: HttpOutcome['result']) => boolean;
+  },
+): Promise<HttpOutcome> {
+  const { id, type, timestamp, data } = event;
   const body = JSON.stringify({ type, timestamp, data });
   const started = performance.now();
+  let response: Response;
   try {
-    const response = await (deps.fetch ?? fetch)(subscription.url, {
+    response = await options.fetch(subscription.url, {
       method: 'POST',
       headers: {
         'content-type': 'application/json',
         'user-agent': USER_AGENT,
-        ...signatureHeaders(subscription.secret, id, now, body),
+        ...signatureHeaders(signingSecrets(subscription, now), id, now, body),
       },
       body,
       redirect: 'manual',
-      signal: AbortSignal.timeout(deps.attemptTimeoutMs),
+      signal: AbortSignal.timeout(options.timeoutMs),
     });
-    // The body is not needed; cancelling it frees the connection for reuse.
-    await response.body?.cancel();
-    const latencyMs = Math.round(performance.now() - started);
-    return response.status >= 200 && response.status < 300
-      ? { result: 'delivered', statusCode: response.status, latencyMs }
-      : { result: 'failed', statusCode: response.status, latencyMs };
   } catch (error) {
-    const latencyMs = Math.round(performance.now() - started);
-    const timedOut = error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError');
-    return { result: 'failed', errorClass: timedOut ? 'timeout' : 'connection_error', latencyMs };
+    return {
+      result: 'failed',
+      errorClass: classifyError(error),
+      latencyMs: Math.round(performance.now() - started),
+    };
   }
+  const latencyMs = Math.round(performance.now() - started);
+  const statusCode = response.status;
+  const result = statusCode >= 200 && statusCode < 300 ? 'delivered' : 'failed';
+  let responseBody: string | undefined;
+  if (options.keepBody(result)) {
+    responseBody = await readBodyPrefix(response.body, RESPONSE_BODY_LIMIT_BYTES);
+  } else {
+    // Cancelling the unread body frees the connection for reuse.
+    await response.body?.cancel().catch(() => undefined);
+  }
+  const retryAfter = response.headers.get('retry-after');
+  return {
+    result,
+    statusCode,
+    latencyMs,
+    ...(responseBody !== undefined ? { responseBody } : {}),
+    ...(result === 'failed' && retryAfter !== null ? { retryAfter } : {}),
+  };
+}
+
+/**
+ * At most `limit` bytes of a body as text, then the rest is cancelled unread. A multi-byte character cut at
+ * the limit is dropped rather than mangled. Undefined when the body failed mid-read (the attempt's result
+ * stands; only the snippet is lost).
+ */
+export async function readBodyPrefix(
+  body: ReadableStream<Uint8Array> | null,
+  limit: number,
+): Promise<string | undefined> {
+  if (!body) return '';
+  const reader = body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    while (size < limit) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      chunks.push(value);
+      size += value.byteLength;
+    }
+  } catch {
+    return undefined;
+  } finally {
+    await reader.cancel().catch(() => undefined);
+  }
+  return new TextDecoder().decode(Buffer.concat(chunks).subarray(0, limit), { stream: true });
+}
+
+/** fetch rejects with a TimeoutError from the abort signal, or a TypeError whose cause is the socket's error. */
+export function classifyError(error: unknown): ErrorClass {
+  if (error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError'))
+    return 'timeout';
+  const code = (error as { cause?: { code?: unknown } } | undefined)?.cause?.code;
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return 'dns_error';
+  if (code === 'UND_ERR_CONNECT_TIMEOUT') return 'timeout';
+  return 'connection_error';
 }

@@ -1,7 +1,7 @@
 import { type EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import type { RouteKey } from './api-routes.js';
-import { toPutEventsEntry } from './bus-events.js';
-import { ServiceUnavailableError } from './errors.js';
+import { eventDataBytes, MAX_EVENT_DATA_BYTES, toPutEventsEntry } from './bus-events.js';
+import { PayloadTooLargeError, ServiceUnavailableError } from './errors.js';
 import { jsonResponse, type RouteHandler } from './http.js';
 import { newId } from './ids.js';
 import { logger } from './logger.js';
@@ -18,6 +18,12 @@ export function eventRoutes(
   return {
     'POST /events': async (request) => {
       const input = validate(publishEventSchema, request.jsonBody());
+      const dataBytes = eventDataBytes(input.data);
+      if (dataBytes > MAX_EVENT_DATA_BYTES) {
+        throw new PayloadTooLargeError(
+          `data must not exceed ${MAX_EVENT_DATA_BYTES} bytes as JSON; it has ${dataBytes}`,
+        );
+      }
       const id = input.id ?? newId('evt');
       const result = await eventBridge.send(
         new PutEventsCommand({ Entries: [toPutEventsEntry(busName, request.tenantId, { ...input, id })] }),

@@ -3,47 +3,191 @@ import {
   type SendMessageBatchRequestEntry,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
+import type { AttemptLog } from './attempts.js';
 import type { AcceptedEvent } from './bus-events.js';
-import type { DeliveryMessage } from './delivery-message.js';
-import type { EventClaims } from './event-claims.js';
-import { candidateFilters } from './event-types.js';
+import { type DeliveryMessage, deliveryMessage } from './delivery-message.js';
+import type { EventStore } from './event-store.js';
+import { anyFilterMatches, candidateFilters } from './event-types.js';
+import { type FanoutJob, sendFanoutJob } from './fanout-jobs.js';
 import type { SubscriptionStore } from './subscriptions.js';
 
 export interface FanoutDependencies {
   sqs: SQSClient;
   subscriptions: SubscriptionStore;
-  claims: EventClaims;
+  events: EventStore;
+  attempts: AttemptLog;
   deliveryQueueUrl: string;
+  fanoutQueueUrl: string;
+  /** Subscriptions one invocation enqueues before it hands the rest to a continuation. */
+  pageSize: number;
 }
 
-export type FanoutResult = { outcome: 'fanned_out'; deliveries: number } | { outcome: 'duplicate' };
+/** What one page did: the delivery messages it queued, and whether it queued a continuation. */
+export interface PageResult {
+  deliveries: number;
+  continued: boolean;
+}
+
+export type FanoutResult = ({ outcome: 'fanned_out' } & PageResult) | { outcome: 'duplicate' };
+
+export type JobResult = ({ outcome: 'done' } & PageResult) | { outcome: 'skipped'; reason: string };
+
+type EventJob = Extract<FanoutJob, { job: 'event' }>;
+type SinceJob = Extract<FanoutJob, { job: 'subscription-since' }>;
 
 const SQS_BATCH_LIMIT = 10;
-const BATCHES_IN_FLIGHT = 8;
+const BATCHES_IN_FLIGHT = 10;
 const SEND_ROUNDS = 4;
+/** Attempt-log look-ups in flight while a replay since a time decides what to re-send. */
+const LOOKUPS_IN_FLIGHT = 16;
 
 /**
- * Turns one accepted event into one delivery message per matching active subscription. Throws if any
- * message could not be queued, so SQS redelivers the event and the retry re-sends with the same ids.
+ * Fans out a newly published event: stores and claims it, queues its first page of deliveries and, when
+ * more subscriptions may match, a continuation job for the rest.
+ *
+ * The order keeps every subscription served at least once whatever step a crash interrupts:
+ *   claim → send page 1 → send the continuation → mark the claim fanned out.
+ * Until the claim is marked, a redelivery of the same bus event claims it again and redoes page 1 (and the
+ * continuation), so a crash before the mark re-sends, never loses. Marking before the continuation is queued
+ * would lose every later page to a crash between the two, since the redelivery would then be a duplicate.
+ * The price of that order: a crash after the continuation was queued but before the mark queues a second
+ * continuation, so the later pages go out twice; receivers dedupe by webhook-id (the event id). Later pages
+ * are continuation jobs, and a retried job re-runs from its own start, so it re-sends its own page only.
  */
 export async function fanOutEvent(deps: FanoutDependencies, event: AcceptedEvent): Promise<FanoutResult> {
-  if (!(await deps.claims.claim(event))) return { outcome: 'duplicate' };
-  let deliveries = 0;
-  const { tenantId } = event;
-  const webhookEvent = { id: event.id, type: event.type, timestamp: event.timestamp, data: event.data };
-  for (const filter of candidateFilters(event.type)) {
-    for await (const subscriptionIds of deps.subscriptions.routedSubscriptionIds(tenantId, filter)) {
-      const messages = subscriptionIds.map(
-        (subscriptionId): DeliveryMessage => ({ v: 1, tenantId, subscriptionId, event: webhookEvent }),
-      );
-      await sendAll(deps.sqs, deps.deliveryQueueUrl, messages);
-      deliveries += messages.length;
-    }
-  }
-  await deps.claims.markFannedOut(event, deliveries);
-  return { outcome: 'fanned_out', deliveries };
+  if (!(await deps.events.claim(event))) return { outcome: 'duplicate' };
+  const page = await fanOutPage(deps, {
+    kind: 'fanout.job',
+    job: 'event',
+    tenantId: event.tenantId,
+    eventId: event.id,
+    eventType: event.type,
+    replay: false,
+  });
+  // The count covers the first page; continuations log their own.
+  await deps.events.markFannedOut(event, page.deliveries);
+  return { outcome: 'fanned_out', ...page };
 }
 
+/** Runs one page of a job from the fan-out queue; a job with more to do queues its own continuation. */
+export async function runFanoutJob(deps: FanoutDependencies, job: FanoutJob): Promise<JobResult> {
+  switch (job.job) {
+    case 'event': {
+      // The deliver step would skip a missing event too, but a whole page of messages for nothing is waste.
+      if (!(await deps.events.get(job.tenantId, job.eventId))) {
+        return { outcome: 'skipped', reason: 'the event is no longer stored' };
+      }
+      return { outcome: 'done', ...(await fanOutPage(deps, job)) };
+    }
+    case 'event-subscription': {
+      if (!(await deps.events.get(job.tenantId, job.eventId))) {
+        return { outcome: 'skipped', reason: 'the event is no longer stored' };
+      }
+      // The deliver step re-reads the subscription, so one that is disabled or deleted by then is skipped.
+      await sendAll(deps.sqs, deps.deliveryQueueUrl, [
+        deliveryMessage(job.tenantId, job.subscriptionId, job.eventId, true),
+      ]);
+      return { outcome: 'done', deliveries: 1, continued: false };
+    }
+    case 'subscription-since':
+      return replaySincePage(deps, job);
+  }
+}
+
+/**
+ * One page of an event's fan-out: at most pageSize subscriptions, read from the event type's route keys in
+ * candidateFilters order, starting where the job says. Each route query asks for no more than the budget
+ * left, so the page never reads past it. When the budget ran out before the last key was exhausted, a
+ * continuation starts exactly where this page stopped (at worst it finds nothing left).
+ */
+async function fanOutPage(deps: FanoutDependencies, job: EventJob): Promise<PageResult> {
+  const filters = candidateFilters(job.eventType);
+  let position: NonNullable<EventJob['start']> = job.start ?? { filter: 0 };
+  const subscriptionIds: string[] = [];
+  while (subscriptionIds.length < deps.pageSize) {
+    const filter = filters[position.filter];
+    if (filter === undefined) break;
+    const page = await deps.subscriptions.routedSubscriptionPage(job.tenantId, filter, {
+      limit: deps.pageSize - subscriptionIds.length,
+      start: position.key,
+    });
+    subscriptionIds.push(...page.ids);
+    position = page.next ? { filter: position.filter, key: page.next } : { filter: position.filter + 1 };
+  }
+  await sendAll(
+    deps.sqs,
+    deps.deliveryQueueUrl,
+    subscriptionIds.map((id) => deliveryMessage(job.tenantId, id, job.eventId, job.replay)),
+  );
+  const continued = position.filter < filters.length;
+  if (continued) {
+    const { kind: _kind, ...rest } = job;
+    await sendFanoutJob(deps.sqs, deps.fanoutQueueUrl, { ...rest, start: position });
+  }
+  return { deliveries: subscriptionIds.length, continued };
+}
+
+/**
+ * One page of a replay since a time: up to pageSize stored events from the job's position, of which those
+ * the subscription's current event types match and that the attempt log does not show delivered to it are
+ * sent again, flagged as replays.
+ *
+ * "Delivered" is what the attempt log recorded. With the log set to `failures`, a success at the first
+ * attempt is not recorded, and with `off` nothing is, so those events are sent again; receivers dedupe by
+ * webhook-id, which stays the event id.
+ */
+async function replaySincePage(deps: FanoutDependencies, job: SinceJob): Promise<JobResult> {
+  const { tenantId, subscriptionId } = job;
+  const subscription = await deps.subscriptions.get(tenantId, subscriptionId);
+  if (!subscription) return { outcome: 'skipped', reason: 'the subscription does not exist' };
+  if (subscription.status !== 'active') return { outcome: 'skipped', reason: 'the subscription is disabled' };
+
+  const until = job.until ?? new Date().toISOString();
+  const page = await deps.events.listSince(tenantId, new Date(job.since), {
+    limit: deps.pageSize,
+    start: job.start,
+  });
+  // The index is ordered by timestamp, so the first event past `until` ends the replay.
+  const inWindow = page.events.filter((event) => Date.parse(event.timestamp) <= Date.parse(until));
+  const matching = inWindow.filter((event) => anyFilterMatches(subscription.eventTypes, event.type));
+  const delivered = await mapConcurrently(matching, LOOKUPS_IN_FLIGHT, (event) =>
+    deps.attempts.hasDelivered(tenantId, event.id, subscriptionId),
+  );
+  const resend = matching.filter((_, index) => !delivered[index]);
+  await sendAll(
+    deps.sqs,
+    deps.deliveryQueueUrl,
+    resend.map((event) => deliveryMessage(tenantId, subscriptionId, event.id, true)),
+  );
+  const continued = page.next !== undefined && inWindow.length === page.events.length;
+  if (continued) {
+    const { kind: _kind, ...rest } = job;
+    await sendFanoutJob(deps.sqs, deps.fanoutQueueUrl, { ...rest, until, start: page.next });
+  }
+  return { outcome: 'done', deliveries: resend.length, continued };
+}
+
+async function mapConcurrently<T, R>(
+  items: readonly T[],
+  concurrency: number,
+  work: (item: T) => Promise<R>,
+): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await work(items[index] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
+  return results;
+}
+
+/**
+ * Sends messages in batches of ten, several batches in flight. Throws if any message could not be queued,
+ * once no send is in flight any more, so SQS redelivers the page and its retry re-sends it.
+ */
 async function sendAll(
   sqs: SQSClient,
   queueUrl: string,
@@ -58,14 +202,21 @@ async function sendAll(
       })),
     );
   }
-  for (let start = 0; start < batches.length; start += BATCHES_IN_FLIGHT) {
-    // Settle every batch before failing, so no send is still in flight when the handler returns.
-    const results = await Promise.allSettled(
-      batches.slice(start, start + BATCHES_IN_FLIGHT).map((batch) => sendBatch(sqs, queueUrl, batch)),
-    );
-    const failure = results.find((result) => result.status === 'rejected');
-    if (failure) throw failure.reason;
-  }
+  let next = 0;
+  let failure: { error: unknown } | undefined;
+  const worker = async () => {
+    while (!failure && next < batches.length) {
+      const batch = batches[next++] as SendMessageBatchRequestEntry[];
+      try {
+        await sendBatch(sqs, queueUrl, batch);
+      } catch (error) {
+        // Stops the other workers from starting batches the retry will send again anyway.
+        failure ??= { error };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(BATCHES_IN_FLIGHT, batches.length) }, worker));
+  if (failure) throw failure.error;
 }
 
 /** SendMessageBatch can succeed as a call while single entries fail: re-send just those, then give up loudly. */

@@ -1,12 +1,15 @@
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { AttemptLog } from './attempts.js';
 import { AUTH_CACHE_TTL_SECONDS, createAuthorizer } from './authorizer.js';
 import type { Config, FUNCTION_SETTINGS, FunctionName } from './config.js';
+import { createDeliverHandler } from './deliver-handler.js';
 import { eventRoutes } from './event-api.js';
-import { EventClaims } from './event-claims.js';
+import { EventStore } from './event-store.js';
+import { createFanoutHandler } from './fanout-handler.js';
 import { createApiHandler } from './http.js';
-import { createDeliverHandler, createFanoutHandler } from './queue-handlers.js';
+import { operationalEvents } from './operational-events.js';
 import { subscriptionRoutes } from './subscription-api.js';
 import { SubscriptionStore } from './subscriptions.js';
 import { resolveApiKey } from './tenants.js';
@@ -35,9 +38,17 @@ export function authorizerFunction(
   });
 }
 
-export function registerFunction(config: FunctionConfig<'register'>, clients: Pick<Clients, 'db'>) {
-  const store = new SubscriptionStore(clients.db, config.subscriptionsTable);
-  return createApiHandler(subscriptionRoutes(store, { allowPrivateUrls: config.allowPrivateUrls }));
+export function registerFunction(config: FunctionConfig<'register'>, clients: Pick<Clients, 'db' | 'sqs'>) {
+  return createApiHandler(
+    subscriptionRoutes({
+      subscriptions: new SubscriptionStore(clients.db, config.subscriptionsTable),
+      events: new EventStore(clients.db, config.eventsTable),
+      attempts: new AttemptLog(clients.db, config.attemptsTable),
+      sqs: clients.sqs,
+      fanoutQueueUrl: config.fanoutQueueUrl,
+      allowPrivateUrls: config.allowPrivateUrls,
+    }),
+  );
 }
 
 export function ingestFunction(config: FunctionConfig<'ingest'>, clients: Pick<Clients, 'eventBridge'>) {
@@ -48,22 +59,32 @@ export function fanoutFunction(config: FunctionConfig<'fanout'>, clients: Pick<C
   return createFanoutHandler({
     sqs: clients.sqs,
     subscriptions: new SubscriptionStore(clients.db, config.subscriptionsTable),
-    claims: new EventClaims(clients.db, config.eventsTable, config.eventRetentionDays),
+    events: new EventStore(clients.db, config.eventsTable, config.eventRetentionDays),
+    attempts: new AttemptLog(clients.db, config.attemptsTable),
     deliveryQueueUrl: config.deliveryQueueUrl,
+    fanoutQueueUrl: config.fanoutQueueUrl,
+    pageSize: config.fanoutPageSize,
   });
 }
 
 export function deliverFunction(
   config: FunctionConfig<'deliver'>,
-  clients: Pick<Clients, 'db' | 'sqs'>,
-  options: { random?: () => number } = {},
+  clients: Clients,
+  options: { random?: () => number; now?: () => Date; throttledRetryMinSeconds?: number } = {},
 ) {
   return createDeliverHandler({
     sqs: clients.sqs,
     subscriptions: new SubscriptionStore(clients.db, config.subscriptionsTable),
+    events: new EventStore(clients.db, config.eventsTable),
+    attempts: new AttemptLog(clients.db, config.attemptsTable, {
+      mode: config.attemptLog,
+      retentionDays: config.attemptRetentionDays,
+    }),
+    operationalEvents: operationalEvents(clients.eventBridge, config.eventBusName),
     deliveryQueueUrl: config.deliveryQueueUrl,
     retryScheduleSeconds: config.retryScheduleSeconds,
     attemptTimeoutMs: config.attemptTimeoutMs,
+    autoDisableAfterSeconds: config.autoDisableAfterSeconds,
     ...options,
   });
 }

@@ -5,6 +5,7 @@ import type {
   Context,
 } from 'aws-lambda';
 import { type RouteKey, routesForPath } from './api-routes.js';
+import { MAX_EVENT_DATA_BYTES } from './bus-events.js';
 import {
   BadRequestError,
   HttpError,
@@ -32,12 +33,18 @@ export interface ApiRequest {
   query: Record<string, string | undefined>;
   /** The parsed JSON body; throws 400/413/415 when it is absent, too large, not JSON or of another type. */
   jsonBody(): unknown;
+  /** As jsonBody(), but an absent or empty body reads as `{}`: for routes whose fields are all optional. */
+  optionalJsonBody(): unknown;
 }
 
 export type RouteHandler = (request: ApiRequest) => Promise<ApiResponse>;
 
-/** Requests above this are refused before parsing; the largest valid body is an event of 256 KB. */
-export const MAX_REQUEST_BODY_BYTES = 256 * 1024;
+/**
+ * Requests above this are refused before parsing. The largest valid body is an event whose data is
+ * MAX_EVENT_DATA_BYTES, so the cap leaves room for its envelope (type, id, escaping); the data itself is
+ * measured exactly by the events route.
+ */
+export const MAX_REQUEST_BODY_BYTES = MAX_EVENT_DATA_BYTES + 16 * 1024;
 
 export function jsonResponse(statusCode: number, body: unknown): ApiResponse {
   return { statusCode, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) };
@@ -62,6 +69,7 @@ export function createApiHandler(routes: Partial<Record<RouteKey, RouteHandler>>
         pathParameters: event.pathParameters ?? {},
         query: event.queryStringParameters ?? {},
         jsonBody: () => parseJsonBody(event),
+        optionalJsonBody: () => (event.body === undefined || event.body === '' ? {} : parseJsonBody(event)),
       });
     });
 }

@@ -54,3 +54,59 @@ export function delayAfterAttempt(
 export function worstCaseScheduleSeconds(schedule: readonly number[]): number {
   return Math.ceil(schedule.reduce((sum, d) => sum + d, 0) * (1 + JITTER_RATIO));
 }
+
+/** What a failed attempt tells the delay rule. */
+export interface FailedAttempt {
+  /** 1-based, SQS's receive count. */
+  attempt: number;
+  statusCode?: number | undefined;
+  errorClass?: string | undefined;
+  /** The receiver's Retry-After, already in seconds from now (parseRetryAfter). */
+  retryAfterSeconds?: number | undefined;
+}
+
+export interface RetryPolicy {
+  schedule: readonly number[];
+  /** Shortest wait after a 429 or a timeout that names no Retry-After. */
+  throttledRetryMinSeconds: number;
+  random?: () => number;
+}
+
+export const DEFAULT_THROTTLED_RETRY_MIN_SECONDS = 60;
+
+/**
+ * Seconds until the next attempt after a failed one. The schedule's (jittered) step is the base. A 429 or
+ * 503 that names a Retry-After gets it, clamped to [1×, 2×] the step so a receiver can slow us down but not
+ * stall the message or make us hammer it; a 429 or a timeout without one waits at least
+ * throttledRetryMinSeconds, since the receiver is overloaded. Never above SQS's visibility limit, and 0 after
+ * the last attempt whatever the receiver asked, so the message goes to the DLQ at once.
+ */
+export function retryDelaySeconds(policy: RetryPolicy, failed: FailedAttempt): number {
+  if (failed.attempt >= policy.schedule.length) return 0;
+  const step = delayAfterAttempt(policy.schedule, failed.attempt, policy.random);
+  const mayNameRetryAfter = failed.statusCode === 429 || failed.statusCode === 503;
+  let delay = step;
+  if (mayNameRetryAfter && failed.retryAfterSeconds !== undefined) {
+    delay = Math.min(Math.max(failed.retryAfterSeconds, step), 2 * step);
+  } else if (failed.statusCode === 429 || failed.errorClass === 'timeout') {
+    delay = Math.max(step, policy.throttledRetryMinSeconds);
+  }
+  return Math.min(delay, MAX_VISIBILITY_SECONDS);
+}
+
+const HTTP_DATE_START = /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun)/;
+
+/**
+ * A Retry-After header in seconds from `now`: delta-seconds, or an HTTP-date in any of RFC 9110's three
+ * forms (all start with the day name; asctime's has no zone and means GMT). A date in the past is 0;
+ * anything else is undefined, and counts as no header.
+ */
+export function parseRetryAfter(value: string | null | undefined, now: Date): number | undefined {
+  const text = value?.trim();
+  if (!text) return undefined;
+  if (/^\d+$/.test(text)) return Number(text);
+  if (!HTTP_DATE_START.test(text)) return undefined;
+  const at = Date.parse(text.endsWith('GMT') ? text : `${text} GMT`);
+  if (Number.isNaN(at)) return undefined;
+  return Math.max(0, Math.ceil((at - now.getTime()) / 1000));
+}

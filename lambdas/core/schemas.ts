@@ -18,6 +18,8 @@ export const LIMITS = {
   pageSizeMax: 100,
 } as const;
 
+export const SUBSCRIPTION_ID_PATTERN = /^sub_[0-9A-Z]{26}$/;
+
 const eventTypeFilter = z
   .string()
   .refine(
@@ -95,6 +97,24 @@ export const publishEventSchema = z.strictObject({
 export const listQuerySchema = z.strictObject({
   cursor: z.string().max(256).optional(),
   limit: z.coerce.number().int().min(1).max(LIMITS.pageSizeMax).default(LIMITS.pageSizeDefault),
+});
+
+/** For POST routes that take no input: an absent body or `{}`, and nothing else. */
+export const emptyBodySchema = z.strictObject({});
+
+export const subscriptionIdField = z
+  .string()
+  .regex(
+    SUBSCRIPTION_ID_PATTERN,
+    'must be a subscription id such as "sub_01J…" (26 characters after "sub_")',
+  );
+
+export const replayEventSchema = z.strictObject({ subscriptionId: subscriptionIdField.optional() });
+
+export const replaySinceSchema = z.strictObject({
+  since: z.iso
+    .datetime({ offset: true, error: 'must be an ISO 8601 date-time such as "2026-03-01T12:00:00Z"' })
+    .refine((value) => Date.parse(value) <= Date.now(), 'must not be in the future'),
 });
 
 /** Validates with a schema, turning every issue into one 422 message that names the field. */

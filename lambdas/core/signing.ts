@@ -1,8 +1,11 @@
 import { Webhook } from 'standardwebhooks';
 
-/** Standard Webhooks headers for one attempt: the signature covers "{id}.{unix seconds}.{body}". */
+/**
+ * Standard Webhooks headers for one attempt: each signature covers "{id}.{unix seconds}.{body}", one per
+ * secret, space-separated, so during a secret rotation receivers holding either secret can verify.
+ */
 export function signatureHeaders(
-  secret: string,
+  secrets: readonly string[],
   messageId: string,
   at: Date,
   body: string,
@@ -10,6 +13,6 @@ export function signatureHeaders(
   return {
     'webhook-id': messageId,
     'webhook-timestamp': String(Math.floor(at.getTime() / 1000)),
-    'webhook-signature': new Webhook(secret).sign(messageId, at, body),
+    'webhook-signature': secrets.map((secret) => new Webhook(secret).sign(messageId, at, body)).join(' '),
   };
 }

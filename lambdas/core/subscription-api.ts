@@ -1,24 +1,49 @@
+import type { SQSClient } from '@aws-sdk/client-sqs';
+import { findSubscription, pathSubscriptionId } from './api-lookups.js';
 import type { RouteKey } from './api-routes.js';
-import { BadRequestError, NotFoundError } from './errors.js';
-import { type ApiRequest, emptyResponse, jsonResponse, type RouteHandler } from './http.js';
-import { createSubscriptionSchema, listQuerySchema, updateSubscriptionSchema, validate } from './schemas.js';
+import { attemptRoutes } from './attempt-api.js';
+import type { AttemptLog } from './attempts.js';
+import { BadRequestError } from './errors.js';
+import type { EventStore } from './event-store.js';
+import { emptyResponse, jsonResponse, type RouteHandler } from './http.js';
+import { replayRoutes } from './replay-api.js';
+import {
+  createSubscriptionSchema,
+  emptyBodySchema,
+  listQuerySchema,
+  SUBSCRIPTION_ID_PATTERN,
+  updateSubscriptionSchema,
+  validate,
+} from './schemas.js';
+import { storedEventRoutes } from './stored-event-api.js';
 import { type SubscriptionStore, toPublic } from './subscriptions.js';
 
-const SUBSCRIPTION_ID_PATTERN = /^sub_[0-9A-Z]{26}$/;
+export interface SubscriptionApiDependencies {
+  subscriptions: SubscriptionStore;
+  events: EventStore;
+  attempts: AttemptLog;
+  /** Replays are fan-out jobs on the fan-out queue. */
+  sqs: SQSClient;
+  fanoutQueueUrl: string;
+  allowPrivateUrls: boolean;
+}
 
-/** The subscription routes. Every data access is keyed by the caller's tenant, so another tenant's id is a 404. */
+/**
+ * Every route of the register function: subscriptions, their attempt logs, stored events and replays.
+ * Every data access is keyed by the caller's tenant, so another tenant's id is a 404.
+ */
 export function subscriptionRoutes(
-  store: SubscriptionStore,
-  options: { allowPrivateUrls: boolean },
+  deps: SubscriptionApiDependencies,
 ): Partial<Record<RouteKey, RouteHandler>> {
-  const createSchema = createSubscriptionSchema(options.allowPrivateUrls);
-  const updateSchema = updateSubscriptionSchema(options.allowPrivateUrls);
+  const store = deps.subscriptions;
+  const createSchema = createSubscriptionSchema(deps.allowPrivateUrls);
+  const updateSchema = updateSubscriptionSchema(deps.allowPrivateUrls);
 
   return {
     'POST /subscriptions': async (request) => {
       const input = validate(createSchema, request.jsonBody());
       const created = await store.create(request.tenantId, input);
-      // The only response that ever carries the signing secret.
+      // One of the two responses that carry a signing secret; the other is a rotation's.
       return jsonResponse(201, { ...toPublic(created), secret: created.secret });
     },
 
@@ -35,29 +60,37 @@ export function subscriptionRoutes(
     },
 
     'GET /subscriptions/{id}': async (request) => {
-      const id = subscriptionId(request);
-      const subscription = await store.get(request.tenantId, id);
-      if (!subscription) throw new NotFoundError(`subscription ${id} does not exist`);
+      const subscription = await findSubscription(store, request.tenantId, pathSubscriptionId(request));
       return jsonResponse(200, toPublic(subscription));
     },
 
     'PATCH /subscriptions/{id}': async (request) => {
-      const id = subscriptionId(request);
+      const id = pathSubscriptionId(request);
       const changes = validate(updateSchema, request.jsonBody());
       return jsonResponse(200, toPublic(await store.update(request.tenantId, id, changes)));
     },
 
     'DELETE /subscriptions/{id}': async (request) => {
-      await store.delete(request.tenantId, subscriptionId(request));
+      await store.delete(request.tenantId, pathSubscriptionId(request));
       return emptyResponse(204);
     },
-  };
-}
 
-function subscriptionId(request: ApiRequest): string {
-  const id = request.pathParameters.id ?? '';
-  if (!SUBSCRIPTION_ID_PATTERN.test(id)) throw new NotFoundError(`subscription ${id} does not exist`);
-  return id;
+    /**
+     * A new signing secret, returned once, here. For 24 h (SECRET_ROTATION_GRACE_SECONDS) the old secret
+     * keeps signing beside it, so each delivery carries two signatures and a receiver can switch secrets
+     * without rejecting anything; after that only the new one signs.
+     */
+    'POST /subscriptions/{id}/secret/rotate': async (request) => {
+      const id = pathSubscriptionId(request);
+      validate(emptyBodySchema, request.optionalJsonBody());
+      const rotated = await store.rotateSecret(request.tenantId, id);
+      return jsonResponse(200, { ...toPublic(rotated), secret: rotated.secret });
+    },
+
+    ...attemptRoutes(deps),
+    ...storedEventRoutes(deps.events),
+    ...replayRoutes(deps),
+  };
 }
 
 /** Cursors are opaque to clients; inside is the last id seen, always combined with the caller's own tenant. */

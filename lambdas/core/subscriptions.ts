@@ -5,6 +5,7 @@ import {
   GetCommand,
   PutCommand,
   QueryCommand,
+  UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { batchWriteAll, isConditionalCheckFailed } from './dynamo.js';
 import { ConflictError, NotFoundError } from './errors.js';
@@ -24,6 +25,9 @@ import { newId } from './ids.js';
  */
 export type SubscriptionStatus = 'active' | 'disabled';
 
+/** Why a subscription is disabled: by its owner, by a 410 Gone answer, or after failing for too long. */
+export type DisabledReason = 'manual' | 'endpoint_gone' | 'failing_too_long';
+
 export interface Subscription {
   id: string;
   url: string;
@@ -31,13 +35,24 @@ export interface Subscription {
   description: string;
   metadata: Record<string, string>;
   status: SubscriptionStatus;
+  /** Set while disabled. */
+  disabledReason?: DisabledReason;
+  /** Start of the current run of failed attempts; absent while deliveries succeed. */
+  failingSince?: string;
   createdAt: string;
   updatedAt: string;
+}
+
+/** A secret replaced by a rotation, which keeps signing beside the new one until it expires. */
+export interface PreviousSecret {
+  secret: string;
+  expiresAt: string;
 }
 
 export interface StoredSubscription extends Subscription {
   tenantId: string;
   secret: string;
+  previousSecrets?: PreviousSecret[];
   version: number;
 }
 
@@ -59,6 +74,10 @@ export interface Page<T> {
 }
 
 const MAX_UPDATE_RETRIES = 3;
+/** After a rotation the old secret signs too, for this long, so receivers can switch without losing events. */
+export const SECRET_ROTATION_GRACE_SECONDS = 24 * 3600;
+/** Old secrets kept signing at once; rotating more often than this within the grace period drops the oldest. */
+const MAX_PREVIOUS_SECRETS = 4;
 
 export function generateSigningSecret(): string {
   return `whsec_${randomBytes(32).toString('base64')}`;
@@ -127,14 +146,32 @@ export class SubscriptionStore {
   }
 
   /** Applies changes with optimistic concurrency, retrying a few times when another writer got there first. */
-  async update(tenantId: string, id: string, changes: SubscriptionChanges): Promise<StoredSubscription> {
+  update(tenantId: string, id: string, changes: SubscriptionChanges): Promise<StoredSubscription> {
+    return this.write(tenantId, id, (current) => ({
+      ...changes,
+      ...statusFields(current, changes.status),
+      eventTypes: changes.eventTypes ? [...new Set(changes.eventTypes)] : current.eventTypes,
+    }));
+  }
+
+  /**
+   * Read, change, write back on the version read, and retry on a concurrent write. Routes are added before
+   * the write and removed after it, so a crash in between leaves extra routes (skipped at delivery), never
+   * missing ones.
+   */
+  private async write(
+    tenantId: string,
+    id: string,
+    change: (current: StoredSubscription) => Partial<StoredSubscription>,
+  ): Promise<StoredSubscription> {
     for (let attempt = 1; ; attempt++) {
       const current = await this.get(tenantId, id);
       if (!current) throw new NotFoundError(`subscription ${id} does not exist`);
+      const changes = change(current);
+      if (Object.keys(changes).length === 0) return current;
       const next: StoredSubscription = {
         ...current,
         ...changes,
-        eventTypes: changes.eventTypes ? [...new Set(changes.eventTypes)] : current.eventTypes,
         updatedAt: new Date().toISOString(),
         version: current.version + 1,
       };
@@ -170,6 +207,88 @@ export class SubscriptionStore {
     }
   }
 
+  private async conditionalUpdate(
+    tenantId: string,
+    id: string,
+    update: string,
+    condition: string,
+    values: Record<string, unknown>,
+  ): Promise<boolean> {
+    try {
+      await this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: tenantId, sk: `sub#${id}` },
+          UpdateExpression: update,
+          ConditionExpression: `attribute_exists(pk) AND ${condition}`,
+          ...(condition.includes('#status') ? { ExpressionAttributeNames: { '#status': 'status' } } : {}),
+          ExpressionAttributeValues: values,
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionalCheckFailed(error)) return false;
+      throw error;
+    }
+  }
+
+  /**
+   * Replaces the signing secret. The old one keeps signing beside it for SECRET_ROTATION_GRACE_SECONDS;
+   * returns the subscription with its new secret.
+   */
+  async rotateSecret(tenantId: string, id: string, now: Date = new Date()): Promise<StoredSubscription> {
+    return this.write(tenantId, id, (current) => ({
+      secret: generateSigningSecret(),
+      previousSecrets: [
+        {
+          secret: current.secret,
+          expiresAt: new Date(now.getTime() + SECRET_ROTATION_GRACE_SECONDS * 1000).toISOString(),
+        },
+        ...unexpiredSecrets(current, now),
+      ].slice(0, MAX_PREVIOUS_SECRETS),
+    }));
+  }
+
+  /**
+   * Records the start of a run of failures. True only for the call that started it, so a burst of
+   * concurrent failures reports the change once.
+   */
+  async markFailing(tenantId: string, id: string, since: Date): Promise<boolean> {
+    return this.conditionalUpdate(
+      tenantId,
+      id,
+      'SET failingSince = :since, version = version + :one',
+      'attribute_not_exists(failingSince) AND #status = :active',
+      { ':since': since.toISOString(), ':one': 1, ':active': 'active' },
+    );
+  }
+
+  /** Ends a run of failures; true only for the call that ended it. */
+  async markRecovered(tenantId: string, id: string): Promise<boolean> {
+    return this.conditionalUpdate(
+      tenantId,
+      id,
+      'REMOVE failingSince SET version = version + :one',
+      'attribute_exists(failingSince)',
+      { ':one': 1 },
+    );
+  }
+
+  /** Disables an active subscription and removes its routes; false when it was not active (or is gone). */
+  async disable(tenantId: string, id: string, reason: DisabledReason): Promise<boolean> {
+    try {
+      let changed = false;
+      await this.write(tenantId, id, (current) => {
+        changed = current.status === 'active';
+        return changed ? { status: 'disabled', disabledReason: reason } : {};
+      });
+      return changed;
+    } catch (error) {
+      if (error instanceof NotFoundError) return false;
+      throw error;
+    }
+  }
+
   async delete(tenantId: string, id: string): Promise<void> {
     const current = await this.get(tenantId, id);
     if (!current) throw new NotFoundError(`subscription ${id} does not exist`);
@@ -179,23 +298,27 @@ export class SubscriptionStore {
     await this.deleteRoutes(tenantId, id, activeRoutes(current));
   }
 
-  /** Ids of the subscriptions routed under one filter key, page by page. */
-  async *routedSubscriptionIds(tenantId: string, filter: string): AsyncGenerator<string[]> {
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const result = await this.db.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          KeyConditionExpression: 'pk = :route',
-          ExpressionAttributeValues: { ':route': routeKey(tenantId, filter) },
-          ProjectionExpression: 'sk',
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      const ids = (result.Items ?? []).map((item) => String(item.sk));
-      if (ids.length > 0) yield ids;
-      startKey = result.LastEvaluatedKey;
-    } while (startKey);
+  /**
+   * One page of the ids routed under one filter key: at most `limit`, from `start` (a previous page's `next`).
+   * `next` is DynamoDB's position, set when the query stopped at the limit (more may follow).
+   */
+  async routedSubscriptionPage(
+    tenantId: string,
+    filter: string,
+    options: { limit: number; start?: Record<string, unknown> | undefined },
+  ): Promise<{ ids: string[]; next?: Record<string, unknown> }> {
+    const result = await this.db.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        KeyConditionExpression: 'pk = :route',
+        ExpressionAttributeValues: { ':route': routeKey(tenantId, filter) },
+        ProjectionExpression: 'sk',
+        Limit: options.limit,
+        ExclusiveStartKey: options.start,
+      }),
+    );
+    const ids = (result.Items ?? []).map((item) => String(item.sk));
+    return result.LastEvaluatedKey ? { ids, next: result.LastEvaluatedKey } : { ids };
   }
 
   private async putRoutes(tenantId: string, id: string, filters: readonly string[]): Promise<void> {
@@ -216,8 +339,40 @@ export class SubscriptionStore {
 }
 
 export function toPublic(subscription: StoredSubscription): Subscription {
-  const { id, url, eventTypes, description, metadata, status, createdAt, updatedAt } = subscription;
-  return { id, url, eventTypes, description, metadata, status, createdAt, updatedAt };
+  const { id, url, eventTypes, description, metadata, status, disabledReason, failingSince } = subscription;
+  return {
+    id,
+    url,
+    eventTypes,
+    description,
+    metadata,
+    status,
+    ...(disabledReason ? { disabledReason } : {}),
+    ...(failingSince ? { failingSince } : {}),
+    createdAt: subscription.createdAt,
+    updatedAt: subscription.updatedAt,
+  };
+}
+
+/** The secrets that sign a delivery at `now`: the current one first, then those rotated out recently. */
+export function signingSecrets(subscription: StoredSubscription, now: Date = new Date()): string[] {
+  return [subscription.secret, ...unexpiredSecrets(subscription, now).map((previous) => previous.secret)];
+}
+
+function unexpiredSecrets(subscription: StoredSubscription, now: Date): PreviousSecret[] {
+  return (subscription.previousSecrets ?? []).filter(
+    (previous) => Date.parse(previous.expiresAt) > now.getTime(),
+  );
+}
+
+/** A manual disable records its reason; re-enabling clears the reason and the failure run. */
+function statusFields(
+  current: StoredSubscription,
+  status: SubscriptionStatus | undefined,
+): Partial<StoredSubscription> {
+  if (status === 'disabled' && current.status !== 'disabled') return { disabledReason: 'manual' };
+  if (status === 'active') return { disabledReason: undefined, failingSince: undefined };
+  return {};
 }
 
 function routeKey(tenantId: string, filter: string): string {

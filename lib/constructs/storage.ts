@@ -1,22 +1,24 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
-import { AttributeType, BillingMode, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
+import { AttributeType, BillingMode, ProjectionType, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
 import { Construct } from 'constructs';
-import type { ServiceDefinition, TableDefinition } from '../definitions.js';
+import type { IndexDefinition, ServiceDefinition, TableDefinition } from '../definitions.js';
 
 export type TableKey = keyof ServiceDefinition['tables'];
 
 /**
  * What happens to a table when it leaves the stack: tenants (API keys) and subscriptions (signing secrets)
- * cannot be recreated, so they are kept; events only hold idempotency claims that expire anyway.
+ * cannot be recreated, so they are kept. Events and attempts are a replay window and a delivery history that
+ * expire by TTL within weeks anyway, so keeping them would only leave orphaned tables that cost money.
  */
 const REMOVAL_POLICY: Record<TableKey, RemovalPolicy> = {
   tenants: RemovalPolicy.RETAIN,
   subscriptions: RemovalPolicy.RETAIN,
   events: RemovalPolicy.DESTROY,
+  attempts: RemovalPolicy.DESTROY,
 };
 
 export interface StorageProps {
-  /** Keys, TTL attribute and point-in-time recovery of each table. */
+  /** Keys, indexes, TTL attribute and point-in-time recovery of each table. */
   readonly tables: ServiceDefinition['tables'];
 }
 
@@ -25,6 +27,7 @@ export class Storage extends Construct {
   readonly tenants: Table;
   readonly subscriptions: Table;
   readonly events: Table;
+  readonly attempts: Table;
 
   constructor(scope: Construct, id: string, props: StorageProps) {
     super(scope, id);
@@ -35,10 +38,11 @@ export class Storage extends Construct {
       REMOVAL_POLICY.subscriptions,
     );
     this.events = this.table('Events', props.tables.events, REMOVAL_POLICY.events);
+    this.attempts = this.table('Attempts', props.tables.attempts, REMOVAL_POLICY.attempts);
   }
 
   private table(id: string, definition: TableDefinition, removalPolicy: RemovalPolicy): Table {
-    return new Table(this, id, {
+    const table = new Table(this, id, {
       partitionKey: { name: definition.partitionKey, type: AttributeType.STRING },
       ...(definition.sortKey ? { sortKey: { name: definition.sortKey, type: AttributeType.STRING } } : {}),
       ...(definition.timeToLiveAttribute ? { timeToLiveAttribute: definition.timeToLiveAttribute } : {}),
@@ -47,5 +51,18 @@ export class Storage extends Construct {
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: definition.pointInTimeRecovery },
       removalPolicy,
     });
+    for (const index of definition.indexes ?? []) table.addGlobalSecondaryIndex(indexProps(index));
+    return table;
   }
+}
+
+function indexProps(index: IndexDefinition) {
+  return {
+    indexName: index.name,
+    partitionKey: { name: index.partitionKey, type: AttributeType.STRING },
+    sortKey: { name: index.sortKey, type: AttributeType.STRING },
+    ...(index.projection === 'ALL'
+      ? { projectionType: ProjectionType.ALL }
+      : { projectionType: ProjectionType.INCLUDE, nonKeyAttributes: [...index.projection] }),
+  };
 }

@@ -1,16 +1,26 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { App, type CfnElement, Names } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import type { IConstruct } from 'constructs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { API_ROUTES, DEFAULT_ROUTE_HANDLER, routeKeyOf } from '../../lambdas/core/api-routes.js';
+import { ATTEMPTS_BY_EVENT_INDEX } from '../../lambdas/core/attempts.js';
 import {
   environmentVariable,
   FUNCTION_SETTINGS,
   type FunctionName,
   type SettingName,
 } from '../../lambdas/core/config.js';
+import { EVENTS_BY_TIME_INDEX } from '../../lambdas/core/event-store.js';
+import { REPO_ROOT } from '../../lib/constructs/fanout-function.js';
 import { type ServiceDefinition, serviceDefinition, type TableDefinition } from '../../lib/definitions.js';
-import { FanoutStack, retryScheduleFromContext } from '../../lib/fanout-stack.js';
+import {
+  attemptLogFromContext,
+  autoDisableAfterSecondsFromContext,
+  FanoutStack,
+  retryScheduleFromContext,
+} from '../../lib/fanout-stack.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: CloudFormation properties are untyped JSON
 type Properties = Record<string, any>;
@@ -63,6 +73,13 @@ function props(resources: Resources, id: string): Properties {
   return resource.Properties ?? {};
 }
 
+function keySchema(partitionKey: string, sortKey?: string) {
+  return [
+    { AttributeName: partitionKey, KeyType: 'HASH' },
+    ...(sortKey ? [{ AttributeName: sortKey, KeyType: 'RANGE' }] : []),
+  ];
+}
+
 function actionsOf(statement: Statement): string[] {
   return Array.isArray(statement.Action) ? statement.Action : [statement.Action];
 }
@@ -92,18 +109,66 @@ function roleStatements(resources: Resources, functionId: string): Statement[] {
     .flatMap(([, policy]) => policy.PolicyDocument.Statement as Statement[]);
 }
 
-/** Actions the role is allowed on a resource. */
-function allowedActionsOn(statements: Statement[], resourceId: string): string[] {
-  return statements
-    .filter((statement) => statement.Effect === 'Allow' && referencedIds(statement.Resource).has(resourceId))
-    .flatMap(actionsOf);
-}
-
 /** Statements of the resource policies that apply to a queue. */
 function queuePolicyStatements(resources: Resources, queueId: string): Statement[] {
   return ofType(resources, 'AWS::SQS::QueuePolicy')
     .filter(([, policy]) => referencedIds(policy.Queues).has(queueId))
     .flatMap(([, policy]) => policy.PolicyDocument.Statement as Statement[]);
+}
+
+/** What each function's role may do, as { resource: sorted actions }. */
+function grantsOf({ stack, id, resources }: Synthesized): Record<FunctionName, Record<string, string[]>> {
+  const names = new Map<string, string>([
+    [id(stack.storage.tenants), 'tenants'],
+    [id(stack.storage.subscriptions), 'subscriptions'],
+    [id(stack.storage.events), 'events'],
+    [id(stack.storage.attempts), 'attempts'],
+    [id(stack.fanoutQueue.queue), 'fanoutQueue'],
+    [id(stack.fanoutQueue.deadLetterQueue.queue), 'fanoutDlq'],
+    [id(stack.deliveryQueue.queue), 'deliveryQueue'],
+    [id(stack.deliveryQueue.deadLetterQueue.queue), 'deliveryDlq'],
+    [id(stack.ingestion.deadLetterQueue.queue), 'ruleDlq'],
+    [id(stack.ingestion.bus), 'bus'],
+  ]);
+  return Object.fromEntries(
+    FUNCTION_NAMES.map((name) => [
+      name,
+      grantsByResource(roleStatements(resources, id(stack.functions[name])), names),
+    ]),
+  ) as Record<FunctionName, Record<string, string[]>>;
+}
+
+/**
+ * Allowed actions per resource. A resource is named by `names` (logical id → name), an index as
+ * "<table>/index/<index>", anything else by its JSON, so that an unexpected grant shows in a failure.
+ */
+function grantsByResource(statements: Statement[], names: Map<string, string>): Record<string, string[]> {
+  const nameOf = (node: unknown): string | undefined => {
+    const getAtt = (node as Properties | undefined)?.['Fn::GetAtt'];
+    return Array.isArray(getAtt) && getAtt[1] === 'Arn' ? names.get(String(getAtt[0])) : undefined;
+  };
+  const label = (resource: unknown): string => {
+    const direct = nameOf(resource);
+    if (direct) return direct;
+    const [separator, parts] = (resource as Properties | undefined)?.['Fn::Join'] ?? [];
+    if (separator === '' && Array.isArray(parts) && parts.length === 2 && typeof parts[1] === 'string') {
+      const table = nameOf(parts[0]);
+      if (table && parts[1].startsWith('/index/')) return `${table}${parts[1]}`;
+    }
+    return JSON.stringify(resource);
+  };
+  const grants: Record<string, Set<string>> = {};
+  for (const statement of statements) {
+    expect(statement.Effect).toBe('Allow');
+    const resources = Array.isArray(statement.Resource) ? statement.Resource : [statement.Resource];
+    for (const resource of resources) {
+      const key = label(resource);
+      grants[key] = new Set([...(grants[key] ?? []), ...actionsOf(statement)]);
+    }
+  }
+  return Object.fromEntries(
+    Object.entries(grants).map(([resource, actions]) => [resource, [...actions].sort()]),
+  );
 }
 
 function isTlsOnlyDenial(statement: Statement): boolean {
@@ -217,7 +282,12 @@ describe('Stack: context', () => {
   let custom: Synthesized;
 
   beforeAll(() => {
-    custom = synthesize({ retrySchedule: '0,1,2', alarmEmail: 'ops@example.com' });
+    custom = synthesize({
+      retrySchedule: '0,1,2',
+      attemptLog: 'failures',
+      autoDisableAfterHours: '2',
+      alarmEmail: 'ops@example.com',
+    });
   });
 
   it('gives the delivery queue one receive per attempt of a retrySchedule from context', () => {
@@ -229,6 +299,44 @@ describe('Stack: context', () => {
     const { stack, id, resources } = custom;
     const variables = props(resources, id(stack.functions.deliver)).Environment.Variables;
     expect(variables[environmentVariable('retryScheduleSeconds')]).toBe('0,1,2');
+  });
+
+  it('passes attemptLog and autoDisableAfterHours from context to the deliver function only', () => {
+    const { stack, id, resources } = custom;
+    const variables = (name: FunctionName) =>
+      props(resources, id(stack.functions[name])).Environment.Variables;
+    expect(variables('deliver')).toMatchObject({
+      [environmentVariable('attemptLog')]: 'failures',
+      [environmentVariable('autoDisableAfterSeconds')]: '7200',
+    });
+    for (const name of FUNCTION_NAMES.filter((name) => name !== 'deliver')) {
+      expect(Object.keys(variables(name)), name).not.toContain(environmentVariable('attemptLog'));
+      expect(Object.keys(variables(name)), name).not.toContain(
+        environmentVariable('autoDisableAfterSeconds'),
+      );
+    }
+  });
+
+  it('reads attemptLog as all, failures or off, and autoDisableAfterHours as hours from the CLI or cdk.json', () => {
+    expect(attemptLogFromContext(' off ')).toBe('off');
+    expect(attemptLogFromContext(undefined)).toBeUndefined();
+    expect(autoDisableAfterSecondsFromContext('120')).toBe(432_000);
+    expect(autoDisableAfterSecondsFromContext(0.5)).toBe(1_800);
+    expect(autoDisableAfterSecondsFromContext(undefined)).toBeUndefined();
+  });
+
+  it('refuses a bad attemptLog or autoDisableAfterHours with a message naming the key and what it accepts', () => {
+    expect(() => attemptLogFromContext('some')).toThrow(
+      'context "attemptLog" must be one of all, failures, off, got "some"',
+    );
+    expect(() => attemptLogFromContext(true)).toThrow(/context "attemptLog" must be one of/);
+    for (const bad of ['0', '-1', 'five days', '', 0.0001, [120]]) {
+      expect(() => autoDisableAfterSecondsFromContext(bad), JSON.stringify(bad)).toThrow(
+        /context "autoDisableAfterHours" must be a positive number of hours \(e\.g\. 120 for 5 days\)/,
+      );
+    }
+    expect(() => synthesize({ attemptLog: 'verbose' })).toThrow(/context "attemptLog"/);
+    expect(() => synthesize({ autoDisableAfterHours: 'never' })).toThrow(/context "autoDisableAfterHours"/);
   });
 
   it('reads the retrySchedule as comma-separated seconds, a JSON array string or an array', () => {
@@ -323,7 +431,7 @@ describe('Stack: tables', () => {
 
   beforeAll(() => {
     const { storage } = synth.stack;
-    tables = (['tenants', 'subscriptions', 'events'] as const).map((name) => ({
+    tables = (['tenants', 'subscriptions', 'events', 'attempts'] as const).map((name) => ({
       name,
       definition: def.tables[name],
       id: synth.id(storage[name]),
@@ -333,13 +441,52 @@ describe('Stack: tables', () => {
   it('creates every table on demand, encrypted at rest, with the defined string keys', () => {
     for (const { definition, id } of tables) {
       const keys = [definition.partitionKey, definition.sortKey].filter((key) => key !== undefined);
-      expect(props(synth.resources, id)).toMatchObject({
+      const indexKeys = (definition.indexes ?? []).flatMap((index) => [index.partitionKey, index.sortKey]);
+      const table = props(synth.resources, id);
+      expect(table).toMatchObject({
         BillingMode: 'PAY_PER_REQUEST',
         SSESpecification: { SSEEnabled: true },
-        KeySchema: keys.map((name, i) => ({ AttributeName: name, KeyType: i === 0 ? 'HASH' : 'RANGE' })),
-        AttributeDefinitions: keys.map((name) => ({ AttributeName: name, AttributeType: 'S' })),
+        KeySchema: keySchema(definition.partitionKey, definition.sortKey),
       });
+      expect(table.AttributeDefinitions).toEqual(
+        [...new Set([...keys, ...indexKeys])].map((name) => ({ AttributeName: name, AttributeType: 'S' })),
+      );
     }
+  });
+
+  it('creates the global secondary indexes of the definitions, with their keys and projections', () => {
+    for (const { name, definition, id } of tables) {
+      const expected = (definition.indexes ?? []).map((index) => ({
+        IndexName: index.name,
+        KeySchema: keySchema(index.partitionKey, index.sortKey),
+        Projection:
+          index.projection === 'ALL'
+            ? { ProjectionType: 'ALL' }
+            : { ProjectionType: 'INCLUDE', NonKeyAttributes: [...index.projection] },
+      }));
+      expect(props(synth.resources, id).GlobalSecondaryIndexes, name).toEqual(
+        expected.length > 0 ? expected : undefined,
+      );
+    }
+  });
+
+  it('lists events by time with their type only, and attempts by event with every attribute', () => {
+    const indexes = (name: 'events' | 'attempts') =>
+      props(synth.resources, synth.id(synth.stack.storage[name])).GlobalSecondaryIndexes;
+    expect(indexes('events')).toEqual([
+      {
+        IndexName: EVENTS_BY_TIME_INDEX,
+        KeySchema: keySchema('pk', 'timestamp'),
+        Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: ['type'] },
+      },
+    ]);
+    expect(indexes('attempts')).toEqual([
+      {
+        IndexName: ATTEMPTS_BY_EVENT_INDEX,
+        KeySchema: keySchema('eventKey', 'sk'),
+        Projection: { ProjectionType: 'ALL' },
+      },
+    ]);
   });
 
   it('enables point-in-time recovery exactly where the definition asks for it', () => {
@@ -361,13 +508,19 @@ describe('Stack: tables', () => {
       }
     }
     expect(def.tables.events.timeToLiveAttribute).toBe('expiresAt');
+    expect(def.tables.attempts.timeToLiveAttribute).toBe('expiresAt');
   });
 
-  it('keeps tenants and subscriptions when the stack is deleted, but not events', () => {
+  it('keeps tenants and subscriptions when the stack is deleted, but not events or attempts', () => {
     const deletionPolicy = Object.fromEntries(
       tables.map(({ name, id }) => [name, synth.resources[id]?.DeletionPolicy]),
     );
-    expect(deletionPolicy).toEqual({ tenants: 'Retain', subscriptions: 'Retain', events: 'Delete' });
+    expect(deletionPolicy).toEqual({
+      tenants: 'Retain',
+      subscriptions: 'Retain',
+      events: 'Delete',
+      attempts: 'Delete',
+    });
   });
 });
 
@@ -404,11 +557,17 @@ describe('Stack: functions', () => {
       tenantsTable: ref(id(stack.storage.tenants)),
       subscriptionsTable: ref(id(stack.storage.subscriptions)),
       eventsTable: ref(id(stack.storage.events)),
+      attemptsTable: ref(id(stack.storage.attempts)),
       eventBusName: ref(id(stack.ingestion.bus)),
+      fanoutQueueUrl: ref(id(stack.fanoutQueue.queue)),
       deliveryQueueUrl: ref(id(stack.deliveryQueue.queue)),
       retryScheduleSeconds: def.retryScheduleSeconds.join(','),
       attemptTimeoutMs: String(def.attemptTimeoutMs),
       eventRetentionDays: String(def.eventRetentionDays),
+      attemptLog: 'all',
+      attemptRetentionDays: '30',
+      autoDisableAfterSeconds: String(5 * 86_400),
+      fanoutPageSize: String(def.fanoutPageSize),
       allowPrivateUrls: 'false',
     };
     for (const name of FUNCTION_NAMES) {
@@ -562,71 +721,98 @@ describe('Stack: HTTP API', () => {
 });
 
 describe('Stack: least privilege', () => {
-  let statements: Record<FunctionName, Statement[]>;
+  /** What each function may do, as { resource: sorted actions }, with resources named as below. */
+  let grants: Record<FunctionName, Record<string, string[]>>;
 
   beforeAll(() => {
-    statements = Object.fromEntries(
-      FUNCTION_NAMES.map((name) => [
-        name,
-        roleStatements(synth.resources, synth.id(synth.stack.functions[name])),
-      ]),
-    ) as Record<FunctionName, Statement[]>;
+    grants = grantsOf(synth);
   });
 
-  const allActions = (name: FunctionName) => statements[name].flatMap(actionsOf);
+  /** The actions SqsEventSource grants on the queue a function consumes. */
+  const CONSUMER = [
+    'sqs:ChangeMessageVisibility',
+    'sqs:DeleteMessage',
+    'sqs:GetQueueAttributes',
+    'sqs:GetQueueUrl',
+    'sqs:ReceiveMessage',
+  ];
 
   it('lets the authorizer only read the tenants table', () => {
-    const tenantsId = synth.id(synth.stack.storage.tenants);
-    expect(allowedActionsOn(statements.authorizer, tenantsId)).toEqual(['dynamodb:GetItem']);
-    for (const statement of statements.authorizer) {
-      expect([...referencedIds(statement.Resource)]).toEqual([tenantsId]);
-    }
-    for (const write of [
-      'dynamodb:PutItem',
-      'dynamodb:UpdateItem',
-      'dynamodb:DeleteItem',
-      'dynamodb:BatchWriteItem',
-    ]) {
-      expect(allActions('authorizer')).not.toContain(write);
-    }
+    expect(grants.authorizer).toEqual({ tenants: ['dynamodb:GetItem'] });
   });
 
-  it('gives the register function nothing on the delivery queue and no PutEvents', () => {
-    expect(allowedActionsOn(statements.register, synth.id(synth.stack.deliveryQueue.queue))).toEqual([]);
-    expect(allActions('register')).not.toContain('events:PutEvents');
-    expect(allActions('register').every((action) => action.startsWith('dynamodb:'))).toBe(true);
+  it('lets the register function manage subscriptions, read events and attempts, and queue replay jobs', () => {
+    expect(grants.register).toEqual({
+      subscriptions: [
+        'dynamodb:BatchWriteItem',
+        'dynamodb:DeleteItem',
+        'dynamodb:GetItem',
+        'dynamodb:PutItem',
+        'dynamodb:Query',
+      ],
+      events: ['dynamodb:GetItem'],
+      attempts: ['dynamodb:Query'],
+      'attempts/index/byEvent': ['dynamodb:Query'],
+      fanoutQueue: ['sqs:SendMessage'],
+    });
   });
 
-  it('lets the ingest function put events on the bus and touch no table', () => {
-    expect(allowedActionsOn(statements.ingest, synth.id(synth.stack.ingestion.bus))).toEqual([
-      'events:PutEvents',
-    ]);
-    expect(allActions('ingest').filter((action) => action.startsWith('dynamodb:'))).toEqual([]);
+  it('lets the ingest function put events on the bus and nothing else', () => {
+    expect(grants.ingest).toEqual({ bus: ['events:PutEvents'] });
   });
 
-  it('lets the fan-out function query subscriptions, claim events and send deliveries', () => {
+  it('lets the fan-out function route, store and replay events, and send deliveries and continuations', () => {
+    expect(grants.fanout).toEqual({
+      subscriptions: ['dynamodb:GetItem', 'dynamodb:Query'],
+      events: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+      'events/index/byTime': ['dynamodb:Query'],
+      'attempts/index/byEvent': ['dynamodb:Query'],
+      deliveryQueue: ['sqs:SendMessage'],
+      fanoutQueue: ['sqs:SendMessage', ...CONSUMER].sort(),
+    });
+  });
+
+  it('lets the deliver function update subscriptions, read events, log attempts and put operational events', () => {
+    expect(grants.deliver).toEqual({
+      subscriptions: [
+        'dynamodb:BatchWriteItem',
+        'dynamodb:GetItem',
+        'dynamodb:PutItem',
+        'dynamodb:UpdateItem',
+      ],
+      events: ['dynamodb:GetItem'],
+      attempts: ['dynamodb:PutItem'],
+      bus: ['events:PutEvents'],
+      deliveryQueue: CONSUMER,
+    });
+  });
+
+  it('grants queries on the indexes the code names, which exist in the definitions', () => {
+    const indexNames = (table: TableDefinition) => (table.indexes ?? []).map((index) => index.name);
+    expect(indexNames(def.tables.events)).toContain(EVENTS_BY_TIME_INDEX);
+    expect(indexNames(def.tables.attempts)).toContain(ATTEMPTS_BY_EVENT_INDEX);
+  });
+
+  it('grants the same when policies are minimized, as cdk.json asks for deployments', () => {
+    const { context } = JSON.parse(readFileSync(join(REPO_ROOT, 'cdk.json'), 'utf8'));
+    expect(context['@aws-cdk/aws-iam:minimizePolicies']).toBe(true);
+    expect(grantsOf(synthesize(context))).toEqual(grants);
+  });
+});
+
+describe('Stack: outputs', () => {
+  it('outputs the queue ARNs the redrive command takes', () => {
     const { stack, id } = synth;
-    expect(allowedActionsOn(statements.fanout, id(stack.storage.subscriptions))).toEqual(['dynamodb:Query']);
-    expect(allowedActionsOn(statements.fanout, id(stack.storage.events)).sort()).toEqual([
-      'dynamodb:PutItem',
-      'dynamodb:UpdateItem',
-    ]);
-    expect(allowedActionsOn(statements.fanout, id(stack.deliveryQueue.queue))).toContain('sqs:SendMessage');
-    expect(allowedActionsOn(statements.fanout, id(stack.storage.tenants))).toEqual([]);
-  });
-
-  it('lets the deliver function read subscriptions and reschedule its messages, and nothing on tenants', () => {
-    const { stack, id } = synth;
-    expect(allowedActionsOn(statements.deliver, id(stack.storage.tenants))).toEqual([]);
-    expect(allowedActionsOn(statements.deliver, id(stack.storage.subscriptions))).toEqual([
-      'dynamodb:GetItem',
-    ]);
-    expect(allowedActionsOn(statements.deliver, id(stack.deliveryQueue.queue))).toContain(
-      'sqs:ChangeMessageVisibility',
-    );
-    expect(allowedActionsOn(statements.deliver, id(stack.deliveryQueue.queue))).not.toContain(
-      'sqs:SendMessage',
-    );
+    const outputs = Template.fromStack(stack).toJSON().Outputs as Record<string, { Value: unknown }>;
+    expect({
+      DeliveryDeadLetterQueueArn: outputs.DeliveryDeadLetterQueueArn?.Value,
+      FanoutDeadLetterQueueArn: outputs.FanoutDeadLetterQueueArn?.Value,
+      FanoutQueueArn: outputs.FanoutQueueArn?.Value,
+    }).toEqual({
+      DeliveryDeadLetterQueueArn: arnOf(id(stack.deliveryQueue.deadLetterQueue.queue)),
+      FanoutDeadLetterQueueArn: arnOf(id(stack.fanoutQueue.deadLetterQueue.queue)),
+      FanoutQueueArn: arnOf(id(stack.fanoutQueue.queue)),
+    });
   });
 });
 

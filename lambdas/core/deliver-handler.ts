@@ -1,0 +1,59 @@
+import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
+import { ChangeMessageVisibilityCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import type { SQSRecord } from 'aws-lambda';
+import { type DeliveryDependencies, deliver } from './delivery.js';
+import { parseDeliveryMessage } from './delivery-message.js';
+import { type QueueHandler, withContext } from './fanout-handler.js';
+import { logger } from './logger.js';
+
+export interface DeliverHandlerDependencies extends DeliveryDependencies {
+  sqs: SQSClient;
+  deliveryQueueUrl: string;
+}
+
+class DeliveryFailedError extends Error {
+  override name = 'DeliveryFailedError';
+}
+
+/**
+ * Deliver: one attempt per record (delivery.ts decides; this turns the decision into SQS actions). A failed
+ * attempt to retry sets the message's visibility to the wait before the next one and is reported in
+ * batchItemFailures, so SQS brings it back then; after the last attempt the visibility is 0 and SQS moves it
+ * to the DLQ on its next receive. A failure that disabled the subscription (410 Gone, failing too long) is
+ * not retried: the record succeeds and SQS deletes the message. A receiver that fails is not our error, so a
+ * batch where every delivery failed still returns normally instead of failing the invocation.
+ */
+export function createDeliverHandler(deps: DeliverHandlerDependencies): QueueHandler {
+  const handleRecord = async (record: SQSRecord) => {
+    const message = parseDeliveryMessage(record.body);
+    const attempt = Number(record.attributes.ApproximateReceiveCount);
+    const result = await deliver(deps, message, attempt);
+    const fields = { eventId: message.eventId, subscriptionId: message.subscriptionId, attempt, ...result };
+    if (result.result === 'skipped') {
+      // A stored event gone before its delivery means a delivery lost: worth an operator's attention.
+      if (result.reason === 'event_expired') logger.warn('webhook skipped', fields);
+      else logger.info('webhook skipped', fields);
+      return;
+    }
+    if (result.result === 'delivered') {
+      logger.info('webhook delivered', fields);
+      return;
+    }
+    const final = result.then !== 'retry';
+    logger.warn(final ? 'webhook failed for the last time' : 'webhook failed', { ...fields, final });
+    if (result.then === 'drop') return;
+    await deps.sqs.send(
+      new ChangeMessageVisibilityCommand({
+        QueueUrl: deps.deliveryQueueUrl,
+        ReceiptHandle: record.receiptHandle,
+        VisibilityTimeout: result.retryInSeconds,
+      }),
+    );
+    throw new DeliveryFailedError(`attempt ${attempt} failed`);
+  };
+  return (event, context) =>
+    processPartialResponse(event, handleRecord, new BatchProcessor(EventType.SQS), {
+      ...withContext(context),
+      throwOnFullBatchFailure: false,
+    });
+}

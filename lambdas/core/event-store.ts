@@ -1,0 +1,144 @@
+import {
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import type { AcceptedEvent, WebhookEvent } from './bus-events.js';
+import { isConditionalCheckFailed } from './dynamo.js';
+
+/**
+ * Every accepted event is stored once, here, for its retention period: delivery messages carry only its key
+ * (claim-check), and replay reads it back. The same item is the idempotency claim for publishing: the first
+ * bus event that carries a tenant's event id claims it, and a later publish of the same id (a different
+ * EventBridge id) is a duplicate that fans out to no one. A copy of the *same* bus event (an SQS redelivery
+ * after a crash) may claim again until its fan-out is marked started, so an interrupted fan-out is redone.
+ *
+ * Item: { pk: tenantId, sk: eventId, busEventId, type, timestamp, data, receivedAt, expiresAt (TTL),
+ *         fannedOutAt? }. The byTime index (pk, timestamp) lists a tenant's events since a time.
+ */
+export interface StoredEvent extends WebhookEvent {
+  tenantId: string;
+}
+
+export interface EventPage {
+  events: { id: string; type: string; timestamp: string }[];
+  /** Where the next page starts; absent on the last page. */
+  next?: Record<string, unknown>;
+}
+
+export const EVENTS_BY_TIME_INDEX = 'byTime';
+
+export class EventStore {
+  constructor(
+    private readonly db: DynamoDBDocumentClient,
+    private readonly tableName: string,
+    /** How long claimed events are kept; only the fan-out step, which claims, needs it. */
+    private readonly retentionDays?: number,
+  ) {}
+
+  /** Stores the event and claims its id; true when this bus event should be fanned out now. */
+  async claim(event: AcceptedEvent, now: Date = new Date()): Promise<boolean> {
+    if (this.retentionDays === undefined) throw new Error('claiming events needs a retention period');
+    const nowSeconds = Math.floor(now.getTime() / 1000);
+    try {
+      await this.db.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: {
+            pk: event.tenantId,
+            sk: event.id,
+            busEventId: event.busEventId,
+            type: event.type,
+            timestamp: event.timestamp,
+            data: event.data,
+            receivedAt: now.toISOString(),
+            expiresAt: nowSeconds + this.retentionDays * 86_400,
+          },
+          // DynamoDB deletes expired items lazily, so an expired claim counts as absent.
+          ConditionExpression:
+            'attribute_not_exists(pk) OR expiresAt < :now OR (busEventId = :busEventId AND attribute_not_exists(fannedOutAt))',
+          ExpressionAttributeValues: { ':now': nowSeconds, ':busEventId': event.busEventId },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionalCheckFailed(error)) return false;
+      throw error;
+    }
+  }
+
+  async markFannedOut(event: Pick<AcceptedEvent, 'tenantId' | 'id'>, deliveries: number): Promise<void> {
+    await this.db.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { pk: event.tenantId, sk: event.id },
+        UpdateExpression: 'SET fannedOutAt = :at, deliveries = :deliveries',
+        ExpressionAttributeValues: { ':at': new Date().toISOString(), ':deliveries': deliveries },
+      }),
+    );
+  }
+
+  /**
+   * The stored event, or undefined when it never existed or has expired. Reads eventually consistent first
+   * (half the cost) and consistently only when that misses, since fan-out writes the event just before
+   * the deliveries that read it.
+   */
+  async get(tenantId: string, eventId: string, now: Date = new Date()): Promise<StoredEvent | undefined> {
+    for (const consistent of [false, true]) {
+      const { Item } = await this.db.send(
+        new GetCommand({
+          TableName: this.tableName,
+          Key: { pk: tenantId, sk: eventId },
+          ConsistentRead: consistent,
+        }),
+      );
+      if (Item) {
+        if (Number(Item.expiresAt) * 1000 <= now.getTime()) return undefined;
+        return {
+          tenantId,
+          id: eventId,
+          type: String(Item.type),
+          timestamp: String(Item.timestamp),
+          data: Item.data as Record<string, unknown>,
+        };
+      }
+    }
+    return undefined;
+  }
+
+  /**
+   * A tenant's events from `since` on, oldest first, one page at a time. EventBridge stamps events to the
+   * second, so an event published just after `since` can carry a timestamp just before it: the bound is
+   * rounded down to the second, which may include events up to a second early but never misses one.
+   */
+  async listSince(
+    tenantId: string,
+    since: Date,
+    options: { limit: number; start?: Record<string, unknown> | undefined },
+  ): Promise<EventPage> {
+    const result = await this.db.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        IndexName: EVENTS_BY_TIME_INDEX,
+        KeyConditionExpression: 'pk = :tenant AND #timestamp >= :since',
+        ExpressionAttributeNames: { '#timestamp': 'timestamp' },
+        ExpressionAttributeValues: {
+          ':tenant': tenantId,
+          ':since': new Date(Math.floor(since.getTime() / 1000) * 1000).toISOString(),
+        },
+        Limit: options.limit,
+        ...(options.start ? { ExclusiveStartKey: options.start } : {}),
+      }),
+    );
+    return {
+      events: (result.Items ?? []).map((item) => ({
+        id: String(item.sk),
+        type: String(item.type),
+        timestamp: String(item.timestamp),
+      })),
+      ...(result.LastEvaluatedKey ? { next: result.LastEvaluatedKey } : {}),
+    };
+  }
+}
