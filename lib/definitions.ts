@@ -75,7 +75,7 @@ export interface ServiceDefinition {
   attemptRetentionDays: number;
   /** A subscription failing without a success for this long is disabled. */
   autoDisableAfterSeconds: number;
-  /** Subscriptions one fan-out invocation enqueues before handing the rest to a continuation message. */
+  /** Subscriptions one fan-out message (event or job) enqueues before it hands the rest to a continuation. */
   fanoutPageSize: number;
 }
 
@@ -152,13 +152,15 @@ export function serviceDefinition(options: ServiceOptions = {}): ServiceDefiniti
     tables: {
       tenants: { partitionKey: 'pk', pointInTimeRecovery: true },
       subscriptions: { partitionKey: 'pk', sortKey: 'sk', pointInTimeRecovery: true },
-      // Stored events (claim-check payloads and idempotency claims); byTime serves replay since a time.
+      // Stored events (claim-check payloads and idempotency claims), one partition each so that a busy
+      // tenant's payload writes spread out; byTime lists a tenant's events since a time, for replay.
       events: {
         partitionKey: 'pk',
-        sortKey: 'sk',
         timeToLiveAttribute: 'expiresAt',
         pointInTimeRecovery: false,
-        indexes: [{ name: 'byTime', partitionKey: 'pk', sortKey: 'timestamp', projection: ['type'] }],
+        indexes: [
+          { name: 'byTime', partitionKey: 'tenantId', sortKey: 'timestamp', projection: ['eventId', 'type'] },
+        ],
       },
       // The attempt log: keyed by subscription, newest last; byEvent lists one event's attempts.
       attempts: {

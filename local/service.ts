@@ -40,7 +40,7 @@ export interface LocalServiceOptions {
   autoDisableAfterSeconds?: number;
   /** Subscriptions per fan-out page; the stack's by default. */
   fanoutPageSize?: number;
-  /** Shortest wait after a 429 or a timeout without Retry-After (60 s by default). */
+  /** Shortest wait after a 429 (whatever its Retry-After says) or a timeout; 60 s by default. */
   throttledRetryMinSeconds?: number;
   /** The deliver step's clock, moved forward in tests of secret rotation and auto-disable. */
   now?: () => Date;

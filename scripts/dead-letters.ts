@@ -11,34 +11,38 @@ import {
 } from '@aws-sdk/client-sqs';
 
 /**
- * Moving dead letters back to where they came from, behind one small interface:
- *   AWS     SQS StartMessageMoveTask, an asynchronous task SQS runs (watch it with ListMessageMoveTasks);
- *   local   the same move done here (receive, send, delete in batches), because fauxqs does not implement
- *           StartMessageMoveTask.
+ * Moving dead letters back to where they came from, two ways behind one small interface:
+ *   move task          SQS StartMessageMoveTask, an asynchronous task SQS runs (watch it with
+ *                      ListMessageMoveTasks). SQS only accepts a source that is the DLQ of another SQS queue,
+ *                      so this is the path for the fan-out and delivery DLQs on AWS.
+ *   message by message the same move done here (receive, send, delete in batches): for a DLQ that no queue
+ *                      dead-letters to, such as the bus rule's (EventBridge fills it), and for local mode,
+ *                      because fauxqs does not implement StartMessageMoveTask.
  * Either way a moved message is a new message at its destination, so its receive count, and with it the
  * retry schedule, starts again.
  */
 export interface RedriveRequest {
-  /** ARN of the dead-letter queue. */
-  sourceArn: string;
+  /** The dead-letter queue, by ARN or URL. */
+  source: string;
   /** ARN of the queue to move to; by default the queue that dead-lettered the messages. */
   destinationArn?: string | undefined;
 }
 
 export type RedriveResult =
-  /** AWS: the move runs in the background. */
-  | { kind: 'task'; taskHandle: string }
-  /** Local: the move is done. */
-  | { kind: 'moved'; moved: number; destinationUrl: string };
+  /** Move task: the move runs in the background. */
+  | { kind: 'task'; taskHandle: string; sourceArn: string }
+  /** Message by message: the move is done. */
+  | { kind: 'moved'; moved: number; sourceUrl: string; destinationUrl: string };
 
 export interface DeadLetterMover {
   redrive(request: RedriveRequest): Promise<RedriveResult>;
 }
 
-/** AWS: starts a message move task. */
+/** Starts a message move task; the source must be another SQS queue's DLQ. */
 export function messageMoveTask(sqs: SQSClient): DeadLetterMover {
   return {
-    async redrive({ sourceArn, destinationArn }) {
+    async redrive({ source, destinationArn }) {
+      const sourceArn = await queueArnOf(sqs, source);
       const { TaskHandle } = await sqs.send(
         new StartMessageMoveTaskCommand({
           SourceArn: sourceArn,
@@ -46,21 +50,24 @@ export function messageMoveTask(sqs: SQSClient): DeadLetterMover {
         }),
       );
       if (!TaskHandle) throw new Error('StartMessageMoveTask returned no task handle');
-      return { kind: 'task', taskHandle: TaskHandle };
+      return { kind: 'task', taskHandle: TaskHandle, sourceArn };
     },
   };
 }
 
-/** Local SQS: moves the messages itself, to the queue whose redrive policy names the DLQ by default. */
-export function localMessageMove(sqs: SQSClient): DeadLetterMover {
+/**
+ * Moves the messages itself (moveMessages), to the queue whose redrive policy names the DLQ by default.
+ * Works on AWS and on a local SQS alike.
+ */
+export function messageByMessageMove(sqs: SQSClient): DeadLetterMover {
   return {
-    async redrive({ sourceArn, destinationArn }) {
-      const sourceUrl = await queueUrlOf(sqs, sourceArn);
+    async redrive({ source, destinationArn }) {
+      const sourceUrl = await queueUrlOf(sqs, source);
       const destinationUrl = destinationArn
         ? await queueUrlOf(sqs, destinationArn)
-        : await deadLetterSource(sqs, sourceArn);
+        : await deadLetterSource(sqs, await queueArnOf(sqs, source));
       const moved = await moveMessages(sqs, { sourceUrl, destinationUrl });
-      return { kind: 'moved', moved, destinationUrl };
+      return { kind: 'moved', moved, sourceUrl, destinationUrl };
     },
   };
 }
@@ -99,6 +106,8 @@ export async function moveMessages(
         QueueUrl: sourceUrl,
         MaxNumberOfMessages: Math.min(BATCH, waiting - moved - unsent),
         VisibilityTimeout: MOVE_VISIBILITY_SECONDS,
+        // Long polling asks every SQS server; a short poll can come back empty while messages wait.
+        WaitTimeSeconds: 1,
         MessageAttributeNames: ['All'],
       }),
     );
@@ -186,8 +195,9 @@ export const REDRIVE_USAGE =
   'usage: npm run redrive -- --dlq <DLQ ARN or URL> [--region <region>] [--destination <queue ARN>] [--endpoint <local SQS URL>]';
 
 /**
- * The operator command (scripts/redrive.ts): on AWS starts a move task and says how to watch it; with
- * --endpoint (local mode's SQS) moves the messages itself. Returns the exit code.
+ * The operator command (scripts/redrive.ts). Without --destination on AWS it starts a move task and says how
+ * to watch it; with --destination (needed for a DLQ no queue dead-letters to, such as the bus rule's) or with
+ * --endpoint (local mode's SQS) it moves the messages itself, message by message. Returns the exit code.
  */
 export async function redriveCommand(
   argv: readonly string[],
@@ -218,26 +228,33 @@ export async function redriveCommand(
     return 2;
   }
   const sqs = io.sqs ?? sqsClient(values.region, values.endpoint);
+  const byMessage = Boolean(values.endpoint || values.destination);
   try {
-    const sourceArn = await queueArnOf(sqs, values.dlq);
-    const mover = values.endpoint ? localMessageMove(sqs) : messageMoveTask(sqs);
-    const result = await mover.redrive({ sourceArn, destinationArn: values.destination });
+    const mover = byMessage ? messageByMessageMove(sqs) : messageMoveTask(sqs);
+    const result = await mover.redrive({ source: values.dlq, destinationArn: values.destination });
     if (result.kind === 'moved') {
-      io.log(`Moved ${result.moved} messages from ${sourceArn} to ${result.destinationUrl}.`);
+      io.log(
+        `Moved ${result.moved} messages from ${result.sourceUrl} to ${result.destinationUrl}, message by message (receive, send, delete).`,
+      );
       return 0;
     }
     const region = await sqs.config.region();
     io.log(
       [
-        `Started moving the messages of ${sourceArn} to ${values.destination ?? 'the queue that dead-lettered them'}.`,
+        `Started a message move task from ${result.sourceArn} to the queue that dead-lettered its messages.`,
         `  task handle  ${result.taskHandle}`,
-        `Watch it:  aws sqs list-message-move-tasks --source-arn ${sourceArn} --region ${region}`,
+        `Watch it:  aws sqs list-message-move-tasks --source-arn ${result.sourceArn} --region ${region}`,
         `Stop it:   aws sqs cancel-message-move-task --task-handle ${result.taskHandle} --region ${region}`,
       ].join('\n'),
     );
     return 0;
   } catch (error) {
     io.error(`redrive failed: ${(error as Error).message}`);
+    if (!byMessage) {
+      io.error(
+        "A move task only takes the DLQ of another SQS queue; for any other (such as the bus rule's DLQ), name the queue to move to with --destination.",
+      );
+    }
     return 1;
   } finally {
     if (!io.sqs) sqs.destroy();

@@ -14,6 +14,7 @@ describe('API: replay (POST /events/{id}/replay, POST /subscriptions/{id}/replay
   let tenantB: Tenant;
   let active: string;
   let disabled: string;
+  let unsubscribed: string;
   let otherTenants: string;
   const eventId = 'evt-replay-1';
 
@@ -23,6 +24,11 @@ describe('API: replay (POST /events/{id}/replay, POST /subscriptions/{id}/replay
     tenantB = await service.createTenant('replay-b');
     active = await subscribe(tenantA);
     disabled = await subscribe(tenantA);
+    unsubscribed = await subscribe(tenantA);
+    expect(
+      (await call(tenantA, 'PATCH', `/subscriptions/${unsubscribed}`, { eventTypes: ['order.*'] }))
+        .statusCode,
+    ).toBe(200);
     expect(
       (await call(tenantA, 'PATCH', `/subscriptions/${disabled}`, { status: 'disabled' })).statusCode,
     ).toBe(200);
@@ -245,6 +251,15 @@ describe('API: replay (POST /events/{id}/replay, POST /subscriptions/{id}/replay
         404,
         'not_found',
         /subscription .* does not exist/,
+      ],
+      [
+        'a subscription that does not subscribe to the event type',
+        'POST',
+        () => `/events/${eventId}/replay`,
+        () => ({ subscriptionId: unsubscribed }),
+        422,
+        'validation_error',
+        /does not subscribe to events of type invoice\.paid/,
       ],
       [
         'disabled subscriptionId',

@@ -1,6 +1,12 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { AttemptLog } from '../lambdas/core/attempts.js';
-import { healthChange } from '../lambdas/core/subscription-health.js';
+import {
+  endpointOrigin,
+  type OperationalEventDetail,
+  type OperationalEventType,
+} from '../lambdas/core/operational-events.js';
+import { applyHealthChange, healthChange } from '../lambdas/core/subscription-health.js';
+import { SubscriptionStore } from '../lambdas/core/subscriptions.js';
 import { peekAll } from './support/queues.js';
 import { startReceiver } from './support/receiver.js';
 import { bearer, startTestService } from './support/service.js';
@@ -88,7 +94,7 @@ describe('Function: deliver, endpoint health', () => {
       detail: {
         tenantId,
         subscriptionId: subscription.id,
-        url: subscription.url,
+        endpoint: new URL(receiver.url).origin,
         failingSince: expect.any(String),
         eventId: expect.toBeOneOf(eventIds),
         at: expect.any(String),
@@ -140,7 +146,7 @@ describe('Function: deliver, endpoint health', () => {
       detail: {
         tenantId,
         subscriptionId: subscription.id,
-        url: subscription.url,
+        endpoint: new URL(receiver.url).origin,
         reason: 'failing_too_long',
         failingSince,
         eventId,
@@ -189,6 +195,118 @@ describe('Function: deliver, endpoint health', () => {
     ]);
     await receiver.close();
   });
+
+  describe('auto-disable against a concurrent recovery', () => {
+    // Delivery decides on an eventually consistent read, so the failingSince it saw may be one that another
+    // delivery has already ended. The disable is conditional on the failure run it was decided on.
+    let store: SubscriptionStore;
+    beforeAll(() => {
+      store = new SubscriptionStore(service.clients.db, service.resources.tables.subscriptions);
+    });
+    const create = () =>
+      store.create(tenantId, { url: 'https://hooks.example.com/T1/B2/s3cr3t', eventTypes: ['x'] });
+    const stored = async (id: string) => {
+      const subscription = await store.get(tenantId, id);
+      if (!subscription) throw new Error(`subscription ${id} is gone`);
+      return subscription;
+    };
+
+    it('does not disable for failing too long once the run it was decided on has ended', async () => {
+      const { id } = await create();
+      expect(await store.markFailing(tenantId, id, new Date('2026-01-01T00:00:00.000Z'))).toBe(true);
+      const stale = '2026-01-01T00:00:00.000Z';
+      expect((await stored(id)).failingSince).toBe(stale);
+      expect(await store.markRecovered(tenantId, id)).toBe(true);
+
+      // Recovered: no failingSince at all.
+      expect(await store.disable(tenantId, id, 'failing_too_long', { failingSince: stale })).toBe(false);
+      expect(await stored(id)).toMatchObject({ status: 'active' });
+      expect(await stored(id)).not.toHaveProperty('failingSince');
+
+      // A new run has started since: another failingSince.
+      expect(await store.markFailing(tenantId, id, new Date('2026-01-03T00:00:00.000Z'))).toBe(true);
+      expect(await store.disable(tenantId, id, 'failing_too_long', { failingSince: stale })).toBe(false);
+      // Without the run it was decided on, a failing_too_long disable never happens.
+      expect(await store.disable(tenantId, id, 'failing_too_long')).toBe(false);
+      expect(await stored(id)).toMatchObject({ status: 'active', failingSince: '2026-01-03T00:00:00.000Z' });
+      expect(await stored(id)).not.toHaveProperty('disabledReason');
+
+      // The run it was decided on is the current one: disabled, once.
+      const current = { failingSince: '2026-01-03T00:00:00.000Z' };
+      expect(await store.disable(tenantId, id, 'failing_too_long', current)).toBe(true);
+      expect(await store.disable(tenantId, id, 'failing_too_long', current)).toBe(false);
+      expect(await stored(id)).toMatchObject({
+        status: 'disabled',
+        disabledReason: 'failing_too_long',
+        failingSince: '2026-01-03T00:00:00.000Z',
+      });
+    });
+
+    it('disables on 410 Gone whatever the failure run', async () => {
+      const recovered = await create();
+      await store.markFailing(tenantId, recovered.id, new Date('2026-01-01T00:00:00.000Z'));
+      await store.markRecovered(tenantId, recovered.id);
+      expect(
+        await store.disable(tenantId, recovered.id, 'endpoint_gone', {
+          failingSince: '2026-01-01T00:00:00.000Z',
+        }),
+      ).toBe(true);
+      expect(await stored(recovered.id)).toMatchObject({
+        status: 'disabled',
+        disabledReason: 'endpoint_gone',
+      });
+
+      const neverFailed = await create();
+      expect(await store.disable(tenantId, neverFailed.id, 'endpoint_gone')).toBe(true);
+      expect(await stored(neverFailed.id)).toMatchObject({
+        status: 'disabled',
+        disabledReason: 'endpoint_gone',
+      });
+    });
+
+    it('through the health rule: a failure decided on a stale read neither disables nor reports', async () => {
+      const { id } = await create();
+      await store.markFailing(tenantId, id, new Date('2026-01-01T00:00:00.000Z'));
+      // What a delivery read before another delivery's success ended the run.
+      const staleRead = await stored(id);
+      await store.markRecovered(tenantId, id);
+
+      const reported: { type: OperationalEventType; detail: OperationalEventDetail }[] = [];
+      const deps = {
+        subscriptions: store,
+        operationalEvents: async (type: OperationalEventType, detail: OperationalEventDetail) => {
+          reported.push({ type, detail });
+        },
+      };
+      const now = new Date('2026-01-06T00:00:00.000Z');
+      const change = healthChange(staleRead, { result: 'failed', statusCode: 500 }, now, 86_400);
+      expect(change).toEqual({ kind: 'disable', reason: 'failing_too_long' });
+      await applyHealthChange(deps, staleRead, change, { eventId: 'evt_stale', now });
+      expect(reported).toEqual([]);
+      expect(await stored(id)).toMatchObject({ status: 'active' });
+      expect(await stored(id)).not.toHaveProperty('failingSince');
+
+      // The same decision on a read that is current disables and reports it, with the endpoint's origin only.
+      await store.markFailing(tenantId, id, new Date('2026-01-02T00:00:00.000Z'));
+      const currentRead = await stored(id);
+      await applyHealthChange(deps, currentRead, change, { eventId: 'evt_current', now });
+      expect(reported).toEqual([
+        {
+          type: 'webhook.subscription.disabled',
+          detail: {
+            tenantId,
+            subscriptionId: id,
+            endpoint: 'https://hooks.example.com',
+            reason: 'failing_too_long',
+            failingSince: '2026-01-02T00:00:00.000Z',
+            eventId: 'evt_current',
+            at: '2026-01-06T00:00:00.000Z',
+          },
+        },
+      ]);
+      expect(await stored(id)).toMatchObject({ status: 'disabled', disabledReason: 'failing_too_long' });
+    });
+  });
 });
 
 describe('Endpoint health rule', () => {
@@ -224,5 +342,20 @@ describe('Endpoint health rule', () => {
     const disable = { kind: 'disable', reason: 'endpoint_gone' };
     expect(healthChange({}, gone, now, fiveDays)).toEqual(disable);
     expect(healthChange({ failingSince: '2026-01-05T00:00:00.000Z' }, gone, now, fiveDays)).toEqual(disable);
+  });
+});
+
+describe('Operational event endpoint', () => {
+  it("is the URL's origin only: no path, query, fragment or credentials, and no default port", () => {
+    expect(endpointOrigin('https://hooks.slack.com/services/T000/B000/XXXXXXXX')).toBe(
+      'https://hooks.slack.com',
+    );
+    expect(endpointOrigin('https://user:pass@example.com:8443/hook?token=abc#frag')).toBe(
+      'https://example.com:8443',
+    );
+    expect(endpointOrigin('https://example.com:443/hook')).toBe('https://example.com');
+    expect(endpointOrigin('http://127.0.0.1:4000/webhooks')).toBe('http://127.0.0.1:4000');
+    expect(endpointOrigin('HTTPS://Example.COM/Path')).toBe('https://example.com');
+    expect(endpointOrigin('not a url with a s3cr3t')).toBe('');
   });
 });

@@ -130,7 +130,8 @@ describe('Function: deliver, response handling', () => {
 
   it('disables the subscription on 410 Gone, reports it, and does not retry', async () => {
     endpoint.replyWith(answer(410, { 'content-type': 'text/plain' }, 'endpoint removed'));
-    const subscription = await subscribe();
+    // A Slack-style hook: the token is in the path and the query, so only the origin may be reported.
+    const subscription = await subscribe(`${endpoint.url}/T0001/B0002/s3cr3tPath?token=s3cr3tQuery`);
     const eventId = await publish();
 
     // The record succeeds, so SQS deletes the message: no retry and nothing for the DLQ.
@@ -152,13 +153,15 @@ describe('Function: deliver, response handling', () => {
         detail: {
           tenantId,
           subscriptionId: subscription.id,
-          url: subscription.url,
+          endpoint: new URL(endpoint.url).origin,
           reason: 'endpoint_gone',
           eventId,
           at: expect.any(String),
         },
       }),
     ]);
+    expect(new URL(endpoint.url).origin).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(JSON.stringify(disabled)).not.toMatch(/s3cr3t|T0001|\/hook/);
     // The attempt is logged as final: the 410, its body, and no next attempt.
     const [attempt, ...others] = await attemptsOf(subscription.id);
     expect(others).toEqual([]);
@@ -180,12 +183,19 @@ describe('Function: deliver, response handling', () => {
   const inOneHour = () => new Date(Date.now() + 3_600_000).toUTCString();
   const anHourAgo = () => new Date(Date.now() - 3_600_000).toUTCString();
   it.each<[number, string, number, () => string]>([
-    [429, 'delta-seconds within the clamp', 15, () => '15'],
     [503, 'delta-seconds within the clamp', 15, () => '15'],
-    [429, 'delta-seconds below the step', 10, () => '1'],
+    [503, 'delta-seconds below the step', 10, () => '1'],
     [503, 'delta-seconds above twice the step', 20, () => '3600'],
-    [429, 'an HTTP-date beyond twice the step', 20, inOneHour],
+    [503, 'an HTTP-date beyond twice the step', 20, inOneHour],
     [503, 'an HTTP-date in the past', 10, anHourAgo],
+    [503, 'an unreadable value (counts as none)', 10, () => 'later'],
+    // The step's clamp (10–20 s) stays below the throttled minimum, so a 429 waits 60 s whatever it names:
+    // Retry-After may slow retries down, never speed them up.
+    [429, 'delta-seconds within the clamp', 60, () => '15'],
+    [429, 'delta-seconds below the step', 60, () => '1'],
+    [429, 'delta-seconds above twice the step', 60, () => '120'],
+    [429, 'an HTTP-date beyond twice the step', 60, inOneHour],
+    [429, 'an HTTP-date in the past', 60, anHourAgo],
     [429, 'an unreadable value (counts as none)', 60, () => 'later'],
   ])('a %i with Retry-After as %s waits %i s', async (status, _form, expected, retryAfter) => {
     endpoint.replyWith((request, response) =>
@@ -202,7 +212,7 @@ describe('Function: deliver, response handling', () => {
     // the wait rounds up to exactly 16 s whatever the time is now.
     endpoint.replyWith((request, response) => {
       const signedAt = Number(request.headers['webhook-timestamp']) * 1000;
-      answer(429, { 'retry-after': new Date(signedAt + 16_000).toUTCString() })(request, response);
+      answer(503, { 'retry-after': new Date(signedAt + 16_000).toUTCString() })(request, response);
     });
     await subscribe();
     await publish();
@@ -276,8 +286,9 @@ describe('Function: deliver, response handling', () => {
         }),
       );
     }
-    // Each Retry-After clamped to 2× its step (20, 400, 800); after the fourth and last attempt, 0.
-    expect(visibilityChanges.map((change) => change.timeout)).toEqual([20, 400, 800, 0]);
+    // Each Retry-After clamped to 2× its step (20, 400, 800), the first raised to the throttled minimum of
+    // 60 s; after the fourth and last attempt, 0.
+    expect(visibilityChanges.map((change) => change.timeout)).toEqual([60, 400, 800, 0]);
     const dlq = await waitFor(
       async () => {
         await service.pollDelivery();
@@ -305,7 +316,7 @@ describe('Function: deliver, response handling', () => {
     for (const [attempt, delay] of [
       [logged[1], 800],
       [logged[2], 400],
-      [logged[3], 20],
+      [logged[3], 60],
     ] as const) {
       expect(Date.parse(attempt?.nextAttemptAt ?? '') - Date.parse(attempt?.attemptedAt ?? '')).toBe(
         delay * 1000,

@@ -1,3 +1,4 @@
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { SQSEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AttemptLog, type AttemptRecord, newAttemptId } from '../lambdas/core/attempts.js';
@@ -194,6 +195,17 @@ describe('Function: fan-out jobs (replay)', () => {
     const neighbour = await subscribe(tenant, ['*']);
     const since = new Date(Date.now() - DAY);
     const at = (minutes: number) => new Date(since.getTime() + minutes * 60_000);
+    // Both existed before the events below: a replay never reaches back past a subscription's creation.
+    for (const id of [subscriber, neighbour]) {
+      await service.clients.db.send(
+        new UpdateCommand({
+          TableName: service.config.subscriptionsTable,
+          Key: { pk: tenant.tenantId, sk: `sub#${id}` },
+          UpdateExpression: 'SET createdAt = :createdAt',
+          ExpressionAttributeValues: { ':createdAt': new Date(since.getTime() - DAY).toISOString() },
+        }),
+      );
+    }
 
     await store(tenant, 'evt_before', 'order.a', at(-60));
     const delivered = await store(tenant, 'evt_delivered', 'order.a', at(1));
@@ -235,6 +247,17 @@ describe('Function: fan-out jobs (replay)', () => {
     });
     await runFanout();
     expect(await deliveries()).toEqual([replayed(tenant, otherType, subscriber)]);
+
+    // A subscription created after those events gets none of them, whatever `since` says.
+    const newcomer = await subscribe(tenant, ['*']);
+    await sendJob({
+      job: 'subscription-since',
+      tenantId: tenant.tenantId,
+      subscriptionId: newcomer,
+      since: since.toISOString(),
+    });
+    await runFanout();
+    expect(await deliveries()).toEqual([]);
   });
 
   it('sends nothing for a replay since a time to a disabled or deleted subscription', async () => {

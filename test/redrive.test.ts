@@ -7,12 +7,12 @@ import {
   SQSClient,
   type StartMessageMoveTaskCommandInput,
 } from '@aws-sdk/client-sqs';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import { deliveryMessage } from '../lambdas/core/delivery-message.js';
 import { REPO_ROOT } from '../lib/constructs/fanout-function.js';
 import { queueDepth } from '../local/queue-metrics.js';
 import { type LocalRuntime, startLocalRuntime } from '../local/runtime.js';
-import { localMessageMove, redriveCommand } from '../scripts/dead-letters.js';
+import { messageByMessageMove, redriveCommand } from '../scripts/dead-letters.js';
 import { peekAll } from './support/queues.js';
 import { startReceiver } from './support/receiver.js';
 import { bearer, startTestService } from './support/service.js';
@@ -77,9 +77,10 @@ describe('Redrive: a dead-lettered delivery goes back to the delivery queue', ()
 
     receiver.respondWith(204);
     const dlqArn = await queueArn(sqs, delivery.deadLetterUrl);
-    expect(await localMessageMove(sqs).redrive({ sourceArn: dlqArn })).toEqual({
+    expect(await messageByMessageMove(sqs).redrive({ source: dlqArn })).toEqual({
       kind: 'moved',
       moved: 1,
+      sourceUrl: delivery.deadLetterUrl,
       destinationUrl: delivery.url,
     });
 
@@ -124,7 +125,7 @@ describe('Redrive: npm run redrive against a local SQS (--endpoint)', () => {
     );
 
     expect(stdout).toContain(
-      `Moved 12 messages from ${await queueArn(sqs, fanout.deadLetterUrl)} to ${fanout.url}.`,
+      `Moved 12 messages from ${fanout.deadLetterUrl} to ${fanout.url}, message by message (receive, send, delete).`,
     );
     expect((await peekAll(sqs, fanout.url)).map((message) => message.body).sort()).toEqual(
       [...bodies].sort(),
@@ -159,38 +160,98 @@ describe('Redrive: npm run redrive against a local SQS (--endpoint)', () => {
     const args = ['--dlq', delivery.deadLetterUrl, '--destination', destination, '--endpoint', 'x'];
     expect(await redriveCommand(args, io)).toBe(0);
     expect(lines.at(-1)).toBe(
-      `Moved 1 messages from ${await queueArn(sqs, delivery.deadLetterUrl)} to ${fanout.deadLetterUrl}.`,
+      `Moved 1 messages from ${delivery.deadLetterUrl} to ${fanout.deadLetterUrl}, message by message (receive, send, delete).`,
     );
     expect((await peekAll(sqs, fanout.deadLetterUrl)).map((message) => message.body)).toEqual([body]);
     expect(await queueDepth(sqs, delivery.deadLetterUrl)).toEqual({ visible: 0, inFlight: 0 });
   });
 });
 
-describe('Redrive: npm run redrive on AWS (StartMessageMoveTask, no AWS account needed)', () => {
-  const dlqArn = 'arn:aws:sqs:eu-west-1:123456789012:WebhookFanout-DeliveryQueueDeadLetterQueue-abc';
-  const destinationArn = 'arn:aws:sqs:eu-west-1:123456789012:WebhookFanout-DeliveryQueue-def';
+describe('Redrive: npm run redrive on AWS (a fake SQS in a client middleware, no AWS account needed)', () => {
+  const account = 'arn:aws:sqs:eu-west-1:123456789012';
+  const urlOf = (arn: string) =>
+    `https://sqs.eu-west-1.amazonaws.com/123456789012/${arn.split(':').at(-1) ?? ''}`;
+  /** A real DLQ: the delivery queue's redrive policy names it, so a move task can take it. */
+  const deliveryDlqArn = `${account}:WebhookFanout-DeliveryQueueDeadLetterQueue-abc`;
+  /** The bus rule's DLQ: EventBridge fills it, no queue dead-letters to it, so a move task refuses it. */
+  const ruleDlqArn = `${account}:WebhookFanout-RuleDeadLetterQueue-ghi`;
+  const fanoutArn = `${account}:WebhookFanout-FanoutQueue-jkl`;
+  const queueArns = [deliveryDlqArn, ruleDlqArn, fanoutArn];
+
   let sqs: SQSClient;
-  const moveTasks: StartMessageMoveTaskCommandInput[] = [];
-  const otherCommands: string[] = [];
+  /** What SQS was asked, in order, as command names. */
+  let calls: string[];
+  let moveTasks: StartMessageMoveTaskCommandInput[];
+  /** The rule DLQ's messages, by id, and which of them a receive has hidden. */
+  let ruleDlq: Map<string, string>;
+  let hidden: Set<string>;
+  let sent: { queueUrl: string; body: string }[];
+
+  beforeEach(() => {
+    calls = [];
+    moveTasks = [];
+    ruleDlq = new Map([1, 2, 3].map((n) => [`m${n}`, JSON.stringify({ id: `evt_${n}` })]));
+    hidden = new Set();
+    sent = [];
+  });
 
   beforeAll(() => {
     sqs = new SQSClient({
       region: 'eu-west-1',
       credentials: { accessKeyId: 'none', secretAccessKey: 'none' },
     });
-    // Answers before anything is sent: StartMessageMoveTask with a canned handle, GetQueueAttributes with the
-    // DLQ's ARN, and records every request.
+    // Answers every request before anything is sent, and records it.
     sqs.middlewareStack.add(
       (_next, context) => async (args) => {
-        if (context.commandName === 'StartMessageMoveTaskCommand') {
-          moveTasks.push(args.input as StartMessageMoveTaskCommandInput);
-          return { output: { TaskHandle: 'task-handle-1', $metadata: {} }, response: {} };
+        const name = String(context.commandName).replace(/Command$/, '');
+        const input = args.input as Record<string, unknown>;
+        calls.push(name);
+        const answer = (output: object) => ({ output: { ...output, $metadata: {} }, response: {} });
+        switch (name) {
+          case 'StartMessageMoveTask': {
+            const task = args.input as StartMessageMoveTaskCommandInput;
+            moveTasks.push(task);
+            if (task.SourceArn !== deliveryDlqArn) {
+              throw Object.assign(new Error('Source queue must be configured as a Dead Letter Queue.'), {
+                name: 'InvalidParameterValue',
+              });
+            }
+            return answer({ TaskHandle: 'task-handle-1' });
+          }
+          case 'GetQueueUrl':
+            return answer({ QueueUrl: urlOf(`${account}:${input.QueueName}`) });
+          case 'GetQueueAttributes': {
+            const arn = queueArns.find((candidate) => urlOf(candidate) === input.QueueUrl);
+            if ((input.AttributeNames as string[]).includes('QueueArn'))
+              return answer({ Attributes: { QueueArn: arn } });
+            return answer({
+              Attributes: {
+                ApproximateNumberOfMessages: String(ruleDlq.size - hidden.size),
+                ApproximateNumberOfMessagesNotVisible: String(hidden.size),
+              },
+            });
+          }
+          case 'ReceiveMessage': {
+            const ids = [...ruleDlq.keys()]
+              .filter((id) => !hidden.has(id))
+              .slice(0, Number(input.MaxNumberOfMessages));
+            for (const id of ids) hidden.add(id);
+            return answer({ Messages: ids.map((id) => ({ ReceiptHandle: id, Body: ruleDlq.get(id) })) });
+          }
+          case 'SendMessageBatch': {
+            const entries = input.Entries as { Id: string; MessageBody: string }[];
+            for (const entry of entries)
+              sent.push({ queueUrl: String(input.QueueUrl), body: entry.MessageBody });
+            return answer({ Successful: entries.map(({ Id }) => ({ Id })), Failed: [] });
+          }
+          case 'DeleteMessageBatch': {
+            const entries = input.Entries as { Id: string; ReceiptHandle: string }[];
+            for (const entry of entries) ruleDlq.delete(entry.ReceiptHandle);
+            return answer({ Successful: entries.map(({ Id }) => ({ Id })), Failed: [] });
+          }
+          default:
+            throw new Error(`unexpected ${name}`);
         }
-        otherCommands.push(String(context.commandName));
-        if (context.commandName === 'GetQueueAttributesCommand') {
-          return { output: { Attributes: { QueueArn: dlqArn }, $metadata: {} }, response: {} };
-        }
-        throw new Error(`unexpected ${context.commandName}`);
       },
       { step: 'initialize' },
     );
@@ -208,24 +269,63 @@ describe('Redrive: npm run redrive on AWS (StartMessageMoveTask, no AWS account 
     return { code, output: lines.join('\n'), errors: errors.join('\n') };
   };
 
-  it('starts a move task from the DLQ to the queue that dead-lettered it, and says how to watch it', async () => {
-    const { code, output, errors } = await command(['--dlq', dlqArn]);
+  it('starts a move task from a real DLQ to the queue that dead-lettered it, and says how to watch it', async () => {
+    const { code, output, errors } = await command(['--dlq', deliveryDlqArn]);
     expect(errors).toBe('');
     expect(code).toBe(0);
-    expect(moveTasks.at(-1)).toEqual({ SourceArn: dlqArn });
-    expect(otherCommands).toEqual([]);
+    expect(calls).toEqual(['StartMessageMoveTask']);
+    expect(moveTasks).toEqual([{ SourceArn: deliveryDlqArn }]);
+    expect(output).toContain('Started a message move task from');
     expect(output).toContain('task handle  task-handle-1');
-    expect(output).toContain('the queue that dead-lettered them');
-    expect(output).toContain(`aws sqs list-message-move-tasks --source-arn ${dlqArn} --region eu-west-1`);
+    expect(output).toContain(
+      `aws sqs list-message-move-tasks --source-arn ${deliveryDlqArn} --region eu-west-1`,
+    );
   });
 
-  it('resolves a DLQ URL to its ARN and passes a --destination ARN on', async () => {
-    const url =
-      'https://sqs.eu-west-1.amazonaws.com/123456789012/WebhookFanout-DeliveryQueueDeadLetterQueue-abc';
-    const { code } = await command(['--dlq', url, '--destination', destinationArn]);
+  it('resolves a DLQ URL to its ARN for the move task', async () => {
+    const { code } = await command(['--dlq', urlOf(deliveryDlqArn)]);
     expect(code).toBe(0);
-    expect(otherCommands).toEqual(['GetQueueAttributesCommand']);
-    expect(moveTasks.at(-1)).toEqual({ SourceArn: dlqArn, DestinationArn: destinationArn });
+    expect(calls).toEqual(['GetQueueAttributes', 'StartMessageMoveTask']);
+    expect(moveTasks).toEqual([{ SourceArn: deliveryDlqArn }]);
+  });
+
+  it('moves the bus rule DLQ to --destination message by message, with no move task, and says so', async () => {
+    const { code, output, errors } = await command(['--dlq', urlOf(ruleDlqArn), '--destination', fanoutArn]);
+    expect(errors).toBe('');
+    expect(code).toBe(0);
+    expect(calls).not.toContain('StartMessageMoveTask');
+    expect(calls).toEqual([
+      'GetQueueUrl',
+      'GetQueueAttributes',
+      'ReceiveMessage',
+      'SendMessageBatch',
+      'DeleteMessageBatch',
+    ]);
+    expect(sent).toEqual(
+      [1, 2, 3].map((n) => ({ queueUrl: urlOf(fanoutArn), body: JSON.stringify({ id: `evt_${n}` }) })),
+    );
+    expect(ruleDlq.size).toBe(0);
+    expect(output).toBe(
+      `Moved 3 messages from ${urlOf(ruleDlqArn)} to ${urlOf(fanoutArn)}, message by message (receive, send, delete).`,
+    );
+  });
+
+  it('moves a real DLQ named by ARN to --destination message by message too', async () => {
+    const { code, output } = await command(['--dlq', deliveryDlqArn, '--destination', fanoutArn]);
+    expect(code).toBe(0);
+    expect(calls.slice(0, 2)).toEqual(['GetQueueUrl', 'GetQueueUrl']);
+    expect(calls).not.toContain('StartMessageMoveTask');
+    expect(output).toContain('message by message');
+  });
+
+  it('exits 1 when the move task refuses a DLQ no queue dead-letters to, pointing at --destination', async () => {
+    const { code, output, errors } = await command(['--dlq', ruleDlqArn]);
+    expect(code).toBe(1);
+    expect(output).toBe('');
+    expect(calls).toEqual(['StartMessageMoveTask']);
+    expect(errors).toContain('redrive failed: Source queue must be configured as a Dead Letter Queue.');
+    expect(errors).toContain('name the queue to move to with --destination');
+    expect(ruleDlq.size).toBe(3);
   });
 
   it('prints the usage without --dlq and exits 2', async () => {

@@ -87,6 +87,7 @@ describe('Retry delay after a failed attempt', () => {
   it.each([429, 503])(
     'honours the Retry-After of a %i, clamped to between 1× and 2× the step',
     (statusCode) => {
+      // Steps of 100 s and 1,000 s, both above the throttled minimum of 60 s.
       expect(delay({ attempt: 1, statusCode, retryAfterSeconds: 150 })).toBe(150);
       expect(delay({ attempt: 1, statusCode, retryAfterSeconds: 100 })).toBe(100);
       expect(delay({ attempt: 1, statusCode, retryAfterSeconds: 200 })).toBe(200);
@@ -94,10 +95,26 @@ describe('Retry delay after a failed attempt', () => {
       expect(delay({ attempt: 1, statusCode, retryAfterSeconds: 99 })).toBe(100);
       expect(delay({ attempt: 1, statusCode, retryAfterSeconds: 201 })).toBe(200);
       expect(delay({ attempt: 2, statusCode, retryAfterSeconds: 86_400 })).toBe(2_000);
-      // Retry-After replaces the throttled minimum: the receiver said when, within the clamp.
-      expect(delay({ attempt: 1, statusCode, retryAfterSeconds: 1 }, { schedule: [0, 5, 10] })).toBe(5);
     },
   );
+
+  it('never lets a Retry-After shorten the throttled minimum of a 429, but clamps a 503 to the step', () => {
+    // A 5 s step clamps Retry-After to 5–10 s, below the 60 s a 429 without it waits.
+    const shortSteps = { schedule: [0, 5, 10] };
+    expect(delay({ attempt: 1, statusCode: 429 }, shortSteps)).toBe(60);
+    for (const retryAfterSeconds of [0, 1, 5, 8, 10, 60, 120, 86_400]) {
+      expect(delay({ attempt: 1, statusCode: 429, retryAfterSeconds }, shortSteps)).toBe(60);
+    }
+    expect(delay({ attempt: 1, statusCode: 503, retryAfterSeconds: 1 }, shortSteps)).toBe(5);
+    expect(delay({ attempt: 1, statusCode: 503, retryAfterSeconds: 8 }, shortSteps)).toBe(8);
+    expect(delay({ attempt: 1, statusCode: 503, retryAfterSeconds: 120 }, shortSteps)).toBe(10);
+    // Where the clamp reaches above the minimum, a 429's Retry-After counts within it.
+    const midSteps = { schedule: [0, 40, 100] };
+    expect(delay({ attempt: 1, statusCode: 429, retryAfterSeconds: 10 }, midSteps)).toBe(60);
+    expect(delay({ attempt: 1, statusCode: 429, retryAfterSeconds: 70 }, midSteps)).toBe(70);
+    expect(delay({ attempt: 1, statusCode: 429, retryAfterSeconds: 120 }, midSteps)).toBe(80);
+    expect(delay({ attempt: 1, statusCode: 503, retryAfterSeconds: 10 }, midSteps)).toBe(40);
+  });
 
   it('ignores Retry-After on other statuses', () => {
     expect(delay({ attempt: 1, statusCode: 500, retryAfterSeconds: 150 })).toBe(100);
@@ -109,6 +126,10 @@ describe('Retry delay after a failed attempt', () => {
     const high = { random: () => 0.999999 }; // step 100 → 120
     expect(delay({ attempt: 1, statusCode: 429, retryAfterSeconds: 10 }, low)).toBe(80);
     expect(delay({ attempt: 1, statusCode: 429, retryAfterSeconds: 1_000 }, low)).toBe(160);
+    // The throttled minimum is not jittered: a 429 whose clamp stays below it waits exactly the minimum.
+    expect(
+      delay({ attempt: 1, statusCode: 429, retryAfterSeconds: 1_000 }, { ...low, schedule: [0, 30] }),
+    ).toBe(60);
     expect(delay({ attempt: 1, statusCode: 503, retryAfterSeconds: 10 }, high)).toBe(120);
     expect(delay({ attempt: 1, statusCode: 503, retryAfterSeconds: 1_000 }, high)).toBe(240);
   });
@@ -121,13 +142,21 @@ describe('Retry delay after a failed attempt', () => {
     expect(delay({ attempt: 1, statusCode: 429 }, { throttledRetryMinSeconds: 50_000 })).toBe(
       MAX_VISIBILITY_SECONDS,
     );
+    expect(
+      delay({ attempt: 1, statusCode: 429, retryAfterSeconds: 100 }, { throttledRetryMinSeconds: 50_000 }),
+    ).toBe(MAX_VISIBILITY_SECONDS);
+    expect(delay({ attempt: 1, errorClass: 'timeout' }, { throttledRetryMinSeconds: 50_000 })).toBe(
+      MAX_VISIBILITY_SECONDS,
+    );
   });
 
-  it('keeps a zero step at zero even when Retry-After asks for more, but not after a bare 429', () => {
+  it('keeps a zero step at zero for a 503 even when Retry-After asks for more, but not for a 429', () => {
     const zeroStep = { schedule: [0, 0, 10] };
     expect(delay({ attempt: 1, statusCode: 503, retryAfterSeconds: 30 }, zeroStep)).toBe(0);
     expect(delay({ attempt: 1, statusCode: 500 }, zeroStep)).toBe(0);
     expect(delay({ attempt: 1, statusCode: 429 }, zeroStep)).toBe(60);
+    expect(delay({ attempt: 1, statusCode: 429, retryAfterSeconds: 30 }, zeroStep)).toBe(60);
+    expect(delay({ attempt: 1, errorClass: 'timeout' }, zeroStep)).toBe(60);
   });
 
   it('is 0 after the last attempt whatever the receiver asked, so SQS dead-letters the message at once', () => {

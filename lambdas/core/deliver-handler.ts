@@ -3,8 +3,8 @@ import { ChangeMessageVisibilityCommand, type SQSClient } from '@aws-sdk/client-
 import type { SQSRecord } from 'aws-lambda';
 import { type DeliveryDependencies, deliver } from './delivery.js';
 import { parseDeliveryMessage } from './delivery-message.js';
-import { type QueueHandler, withContext } from './fanout-handler.js';
 import { logger } from './logger.js';
+import { type QueueHandler, withContext } from './sqs-batch.js';
 
 export interface DeliverHandlerDependencies extends DeliveryDependencies {
   sqs: SQSClient;

@@ -24,7 +24,7 @@ export interface DeliveryDependencies extends HealthDependencies {
   retryScheduleSeconds: readonly number[];
   autoDisableAfterSeconds: number;
   attemptTimeoutMs: number;
-  /** Shortest wait after a 429 or a timeout that names no Retry-After; 60 s by default. */
+  /** Shortest wait after a 429 (whatever its Retry-After says) or a timeout; 60 s by default. */
   throttledRetryMinSeconds?: number;
   /** Jitter source; Math.random by default. */
   random?: () => number;

@@ -13,10 +13,13 @@ import { isConditionalCheckFailed } from './dynamo.js';
  * (claim-check), and replay reads it back. The same item is the idempotency claim for publishing: the first
  * bus event that carries a tenant's event id claims it, and a later publish of the same id (a different
  * EventBridge id) is a duplicate that fans out to no one. A copy of the *same* bus event (an SQS redelivery
- * after a crash) may claim again until its fan-out is marked started, so an interrupted fan-out is redone.
+ * after a crash) may claim again until markFannedOut records that its first page and continuation are
+ * queued, so an interrupted fan-out is redone.
  *
- * Item: { pk: tenantId, sk: eventId, busEventId, type, timestamp, data, receivedAt, expiresAt (TTL),
- *         fannedOutAt? }. The byTime index (pk, timestamp) lists a tenant's events since a time.
+ * Item: { pk: "<tenantId>#<eventId>", tenantId, eventId, busEventId, type, timestamp, data, receivedAt,
+ *         expiresAt (TTL), fannedOutAt?, firstPageDeliveries? }. Each event is its own partition, so payload
+ * writes never concentrate on one tenant's partition; the byTime index (tenantId, timestamp) lists a
+ * tenant's events since a time. Tenant ids and event ids contain no "#", so keys cannot collide.
  */
 export interface StoredEvent extends WebhookEvent {
   tenantId: string;
@@ -47,8 +50,9 @@ export class EventStore {
         new PutCommand({
           TableName: this.tableName,
           Item: {
-            pk: event.tenantId,
-            sk: event.id,
+            pk: eventKey(event.tenantId, event.id),
+            tenantId: event.tenantId,
+            eventId: event.id,
             busEventId: event.busEventId,
             type: event.type,
             timestamp: event.timestamp,
@@ -69,13 +73,17 @@ export class EventStore {
     }
   }
 
-  async markFannedOut(event: Pick<AcceptedEvent, 'tenantId' | 'id'>, deliveries: number): Promise<void> {
+  /** Records that the event's first page and its continuation (if any) are queued. */
+  async markFannedOut(
+    event: Pick<AcceptedEvent, 'tenantId' | 'id'>,
+    firstPageDeliveries: number,
+  ): Promise<void> {
     await this.db.send(
       new UpdateCommand({
         TableName: this.tableName,
-        Key: { pk: event.tenantId, sk: event.id },
-        UpdateExpression: 'SET fannedOutAt = :at, deliveries = :deliveries',
-        ExpressionAttributeValues: { ':at': new Date().toISOString(), ':deliveries': deliveries },
+        Key: { pk: eventKey(event.tenantId, event.id) },
+        UpdateExpression: 'SET fannedOutAt = :at, firstPageDeliveries = :deliveries',
+        ExpressionAttributeValues: { ':at': new Date().toISOString(), ':deliveries': firstPageDeliveries },
       }),
     );
   }
@@ -90,7 +98,7 @@ export class EventStore {
       const { Item } = await this.db.send(
         new GetCommand({
           TableName: this.tableName,
-          Key: { pk: tenantId, sk: eventId },
+          Key: { pk: eventKey(tenantId, eventId) },
           ConsistentRead: consistent,
         }),
       );
@@ -122,7 +130,7 @@ export class EventStore {
       new QueryCommand({
         TableName: this.tableName,
         IndexName: EVENTS_BY_TIME_INDEX,
-        KeyConditionExpression: 'pk = :tenant AND #timestamp >= :since',
+        KeyConditionExpression: 'tenantId = :tenant AND #timestamp >= :since',
         ExpressionAttributeNames: { '#timestamp': 'timestamp' },
         ExpressionAttributeValues: {
           ':tenant': tenantId,
@@ -134,11 +142,15 @@ export class EventStore {
     );
     return {
       events: (result.Items ?? []).map((item) => ({
-        id: String(item.sk),
+        id: String(item.eventId),
         type: String(item.type),
         timestamp: String(item.timestamp),
       })),
       ...(result.LastEvaluatedKey ? { next: result.LastEvaluatedKey } : {}),
     };
   }
+}
+
+function eventKey(tenantId: string, eventId: string): string {
+  return `${tenantId}#${eventId}`;
 }

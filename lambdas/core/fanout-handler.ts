@@ -1,12 +1,11 @@
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
-import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import type { SQSRecord } from 'aws-lambda';
 import { fromBusEvent } from './bus-events.js';
 import { PoisonMessageError } from './errors.js';
 import { type FanoutDependencies, fanOutEvent, runFanoutJob } from './fanout.js';
 import { isFanoutJob, parseFanoutJob } from './fanout-jobs.js';
 import { logger } from './logger.js';
-
-export type QueueHandler = (event: SQSEvent, context?: Context) => Promise<SQSBatchResponse>;
+import { type QueueHandler, withContext } from './sqs-batch.js';
 
 /**
  * Fan-out: each record is a bus event (a new publish) or a fan-out job (a continuation or a replay), and
@@ -44,9 +43,4 @@ function parseBody(body: string): unknown {
   } catch {
     throw new PoisonMessageError('fan-out message is not JSON');
   }
-}
-
-/** Powertools wants the Lambda context when there is one, and no key at all when there is not. */
-export function withContext(context: Context | undefined): { context?: Context } {
-  return context ? { context } : {};
 }

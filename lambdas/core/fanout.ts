@@ -128,8 +128,8 @@ async function fanOutPage(deps: FanoutDependencies, job: EventJob): Promise<Page
 }
 
 /**
- * One page of a replay since a time: up to pageSize stored events from the job's position, of which those
- * the subscription's current event types match and that the attempt log does not show delivered to it are
+ * One page of a replay since a time (or since the subscription was created, if later): up to pageSize
+ * stored events from the job's position, of which those the subscription's current event types match and that the attempt log does not show delivered to it are
  * sent again, flagged as replays.
  *
  * "Delivered" is what the attempt log recorded. With the log set to `failures`, a success at the first
@@ -143,7 +143,9 @@ async function replaySincePage(deps: FanoutDependencies, job: SinceJob): Promise
   if (subscription.status !== 'active') return { outcome: 'skipped', reason: 'the subscription is disabled' };
 
   const until = job.until ?? new Date().toISOString();
-  const page = await deps.events.listSince(tenantId, new Date(job.since), {
+  // Events published before the subscription existed were never meant for it.
+  const from = Math.max(Date.parse(job.since), Date.parse(subscription.createdAt));
+  const page = await deps.events.listSince(tenantId, new Date(from), {
     limit: deps.pageSize,
     start: job.start,
   });

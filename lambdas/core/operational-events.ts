@@ -20,13 +20,26 @@ export type OperationalEventType =
 export interface OperationalEventDetail {
   tenantId: string;
   subscriptionId: string;
-  url: string;
+  /**
+   * The subscription URL's origin (scheme://host[:port]) only: the path, query and credentials of a webhook
+   * URL often carry a token (Slack-style hooks), and operational events reach wider audiences than the API.
+   */
+  endpoint: string;
   /** For `disabled`: endpoint_gone or failing_too_long. */
   reason?: string;
   failingSince?: string;
   /** The attempt that caused the change. */
   eventId: string;
   at: string;
+}
+
+/** The origin of a subscription URL, for an operational event; empty if it does not parse. */
+export function endpointOrigin(url: string): string {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return '';
+  }
 }
 
 export type OperationalEvents = (type: OperationalEventType, detail: OperationalEventDetail) => Promise<void>;

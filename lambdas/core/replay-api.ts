@@ -1,7 +1,9 @@
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { findPathEvent, findSubscription, pathSubscriptionId, requireActive } from './api-lookups.js';
 import type { RouteKey } from './api-routes.js';
+import { ValidationError } from './errors.js';
 import type { EventStore } from './event-store.js';
+import { anyFilterMatches } from './event-types.js';
 import { sendFanoutJob } from './fanout-jobs.js';
 import { jsonResponse, type RouteHandler } from './http.js';
 import { replayEventSchema, replaySinceSchema, validate } from './schemas.js';
@@ -35,7 +37,14 @@ export function replayRoutes(deps: ReplayApiDependencies): Partial<Record<RouteK
         });
         return jsonResponse(202, { eventId: event.id });
       }
-      requireActive(await findSubscription(deps.subscriptions, tenantId, subscriptionId));
+      const subscription = await findSubscription(deps.subscriptions, tenantId, subscriptionId);
+      requireActive(subscription);
+      // Delivery would skip it; saying so now beats a 202 that silently does nothing.
+      if (!anyFilterMatches(subscription.eventTypes, event.type)) {
+        throw new ValidationError(
+          `subscriptionId: subscription ${subscriptionId} does not subscribe to events of type ${event.type}`,
+        );
+      }
       await sendFanoutJob(deps.sqs, deps.fanoutQueueUrl, {
         job: 'event-subscription',
         tenantId,

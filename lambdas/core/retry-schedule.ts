@@ -67,7 +67,7 @@ export interface FailedAttempt {
 
 export interface RetryPolicy {
   schedule: readonly number[];
-  /** Shortest wait after a 429 or a timeout that names no Retry-After. */
+  /** Shortest wait after a 429 (whatever its Retry-After says) or a timeout. */
   throttledRetryMinSeconds: number;
   random?: () => number;
 }
@@ -75,11 +75,16 @@ export interface RetryPolicy {
 export const DEFAULT_THROTTLED_RETRY_MIN_SECONDS = 60;
 
 /**
- * Seconds until the next attempt after a failed one. The schedule's (jittered) step is the base. A 429 or
- * 503 that names a Retry-After gets it, clamped to [1×, 2×] the step so a receiver can slow us down but not
- * stall the message or make us hammer it; a 429 or a timeout without one waits at least
- * throttledRetryMinSeconds, since the receiver is overloaded. Never above SQS's visibility limit, and 0 after
- * the last attempt whatever the receiver asked, so the message goes to the DLQ at once.
+ * Seconds until the next attempt after a failed one. The schedule's (jittered) step is the base.
+ *   429                 max(throttledRetryMinSeconds, Retry-After clamped to [1×, 2×] the step), or the
+ *                       minimum and the step without Retry-After: a throttling receiver may slow us down,
+ *                       never speed us up
+ *   503 + Retry-After   Retry-After clamped to [1×, 2×] the step, so the receiver can slow us down but not
+ *                       stall the message or make us hammer it
+ *   timeout             at least throttledRetryMinSeconds, since the receiver is overloaded
+ *   anything else       the step
+ * Never above SQS's visibility limit, and 0 after the last attempt whatever the receiver asked, so the
+ * message goes to the DLQ at once.
  */
 export function retryDelaySeconds(policy: RetryPolicy, failed: FailedAttempt): number {
   if (failed.attempt >= policy.schedule.length) return 0;
@@ -88,8 +93,9 @@ export function retryDelaySeconds(policy: RetryPolicy, failed: FailedAttempt): n
   let delay = step;
   if (mayNameRetryAfter && failed.retryAfterSeconds !== undefined) {
     delay = Math.min(Math.max(failed.retryAfterSeconds, step), 2 * step);
-  } else if (failed.statusCode === 429 || failed.errorClass === 'timeout') {
-    delay = Math.max(step, policy.throttledRetryMinSeconds);
+  }
+  if (failed.statusCode === 429 || failed.errorClass === 'timeout') {
+    delay = Math.max(delay, policy.throttledRetryMinSeconds);
   }
   return Math.min(delay, MAX_VISIBILITY_SECONDS);
 }

@@ -1,5 +1,5 @@
 import { logger } from './logger.js';
-import type { OperationalEventDetail, OperationalEvents } from './operational-events.js';
+import { endpointOrigin, type OperationalEventDetail, type OperationalEvents } from './operational-events.js';
 import type { DisabledReason, StoredSubscription, SubscriptionStore } from './subscriptions.js';
 
 /**
@@ -9,7 +9,9 @@ import type { DisabledReason, StoredSubscription, SubscriptionStore } from './su
  *   a failure, failing for autoDisableAfterSeconds → disabled (failing_too_long)
  *   a success while failing                      → recovered
  * Each change is a conditional write that only one concurrent attempt wins, and only the winner puts the
- * operational event, so a burst of failures reports each change once.
+ * operational event, so a burst of failures reports each change once. The subscription is an eventually
+ * consistent read, so a failing_too_long disable also requires the stored failingSince to be the one it was
+ * decided on: a run that another attempt has ended (or ended and restarted) since is not disabled.
  */
 export type HealthChange =
   | { kind: 'none' }
@@ -49,7 +51,7 @@ export async function applyHealthChange(
   const detail = (failingSince: string | undefined, reason?: string): OperationalEventDetail => ({
     tenantId,
     subscriptionId: id,
-    url: subscription.url,
+    endpoint: endpointOrigin(subscription.url),
     ...(reason ? { reason } : {}),
     ...(failingSince ? { failingSince } : {}),
     eventId: context.eventId,
@@ -69,7 +71,13 @@ export async function applyHealthChange(
       }
       return;
     case 'disable':
-      if (await deps.subscriptions.disable(tenantId, id, change.reason)) {
+      // Conditional on the failure run the decision was based on: `subscription` is an eventually
+      // consistent read, and another delivery may have ended that run (recovered) since.
+      if (
+        await deps.subscriptions.disable(tenantId, id, change.reason, {
+          failingSince: subscription.failingSince,
+        })
+      ) {
         logger.warn('subscription disabled', { tenantId, subscriptionId: id, reason: change.reason });
         await deps.operationalEvents(
           'webhook.subscription.disabled',

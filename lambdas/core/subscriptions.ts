@@ -274,12 +274,26 @@ export class SubscriptionStore {
     );
   }
 
-  /** Disables an active subscription and removes its routes; false when it was not active (or is gone). */
-  async disable(tenantId: string, id: string, reason: DisabledReason): Promise<boolean> {
+  /**
+   * Disables an active subscription and removes its routes; false when it was not active (or is gone).
+   * For failing_too_long, `failingSince` is the failure run the decision was based on (read eventually
+   * consistently): the subscription is disabled only while that run is still the stored one, so a run that
+   * another delivery has ended, or ended and restarted, is not; without it, never. Other reasons (a 410)
+   * disable whatever the run.
+   */
+  async disable(
+    tenantId: string,
+    id: string,
+    reason: DisabledReason,
+    options: { failingSince?: string | undefined } = {},
+  ): Promise<boolean> {
     try {
       let changed = false;
       await this.write(tenantId, id, (current) => {
-        changed = current.status === 'active';
+        changed =
+          current.status === 'active' &&
+          (reason !== 'failing_too_long' ||
+            (current.failingSince !== undefined && current.failingSince === options.failingSince));
         return changed ? { status: 'disabled', disabledReason: reason } : {};
       });
       return changed;

@@ -476,8 +476,8 @@ describe('Stack: tables', () => {
     expect(indexes('events')).toEqual([
       {
         IndexName: EVENTS_BY_TIME_INDEX,
-        KeySchema: keySchema('pk', 'timestamp'),
-        Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: ['type'] },
+        KeySchema: keySchema('tenantId', 'timestamp'),
+        Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: ['eventId', 'type'] },
       },
     ]);
     expect(indexes('attempts')).toEqual([
