@@ -77,6 +77,9 @@ export interface ServiceDefinition {
   autoDisableAfterSeconds: number;
   /** Subscriptions one fan-out message (event or job) enqueues before it hands the rest to a continuation. */
   fanoutPageSize: number;
+  /** Abuse limits: subscriptions a tenant may have, and API requests per second per tenant. */
+  maxSubscriptionsPerTenant: number;
+  tenantRequestsPerSecond: number;
 }
 
 export interface ServiceOptions {
@@ -86,6 +89,10 @@ export interface ServiceOptions {
   attemptLog?: AttemptLogMode;
   /** @default 5 days */
   autoDisableAfterSeconds?: number;
+  /** @default 10,000 */
+  maxSubscriptionsPerTenant?: number;
+  /** @default 50 */
+  tenantRequestsPerSecond?: number;
 }
 
 const DAY = 86_400;
@@ -150,7 +157,8 @@ export function serviceDefinition(options: ServiceOptions = {}): ServiceDefiniti
   return {
     functions,
     tables: {
-      tenants: { partitionKey: 'pk', pointInTimeRecovery: true },
+      // Tenants and key hashes; also the per-tenant request counters, which expire by TTL.
+      tenants: { partitionKey: 'pk', timeToLiveAttribute: 'expiresAt', pointInTimeRecovery: true },
       subscriptions: { partitionKey: 'pk', sortKey: 'sk', pointInTimeRecovery: true },
       // Stored events (claim-check payloads and idempotency claims), one partition each so that a busy
       // tenant's payload writes spread out; byTime lists a tenant's events since a time, for replay.
@@ -205,5 +213,19 @@ export function serviceDefinition(options: ServiceOptions = {}): ServiceDefiniti
     attemptRetentionDays: 30,
     autoDisableAfterSeconds,
     fanoutPageSize: 2_000,
+    maxSubscriptionsPerTenant: positiveInteger(
+      'maxSubscriptionsPerTenant',
+      options.maxSubscriptionsPerTenant ?? 10_000,
+    ),
+    tenantRequestsPerSecond: positiveInteger(
+      'tenantRequestsPerSecond',
+      options.tenantRequestsPerSecond ?? 50,
+    ),
   };
+}
+
+function positiveInteger(name: string, value: number): number {
+  if (!Number.isInteger(value) || value < 1)
+    throw new Error(`${name} must be a positive whole number, got ${value}`);
+  return value;
 }

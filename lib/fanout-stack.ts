@@ -1,6 +1,16 @@
-import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import {
+  Arn,
+  ArnFormat,
+  CfnOutput,
+  Duration,
+  RemovalPolicy,
+  Stack,
+  type StackProps,
+  Token,
+} from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { Grant, type IGrantable } from 'aws-cdk-lib/aws-iam';
+import { type IKey, Key } from 'aws-cdk-lib/aws-kms';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
@@ -15,19 +25,28 @@ import { Ingestion } from './constructs/ingestion.js';
 import { SecureQueue } from './constructs/secure-queue.js';
 import { Storage } from './constructs/storage.js';
 import { type QueueDefinition, type ServiceOptions, serviceDefinition } from './definitions.js';
+import { acknowledgeNagFindings } from './nag-acknowledgements.js';
 
 /**
  * CDK context the stack reads (`cdk deploy -c name=value` or cdk.json):
- *   retrySchedule          delays before each delivery attempt, in seconds: "0,5,300" or a JSON array
- *                          (default: DEFAULT_RETRY_SCHEDULE_SECONDS)
- *   attemptLog             which delivery attempts are recorded: all, failures or off (default: all)
- *   autoDisableAfterHours  a subscription failing this long without a success is disabled (default: 120)
- *   alarmEmail             an address subscribed to the alarm topic (default: none)
+ *   retrySchedule              delays before each delivery attempt, in seconds: "0,5,300" or a JSON array
+ *                              (default: DEFAULT_RETRY_SCHEDULE_SECONDS)
+ *   attemptLog                 which delivery attempts are recorded: all, failures or off (default: all)
+ *   autoDisableAfterHours      a subscription failing this long without a success is disabled (default: 120)
+ *   maxSubscriptionsPerTenant  subscriptions one tenant may have (default: 10000)
+ *   tenantRequestsPerSecond    API requests per second one tenant may make (default: 50)
+ *   alarmEmail                 an address subscribed to the alarm topic (default: none)
+ *   kmsKey=create              encrypt tables, queues and the bus with a new customer-managed key
+ *   kmsKeyArn                  ... or with this existing one (default for both: AWS-managed keys)
  */
 export const CONTEXT_RETRY_SCHEDULE = 'retrySchedule';
 export const CONTEXT_ATTEMPT_LOG = 'attemptLog';
 export const CONTEXT_AUTO_DISABLE_AFTER_HOURS = 'autoDisableAfterHours';
+export const CONTEXT_MAX_SUBSCRIPTIONS_PER_TENANT = 'maxSubscriptionsPerTenant';
+export const CONTEXT_TENANT_REQUESTS_PER_SECOND = 'tenantRequestsPerSecond';
 export const CONTEXT_ALARM_EMAIL = 'alarmEmail';
+export const CONTEXT_KMS_KEY = 'kmsKey';
+export const CONTEXT_KMS_KEY_ARN = 'kmsKeyArn';
 
 export type FanoutStackProps = StackProps;
 
@@ -37,6 +56,8 @@ export type FanoutStackProps = StackProps;
  */
 export class FanoutStack extends Stack {
   readonly alarms: AlarmTopic;
+  /** The customer-managed key of the tables, queues and bus, when context asks for one. */
+  readonly dataKey: IKey | undefined;
   readonly storage: Storage;
   readonly fanoutQueue: SecureQueue;
   readonly deliveryQueue: SecureQueue;
@@ -56,7 +77,9 @@ export class FanoutStack extends Stack {
     }
 
     this.alarms = new AlarmTopic(this, 'Alarms', email ? { email } : {});
-    this.storage = new Storage(this, 'Storage', { tables: def.tables });
+    this.dataKey = this.createDataKey(dataKeyFromContext((key) => this.node.tryGetContext(key)));
+    const encryption = this.dataKey ? { encryptionKey: this.dataKey } : {};
+    this.storage = new Storage(this, 'Storage', { tables: def.tables, ...encryption });
 
     const queueProps = (definition: QueueDefinition) => ({
       definition,
@@ -64,6 +87,7 @@ export class FanoutStack extends Stack {
       deadLetterRetention: Duration.seconds(def.deadLetterRetentionSeconds),
       alarm: def.alarm,
       alarmTopic: this.alarms.topic,
+      ...encryption,
     });
     this.fanoutQueue = new SecureQueue(this, 'FanoutQueue', queueProps(def.queues.fanout));
     this.deliveryQueue = new SecureQueue(this, 'DeliveryQueue', queueProps(def.queues.delivery));
@@ -77,6 +101,7 @@ export class FanoutStack extends Stack {
         alarm: def.alarm,
         alarmTopic: this.alarms.topic,
       },
+      ...encryption,
     });
 
     const settings: Record<SettingName, string> = {
@@ -94,6 +119,8 @@ export class FanoutStack extends Stack {
       attemptRetentionDays: String(def.attemptRetentionDays),
       autoDisableAfterSeconds: String(def.autoDisableAfterSeconds),
       fanoutPageSize: String(def.fanoutPageSize),
+      maxSubscriptionsPerTenant: String(def.maxSubscriptionsPerTenant),
+      tenantRequestsPerSecond: String(def.tenantRequestsPerSecond),
       // Private and internal targets are for local development only.
       allowPrivateUrls: 'false',
     };
@@ -113,16 +140,19 @@ export class FanoutStack extends Stack {
 
     // Least privilege: each grant matches the calls in the function's code (lambdas/core). Item actions are
     // granted on the table alone and queries on the one index that serves them, since Table.grant would give
-    // every action on every index (table/index/*) as soon as a table has one.
+    // every action on every index (table/index/*) as soon as a table has one. With a customer-managed key,
+    // each grant also allows the key operations the call needs (grantKeyUse).
     grantOnTable(tenants, authorizer, 'dynamodb:GetItem');
 
-    // Subscription API; the attempt lists (table and byEvent); replays are jobs on the fan-out queue.
+    // Subscription API, with the per-tenant subscription counter (UpdateItem); the attempt lists (table and
+    // byEvent); replays are jobs on the fan-out queue; the per-tenant request counters in the tenants table.
     grantOnTable(
       subscriptions,
       register,
       'dynamodb:GetItem',
       'dynamodb:Query',
       'dynamodb:PutItem',
+      'dynamodb:UpdateItem',
       'dynamodb:DeleteItem',
       'dynamodb:BatchWriteItem',
     );
@@ -130,8 +160,11 @@ export class FanoutStack extends Stack {
     grantOnTable(attempts, register, 'dynamodb:Query');
     grantQueryOnIndex(attempts, ATTEMPTS_BY_EVENT_INDEX, register);
     grantSendMessage(fanoutQueue, register);
+    grantOnTable(tenants, register, 'dynamodb:UpdateItem');
 
+    // Events onto the bus (whose key, if any, only EventBridge uses); the per-tenant request counters.
     this.ingestion.bus.grantPutEventsTo(ingest);
+    grantOnTable(tenants, ingest, 'dynamodb:UpdateItem');
 
     // Routes and replay targets; claims, fan-out marks and stored events; events since T (byTime) that have
     // no delivered attempt (byEvent); deliveries, and continuations of large fan-outs.
@@ -198,12 +231,49 @@ export class FanoutStack extends Stack {
       value: this.fanoutQueue.queue.queueArn,
       description: 'The --destination when redriving the rule DLQ, which is no queue’s redrive target',
     });
+    if (this.dataKey) {
+      new CfnOutput(this, 'DataKeyArn', {
+        value: this.dataKey.keyArn,
+        description: 'Customer-managed key of the tables, queues and bus (operators need it to redrive)',
+      });
+    }
+
+    acknowledgeNagFindings(this, def);
+  }
+
+  /** The customer-managed key that context asks for, or none (AWS-managed keys). */
+  private createDataKey(choice: DataKeyChoice): IKey | undefined {
+    if (choice.kind === 'aws-managed') return undefined;
+    if (choice.kind === 'existing') {
+      const keyRegion = Arn.split(choice.keyArn, ArnFormat.SLASH_RESOURCE_NAME).region;
+      if (!Token.isUnresolved(this.region) && keyRegion !== this.region) {
+        throw new Error(
+          `context "${CONTEXT_KMS_KEY_ARN}": the key is in ${keyRegion} but the stack deploys to ${this.region}; KMS keys are regional, so use a key in ${this.region}`,
+        );
+      }
+      return Key.fromKeyArn(this, 'DataKey', choice.keyArn);
+    }
+    return new Key(this, 'DataKey', {
+      description: 'Encrypts the webhook fan-out tables, queues and event bus',
+      enableKeyRotation: true,
+      // Tenants and subscriptions are retained with the stack's deletion; so is their key, or they could no
+      // longer be read.
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
   }
 }
+
+/** DynamoDB actions that store new encrypted data; the others only read (or delete) it. */
+const TABLE_WRITE_ACTIONS = new Set(['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:BatchWriteItem']);
 
 /** Item actions on the table itself, none on its indexes. */
 function grantOnTable(table: ITable, grantee: IGrantable, ...actions: string[]): void {
   Grant.addToPrincipal({ grantee, actions, resourceArns: [table.tableArn] });
+  grantKeyUse(
+    table.encryptionKey,
+    grantee,
+    actions.some((action) => TABLE_WRITE_ACTIONS.has(action)),
+  );
 }
 
 /** Query on one index of the table. */
@@ -213,11 +283,23 @@ function grantQueryOnIndex(table: ITable, indexName: string, grantee: IGrantable
     actions: ['dynamodb:Query'],
     resourceArns: [`${table.tableArn}/index/${indexName}`],
   });
+  grantKeyUse(table.encryptionKey, grantee, false);
 }
 
 /** SendMessage only: Queue.grantSendMessages adds GetQueueAttributes and GetQueueUrl, which no code calls. */
 function grantSendMessage(queue: IQueue, grantee: IGrantable): void {
   Grant.addToPrincipal({ grantee, actions: ['sqs:SendMessage'], resourceArns: [queue.queueArn] });
+  grantKeyUse(queue.encryptionMasterKey, grantee, true);
+}
+
+/**
+ * The key operations a call needs on a customer-managed key: Decrypt to read; GenerateDataKey as well to store
+ * new data (SQS producers need both, and writers to a table get the same). CDK's own grants would add Encrypt,
+ * ReEncrypt* and the whole GenerateDataKey* family, which no call here needs. SQS consumers get their Decrypt
+ * from SqsEventSource.
+ */
+function grantKeyUse(key: IKey | undefined, grantee: IGrantable, writes: boolean): void {
+  key?.grant(grantee, 'kms:Decrypt', ...(writes ? ['kms:GenerateDataKey'] : []));
 }
 
 /** The service options CDK context sets; every value is checked, naming the key and what it accepts. */
@@ -227,11 +309,76 @@ export function serviceOptionsFromContext(context: (key: string) => unknown): Se
   const autoDisableAfterSeconds = autoDisableAfterSecondsFromContext(
     context(CONTEXT_AUTO_DISABLE_AFTER_HOURS),
   );
+  const maxSubscriptionsPerTenant = positiveIntegerFromContext(
+    CONTEXT_MAX_SUBSCRIPTIONS_PER_TENANT,
+    context(CONTEXT_MAX_SUBSCRIPTIONS_PER_TENANT),
+    10_000,
+  );
+  const tenantRequestsPerSecond = positiveIntegerFromContext(
+    CONTEXT_TENANT_REQUESTS_PER_SECOND,
+    context(CONTEXT_TENANT_REQUESTS_PER_SECOND),
+    50,
+  );
   return {
     ...(retryScheduleSeconds ? { retryScheduleSeconds } : {}),
     ...(attemptLog ? { attemptLog } : {}),
     ...(autoDisableAfterSeconds ? { autoDisableAfterSeconds } : {}),
+    ...(maxSubscriptionsPerTenant ? { maxSubscriptionsPerTenant } : {}),
+    ...(tenantRequestsPerSecond ? { tenantRequestsPerSecond } : {}),
   };
+}
+
+/**
+ * A positive whole number from context: "500" (from `-c key=500`) or 500 (from cdk.json). Undefined when the
+ * context is not set; `example` appears in the error message.
+ */
+export function positiveIntegerFromContext(key: string, value: unknown, example: number): number | undefined {
+  if (value === undefined) return undefined;
+  const number = typeof value === 'string' && /^\s*\d+\s*$/.test(value) ? Number(value) : value;
+  if (typeof number !== 'number' || !Number.isSafeInteger(number) || number < 1) {
+    throw new Error(
+      `context "${key}" must be a positive whole number (e.g. ${example}), got ${JSON.stringify(value)}`,
+    );
+  }
+  return number;
+}
+
+/** Which key encrypts the tables, queues and bus. */
+export type DataKeyChoice =
+  | { kind: 'aws-managed' }
+  | { kind: 'create' }
+  | { kind: 'existing'; keyArn: string };
+
+/** A symmetric KMS key's ARN (single- or multi-Region); aliases are not accepted, as key policies name keys. */
+const KMS_KEY_ARN =
+  /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$/;
+
+/** `kmsKey=create` or `kmsKeyArn=<key ARN>` (not both); AWS-managed keys when neither is set. */
+export function dataKeyFromContext(context: (key: string) => unknown): DataKeyChoice {
+  const create = context(CONTEXT_KMS_KEY);
+  const keyArn = context(CONTEXT_KMS_KEY_ARN);
+  if (create !== undefined && keyArn !== undefined) {
+    throw new Error(
+      `context "${CONTEXT_KMS_KEY}" and "${CONTEXT_KMS_KEY_ARN}" cannot both be set: create a key or name an existing one`,
+    );
+  }
+  if (create !== undefined) {
+    if (create !== 'create') {
+      throw new Error(
+        `context "${CONTEXT_KMS_KEY}" accepts only "create" (use "${CONTEXT_KMS_KEY_ARN}" for an existing key), got ${JSON.stringify(create)}`,
+      );
+    }
+    return { kind: 'create' };
+  }
+  if (keyArn !== undefined) {
+    if (typeof keyArn !== 'string' || !KMS_KEY_ARN.test(keyArn.trim())) {
+      throw new Error(
+        `context "${CONTEXT_KMS_KEY_ARN}" must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<key id>), got ${JSON.stringify(keyArn)}`,
+      );
+    }
+    return { kind: 'existing', keyArn: keyArn.trim() };
+  }
+  return { kind: 'aws-managed' };
 }
 
 /** `attemptLog` context: all, failures or off. Undefined when the context is not set. */

@@ -15,6 +15,10 @@ try {
     ...(config.apiKeys ? { apiKeys: config.apiKeys } : {}),
     ...(config.attemptLog ? { attemptLog: config.attemptLog } : {}),
     ...(config.autoDisableAfterSeconds ? { autoDisableAfterSeconds: config.autoDisableAfterSeconds } : {}),
+    ...(config.maxSubscriptionsPerTenant
+      ? { maxSubscriptionsPerTenant: config.maxSubscriptionsPerTenant }
+      : {}),
+    ...(config.tenantRequestsPerSecond ? { tenantRequestsPerSecond: config.tenantRequestsPerSecond } : {}),
   });
 } catch (error) {
   console.error(`local mode did not start: ${(error as Error).message}`);

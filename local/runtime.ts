@@ -27,6 +27,8 @@ export interface LocalRuntimeOptions {
   apiKeys?: readonly string[];
   attemptLog?: AttemptLogMode;
   autoDisableAfterSeconds?: number;
+  maxSubscriptionsPerTenant?: number;
+  tenantRequestsPerSecond?: number;
   alarmIntervalMs?: number;
   log?: (line: string) => void;
 }
@@ -61,6 +63,12 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}) {
       ...(options.attemptLog ? { attemptLog: options.attemptLog } : {}),
       ...(options.autoDisableAfterSeconds
         ? { autoDisableAfterSeconds: options.autoDisableAfterSeconds }
+        : {}),
+      ...(options.maxSubscriptionsPerTenant
+        ? { maxSubscriptionsPerTenant: options.maxSubscriptionsPerTenant }
+        : {}),
+      ...(options.tenantRequestsPerSecond
+        ? { tenantRequestsPerSecond: options.tenantRequestsPerSecond }
         : {}),
       // On AWS operators route these with their own rules; locally they are logged.
       onOperationalEvent: (event) =>

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import type { HostResolver } from '../lambdas/core/address-guard.js';
 import type { AttemptLogMode } from '../lambdas/core/attempts.js';
 import { documentClient } from '../lambdas/core/aws.js';
 import type { Config } from '../lambdas/core/config.js';
@@ -38,12 +39,16 @@ export interface LocalServiceOptions {
   random?: () => number;
   attemptLog?: AttemptLogMode;
   autoDisableAfterSeconds?: number;
+  maxSubscriptionsPerTenant?: number;
+  tenantRequestsPerSecond?: number;
   /** Subscriptions per fan-out page; the stack's by default. */
   fanoutPageSize?: number;
   /** Shortest wait after a 429 (whatever its Retry-After says) or a timeout; 60 s by default. */
   throttledRetryMinSeconds?: number;
   /** The deliver step's clock, moved forward in tests of secret rotation and auto-disable. */
   now?: () => Date;
+  /** The SSRF guard's resolver at registration and delivery (when allowPrivateUrls is false); the system's by default. */
+  resolveHost?: HostResolver;
   /** Called with each operational event put on the bus (local mode logs them). */
   onOperationalEvent?: (event: Record<string, unknown>) => void;
 }
@@ -59,6 +64,10 @@ export async function createLocalService(options: LocalServiceOptions) {
     ...(options.retryScheduleSeconds ? { retryScheduleSeconds: options.retryScheduleSeconds } : {}),
     ...(options.attemptLog ? { attemptLog: options.attemptLog } : {}),
     ...(options.autoDisableAfterSeconds ? { autoDisableAfterSeconds: options.autoDisableAfterSeconds } : {}),
+    ...(options.maxSubscriptionsPerTenant
+      ? { maxSubscriptionsPerTenant: options.maxSubscriptionsPerTenant }
+      : {}),
+    ...(options.tenantRequestsPerSecond ? { tenantRequestsPerSecond: options.tenantRequestsPerSecond } : {}),
   });
   const dynamo = new DynamoDBClient({
     endpoint: options.dynamoEndpoint,
@@ -112,15 +121,18 @@ export async function createLocalService(options: LocalServiceOptions) {
     autoDisableAfterSeconds: definition.autoDisableAfterSeconds,
     fanoutPageSize: options.fanoutPageSize ?? definition.fanoutPageSize,
     allowPrivateUrls: options.allowPrivateUrls ?? true,
+    maxSubscriptionsPerTenant: definition.maxSubscriptionsPerTenant,
+    tenantRequestsPerSecond: definition.tenantRequestsPerSecond,
   };
   const clients = { db, sqs, eventBridge };
   const api = {
     authorizer: authorizerFunction(config, clients, { cacheTtlMs: options.authCacheTtlMs ?? 0 }),
-    register: registerFunction(config, clients),
+    register: registerFunction(config, clients, { resolveHost: options.resolveHost }),
     ingest: ingestFunction(config, clients),
   };
   const fanout = fanoutFunction(config, clients);
   const deliver = deliverFunction(config, clients, {
+    resolveHost: options.resolveHost,
     ...(options.random ? { random: options.random } : {}),
     ...(options.now ? { now: options.now } : {}),
     ...(options.throttledRetryMinSeconds !== undefined

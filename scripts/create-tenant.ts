@@ -6,7 +6,8 @@ import { createTenant } from '../lambdas/core/tenants.js';
 /**
  * Operator command: creates a tenant and its first API key in a deployed stack, and prints the key once.
  *   npm run create-tenant -- --name acme --table <TenantsTableName output>
- * Uses the standard AWS credential chain and region (AWS_PROFILE, AWS_REGION, ...).
+ * Uses the standard AWS credential chain and region (AWS_PROFILE, AWS_REGION, ...). Further keys, listing,
+ * revocation and rotation: npm run tenant-keys -- --help.
  */
 const usage = 'usage: npm run create-tenant -- --name <tenant name> --table <TenantsTableName stack output>';
 const { values } = parseArgs({
@@ -20,6 +21,7 @@ if (values.help || !values.name || !values.table) {
 const dynamo = new DynamoDBClient({});
 const tenant = await createTenant(documentClient(dynamo), values.table, { name: values.name });
 console.log(`tenant:  ${tenant.tenantId} (${tenant.name})`);
+console.log(`key id:  ${tenant.keyId}`);
 console.log(`api key: ${tenant.apiKey}`);
 console.log('Store the key now: only its hash is kept, so it cannot be shown again.');
 dynamo.destroy();

@@ -18,6 +18,8 @@ describe('Local mode: configuration', () => {
       FANOUT_ALLOW_PRIVATE_URLS: 'false',
       FANOUT_ATTEMPT_LOG: 'failures',
       FANOUT_AUTO_DISABLE_AFTER_SECONDS: '600',
+      FANOUT_MAX_SUBSCRIPTIONS_PER_TENANT: '20',
+      FANOUT_TENANT_REQUESTS_PER_SECOND: '5',
     });
     expect(config).toMatchObject({
       port: 0,
@@ -27,6 +29,8 @@ describe('Local mode: configuration', () => {
       allowPrivateUrls: false,
       attemptLog: 'failures',
       autoDisableAfterSeconds: 600,
+      maxSubscriptionsPerTenant: 20,
+      tenantRequestsPerSecond: 5,
     });
   });
 

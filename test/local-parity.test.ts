@@ -5,7 +5,14 @@ import { Template } from 'aws-cdk-lib/assertions';
 import type { IConstruct } from 'constructs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ATTEMPTS_BY_EVENT_INDEX } from '../lambdas/core/attempts.js';
+import {
+  environmentVariable,
+  FUNCTION_SETTINGS,
+  type FunctionName,
+  type SettingName,
+} from '../lambdas/core/config.js';
 import { EVENTS_BY_TIME_INDEX } from '../lambdas/core/event-store.js';
+import { serviceDefinition } from '../lib/definitions.js';
 import { CONTEXT_RETRY_SCHEDULE, FanoutStack } from '../lib/fanout-stack.js';
 import { startTestService } from './support/service.js';
 
@@ -42,7 +49,11 @@ describe.each([
     const context = schedule ? { [CONTEXT_RETRY_SCHEDULE]: schedule.join(',') } : {};
     stack = new FanoutStack(new App({ context: { 'aws:cdk:bundling-stacks': [], ...context } }), 'Parity');
     resources = Template.fromStack(stack).toJSON().Resources;
-    service = await startTestService(schedule ? { retryScheduleSeconds: schedule } : {});
+    // The suite's services lift the request rate limit; this one keeps the stack's default.
+    service = await startTestService({
+      tenantRequestsPerSecond: serviceDefinition().tenantRequestsPerSecond,
+      ...(schedule ? { retryScheduleSeconds: schedule } : {}),
+    });
     dynamo = new DynamoDBClient({
       endpoint: inject('dynamoEndpoint'),
       region: 'us-east-1',
@@ -170,6 +181,31 @@ describe.each([
     };
     expect(await indexNames('events')).toEqual([EVENTS_BY_TIME_INDEX]);
     expect(await indexNames('attempts')).toEqual([ATTEMPTS_BY_EVENT_INDEX]);
+  });
+
+  it('gives every function the settings of the stack, apart from resource names and private URLs', () => {
+    // Resource names differ by design; private targets are allowed locally unless FANOUT_ALLOW_PRIVATE_URLS says no.
+    const local: readonly SettingName[] = [
+      'retryScheduleSeconds',
+      'attemptTimeoutMs',
+      'eventRetentionDays',
+      'attemptLog',
+      'attemptRetentionDays',
+      'autoDisableAfterSeconds',
+      'fanoutPageSize',
+      'maxSubscriptionsPerTenant',
+      'tenantRequestsPerSecond',
+    ];
+    for (const name of Object.keys(FUNCTION_SETTINGS) as FunctionName[]) {
+      const variables = template(stack.functions[name]).properties.Environment.Variables;
+      const settings: readonly SettingName[] = FUNCTION_SETTINGS[name];
+      for (const setting of settings.filter((candidate) => local.includes(candidate))) {
+        const value = service.config[setting];
+        expect(Array.isArray(value) ? value.join(',') : String(value), `${name}: ${setting}`).toBe(
+          variables[environmentVariable(setting)],
+        );
+      }
+    }
   });
 
   it('routes events to the fan-out queue with the pattern of the stack’s rule', () => {

@@ -30,7 +30,7 @@ export interface AttemptRecord {
   attemptedAt: string;
   result: 'delivered' | 'failed';
   statusCode?: number;
-  errorClass?: 'timeout' | 'connection_error' | 'dns_error';
+  errorClass?: 'timeout' | 'connection_error' | 'dns_error' | 'blocked_address';
   latencyMs: number;
   /** The first RESPONSE_BODY_LIMIT_BYTES of the response body, as text. */
   responseBody?: string;

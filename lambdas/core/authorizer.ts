@@ -14,6 +14,10 @@ export interface AuthorizerOptions {
   now?: () => number;
 }
 
+/**
+ * How long each authorizer instance remembers a key's answer: a revoked key keeps working for at most this long
+ * (API Gateway itself caches nothing). Short enough for revocation, long enough to spare most GetItems.
+ */
 export const AUTH_CACHE_TTL_SECONDS = 30;
 
 /**

@@ -28,6 +28,25 @@ export function eventDataBytes(data: unknown): number {
   return Buffer.byteLength(JSON.stringify(data), 'utf8');
 }
 
+/**
+ * The deepest nesting of objects and arrays accepted in a payload: far beyond real events, and well within
+ * what receivers' JSON parsers accept, so a payload cannot be built to crash the parser at the other end.
+ */
+export const MAX_EVENT_DATA_DEPTH = 30;
+
+/** How deeply objects and arrays nest in a JSON value (a flat object is 1); iterative, so no stack to overflow. */
+export function jsonDepth(value: unknown): number {
+  let deepest = 0;
+  const pending: [unknown, number][] = [[value, 1]];
+  for (let next = pending.pop(); next; next = pending.pop()) {
+    const [node, depth] = next;
+    if (typeof node !== 'object' || node === null) continue;
+    deepest = Math.max(deepest, depth);
+    for (const child of Object.values(node)) pending.push([child, depth + 1]);
+  }
+  return deepest;
+}
+
 export interface WebhookEvent {
   id: string;
   type: string;
@@ -74,6 +93,9 @@ export function fromBusEvent(body: unknown): AcceptedEvent {
   }
   if (typeof raw.detail !== 'object' || raw.detail === null || Array.isArray(raw.detail)) {
     throw new PoisonMessageError('event detail must be a JSON object');
+  }
+  if (jsonDepth(raw.detail) > MAX_EVENT_DATA_DEPTH) {
+    throw new PoisonMessageError(`event detail nests deeper than ${MAX_EVENT_DATA_DEPTH} levels`);
   }
   const bytes = eventDataBytes(raw.detail);
   if (bytes > MAX_EVENT_DATA_BYTES) {

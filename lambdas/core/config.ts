@@ -37,6 +37,8 @@ const SETTINGS = {
   autoDisableAfterSeconds: ['FANOUT_AUTO_DISABLE_AFTER_SECONDS', z.coerce.number().int().min(1)],
   fanoutPageSize: ['FANOUT_PAGE_SIZE', z.coerce.number().int().min(1).max(100_000)],
   allowPrivateUrls: ['FANOUT_ALLOW_PRIVATE_URLS', booleanFlag.default(false)],
+  maxSubscriptionsPerTenant: ['FANOUT_MAX_SUBSCRIPTIONS_PER_TENANT', z.coerce.number().int().min(1)],
+  tenantRequestsPerSecond: ['FANOUT_TENANT_REQUESTS_PER_SECOND', z.coerce.number().int().min(1)],
 } as const satisfies SettingTable;
 
 export type SettingName = keyof typeof SETTINGS;
@@ -70,8 +72,17 @@ export function readSettings<T extends SettingTable, const K extends keyof T>(
 /** The settings each function reads; the stack and local mode set exactly these for it. */
 export const FUNCTION_SETTINGS = {
   authorizer: ['tenantsTable'],
-  register: ['subscriptionsTable', 'eventsTable', 'attemptsTable', 'fanoutQueueUrl', 'allowPrivateUrls'],
-  ingest: ['eventBusName'],
+  register: [
+    'tenantsTable',
+    'subscriptionsTable',
+    'eventsTable',
+    'attemptsTable',
+    'fanoutQueueUrl',
+    'allowPrivateUrls',
+    'maxSubscriptionsPerTenant',
+    'tenantRequestsPerSecond',
+  ],
+  ingest: ['tenantsTable', 'eventBusName', 'tenantRequestsPerSecond'],
   fanout: [
     'subscriptionsTable',
     'eventsTable',
@@ -92,6 +103,7 @@ export const FUNCTION_SETTINGS = {
     'attemptLog',
     'attemptRetentionDays',
     'autoDisableAfterSeconds',
+    'allowPrivateUrls',
   ],
 } as const satisfies Record<string, readonly SettingName[]>;
 

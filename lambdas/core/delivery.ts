@@ -1,3 +1,11 @@
+import { Agent, buildConnector, fetch as undiciFetch } from 'undici';
+import {
+  BLOCKED_ADDRESS,
+  BlockedAddressError,
+  guardedLookup,
+  type HostResolver,
+  hostnameProblem,
+} from './address-guard.js';
 import { type AttemptLog, type AttemptRecord, newAttemptId, RESPONSE_BODY_LIMIT_BYTES } from './attempts.js';
 import type { DeliveryMessage } from './delivery-message.js';
 import type { EventStore, StoredEvent } from './event-store.js';
@@ -33,8 +41,15 @@ export interface DeliveryDependencies extends HealthDependencies {
    * timestamp, health and auto-disable, attempt times. Tests move it to compress days into seconds.
    */
   now?: () => Date;
-  /** Injectable for tests of transport edge cases; the real global fetch otherwise. */
-  fetch?: typeof fetch;
+  /**
+   * False in AWS mode: each connection resolves the host again and goes only to an address the SSRF guard
+   * has just checked (address-guard.ts); a refused host is a failed attempt with errorClass blocked_address.
+   */
+  allowPrivateUrls: boolean;
+  /** The guard's resolver; the system's by default. */
+  resolveHost?: HostResolver;
+  /** Injectable for tests of transport edge cases; webhookTransport(this) otherwise. */
+  fetch?: WebhookFetch;
 }
 
 export type SkipReason =
@@ -99,7 +114,7 @@ export async function deliver(
 
   const outcome = await postWebhook(subscription, event, now, {
     timeoutMs: deps.attemptTimeoutMs,
-    fetch: deps.fetch ?? fetch,
+    fetch: deps.fetch ?? transportOf(deps),
     // The body is only worth reading when the attempt log keeps it.
     keepBody: (result) => deps.attempts.records(result, attempt),
   });
@@ -188,14 +203,14 @@ export async function postWebhook(
   now: Date,
   options: {
     timeoutMs: number;
-    fetch: typeof fetch;
+    fetch: WebhookFetch;
     keepBody: (result: HttpOutcome['result']) => boolean;
   },
 ): Promise<HttpOutcome> {
   const { id, type, timestamp, data } = event;
   const body = JSON.stringify({ type, timestamp, data });
   const started = performance.now();
-  let response: Response;
+  let response: WebhookResponse;
   try {
     response = await options.fetch(subscription.url, {
       method: 'POST',
@@ -268,7 +283,64 @@ export function classifyError(error: unknown): ErrorClass {
   if (error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError'))
     return 'timeout';
   const code = (error as { cause?: { code?: unknown } } | undefined)?.cause?.code;
+  if (code === BLOCKED_ADDRESS) return 'blocked_address';
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return 'dns_error';
   if (code === 'UND_ERR_CONNECT_TIMEOUT') return 'timeout';
   return 'connection_error';
+}
+
+/** The part of fetch a delivery uses, so tests can stand in for the network. */
+export type WebhookFetch = (
+  url: string,
+  init: {
+    method: 'POST';
+    headers: Record<string, string>;
+    body: string;
+    redirect: 'manual';
+    signal: AbortSignal;
+  },
+) => Promise<WebhookResponse>;
+
+export interface WebhookResponse {
+  status: number;
+  headers: { get(name: string): string | null };
+  body: ReadableStream<Uint8Array> | null;
+}
+
+/** One transport per set of dependencies (one per deliver handler), so its connections are reused. */
+const transports = new WeakMap<DeliveryDependencies, WebhookFetch>();
+
+function transportOf(deps: DeliveryDependencies): WebhookFetch {
+  let transport = transports.get(deps);
+  if (!transport) {
+    transport = webhookTransport(deps);
+    transports.set(deps, transport);
+  }
+  return transport;
+}
+
+/**
+ * fetch over one keep-alive connection pool. Unless private URLs are allowed, every new connection is made
+ * through the SSRF guard: an IP-literal or local-only host is refused before connecting, and a host name is
+ * resolved by guardedLookup, which refuses the host if any address is not global and otherwise hands the
+ * socket exactly the addresses it checked. A pooled connection was checked when it was opened.
+ */
+export function webhookTransport(options: {
+  allowPrivateUrls: boolean;
+  resolveHost?: HostResolver;
+}): WebhookFetch {
+  const dispatcher = new Agent(
+    options.allowPrivateUrls ? {} : { connect: guardedConnector(options.resolveHost) },
+  );
+  return (url, init) => undiciFetch(url, { ...init, dispatcher });
+}
+
+function guardedConnector(resolveHost: HostResolver | undefined): buildConnector.connector {
+  const connect = buildConnector({ lookup: guardedLookup(resolveHost) });
+  return (options, callback) => {
+    // undici passes IPv6 literals unbracketed; net never calls `lookup` for an IP literal.
+    const problem = hostnameProblem(options.hostname);
+    if (problem) queueMicrotask(() => callback(new BlockedAddressError(problem), null));
+    else connect(options, callback);
+  };
 }

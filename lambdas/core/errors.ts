@@ -66,6 +66,23 @@ export class ValidationError extends HttpError {
   }
 }
 
+/** A limit the client can get back under by removing something (e.g. deleting subscriptions). */
+export class LimitReachedError extends HttpError {
+  constructor(code: string, message: string) {
+    super(422, code, message);
+  }
+}
+
+/** Too many requests in the current window; the API answers with a Retry-After header. */
+export class TooManyRequestsError extends HttpError {
+  constructor(
+    message: string,
+    readonly retryAfterSeconds: number,
+  ) {
+    super(429, 'rate_limited', message);
+  }
+}
+
 /** A dependency (EventBridge, DynamoDB, SQS) failed in a way the client can retry; never a client mistake. */
 export class ServiceUnavailableError extends HttpError {
   constructor(message: string) {

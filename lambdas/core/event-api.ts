@@ -17,8 +17,11 @@ export function eventRoutes(
 ): Partial<Record<RouteKey, RouteHandler>> {
   return {
     'POST /events': async (request) => {
-      const input = validate(publishEventSchema, request.jsonBody());
-      const dataBytes = eventDataBytes(input.data);
+      const body = request.jsonBody();
+      const input = validate(publishEventSchema, body);
+      // The payload as parsed, not as the schema rebuilt it: a record schema drops a "__proto__" key.
+      const data = (body as { data: Record<string, unknown> }).data;
+      const dataBytes = eventDataBytes(data);
       if (dataBytes > MAX_EVENT_DATA_BYTES) {
         throw new PayloadTooLargeError(
           `data must not exceed ${MAX_EVENT_DATA_BYTES} bytes as JSON; it has ${dataBytes}`,
@@ -26,7 +29,9 @@ export function eventRoutes(
       }
       const id = input.id ?? newId('evt');
       const result = await eventBridge.send(
-        new PutEventsCommand({ Entries: [toPutEventsEntry(busName, request.tenantId, { ...input, id })] }),
+        new PutEventsCommand({
+          Entries: [toPutEventsEntry(busName, request.tenantId, { type: input.type, data, id })],
+        }),
       );
       const failure = result.Entries?.[0];
       if ((result.FailedEntryCount ?? 0) > 0 || !failure?.EventId) {

@@ -16,7 +16,7 @@ import { isConditionalCheckFailed } from './dynamo.js';
  * after a crash) may claim again until markFannedOut records that its first page and continuation are
  * queued, so an interrupted fan-out is redone.
  *
- * Item: { pk: "<tenantId>#<eventId>", tenantId, eventId, busEventId, type, timestamp, data, receivedAt,
+ * Item: { pk: "<tenantId>#<eventId>", tenantId, eventId, busEventId, type, timestamp, data (JSON), receivedAt,
  *         expiresAt (TTL), fannedOutAt?, firstPageDeliveries? }. Each event is its own partition, so payload
  * writes never concentrate on one tenant's partition; the byTime index (tenantId, timestamp) lists a
  * tenant's events since a time. Tenant ids and event ids contain no "#", so keys cannot collide.
@@ -56,7 +56,9 @@ export class EventStore {
             busEventId: event.busEventId,
             type: event.type,
             timestamp: event.timestamp,
-            data: event.data,
+            // As JSON text, so the stored payload is exactly the published one: the DynamoDB marshaller
+            // would read an own "constructor" key as the value's class and corrupt or refuse the map.
+            data: JSON.stringify(event.data),
             receivedAt: now.toISOString(),
             expiresAt: nowSeconds + this.retentionDays * 86_400,
           },
@@ -109,7 +111,7 @@ export class EventStore {
           id: eventId,
           type: String(Item.type),
           timestamp: String(Item.timestamp),
-          data: Item.data as Record<string, unknown>,
+          data: JSON.parse(String(Item.data)) as Record<string, unknown>,
         };
       }
     }

@@ -1,6 +1,7 @@
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { HostResolver } from './address-guard.js';
 import { AttemptLog } from './attempts.js';
 import { AUTH_CACHE_TTL_SECONDS, createAuthorizer } from './authorizer.js';
 import type { Config, FUNCTION_SETTINGS, FunctionName } from './config.js';
@@ -10,6 +11,7 @@ import { EventStore } from './event-store.js';
 import { createFanoutHandler } from './fanout-handler.js';
 import { createApiHandler } from './http.js';
 import { operationalEvents } from './operational-events.js';
+import { TenantRateLimiter } from './rate-limit.js';
 import { subscriptionRoutes } from './subscription-api.js';
 import { SubscriptionStore } from './subscriptions.js';
 import { resolveApiKey } from './tenants.js';
@@ -38,21 +40,52 @@ export function authorizerFunction(
   });
 }
 
-export function registerFunction(config: FunctionConfig<'register'>, clients: Pick<Clients, 'db' | 'sqs'>) {
+/** The rate limiter's clock (epoch milliseconds), fixed by tests of the per-second window. */
+export interface ApiFunctionOptions {
+  now?: () => number;
+}
+
+export function registerFunction(
+  config: FunctionConfig<'register'>,
+  clients: Pick<Clients, 'db' | 'sqs'>,
+  options: ApiFunctionOptions & { resolveHost?: HostResolver } = {},
+) {
   return createApiHandler(
     subscriptionRoutes({
-      subscriptions: new SubscriptionStore(clients.db, config.subscriptionsTable),
+      subscriptions: new SubscriptionStore(clients.db, config.subscriptionsTable, {
+        maxPerTenant: config.maxSubscriptionsPerTenant,
+      }),
       events: new EventStore(clients.db, config.eventsTable),
       attempts: new AttemptLog(clients.db, config.attemptsTable),
       sqs: clients.sqs,
       fanoutQueueUrl: config.fanoutQueueUrl,
       allowPrivateUrls: config.allowPrivateUrls,
+      resolveHost: options.resolveHost,
     }),
+    { rateLimiter: rateLimiter(config, clients, options) },
   );
 }
 
-export function ingestFunction(config: FunctionConfig<'ingest'>, clients: Pick<Clients, 'eventBridge'>) {
-  return createApiHandler(eventRoutes(clients.eventBridge, config.eventBusName));
+export function ingestFunction(
+  config: FunctionConfig<'ingest'>,
+  clients: Pick<Clients, 'db' | 'eventBridge'>,
+  options: ApiFunctionOptions = {},
+) {
+  return createApiHandler(eventRoutes(clients.eventBridge, config.eventBusName), {
+    rateLimiter: rateLimiter(config, clients, options),
+  });
+}
+
+/** Register and ingest count against the same per-tenant counter: the limit is for the whole API. */
+function rateLimiter(
+  config: Pick<Config, 'tenantsTable' | 'tenantRequestsPerSecond'>,
+  clients: Pick<Clients, 'db'>,
+  options: ApiFunctionOptions,
+): TenantRateLimiter {
+  return new TenantRateLimiter(clients.db, config.tenantsTable, {
+    requestsPerSecond: config.tenantRequestsPerSecond,
+    ...(options.now ? { now: options.now } : {}),
+  });
 }
 
 export function fanoutFunction(config: FunctionConfig<'fanout'>, clients: Pick<Clients, 'db' | 'sqs'>) {
@@ -70,7 +103,13 @@ export function fanoutFunction(config: FunctionConfig<'fanout'>, clients: Pick<C
 export function deliverFunction(
   config: FunctionConfig<'deliver'>,
   clients: Clients,
-  options: { random?: () => number; now?: () => Date; throttledRetryMinSeconds?: number } = {},
+  options: {
+    random?: () => number;
+    now?: () => Date;
+    throttledRetryMinSeconds?: number;
+    /** The SSRF guard's resolver, for tests that answer differently than at registration. */
+    resolveHost?: HostResolver;
+  } = {},
 ) {
   return createDeliverHandler({
     sqs: clients.sqs,
@@ -85,6 +124,7 @@ export function deliverFunction(
     retryScheduleSeconds: config.retryScheduleSeconds,
     attemptTimeoutMs: config.attemptTimeoutMs,
     autoDisableAfterSeconds: config.autoDisableAfterSeconds,
+    allowPrivateUrls: config.allowPrivateUrls,
     ...options,
   });
 }

@@ -12,11 +12,13 @@ import {
   MethodNotAllowedError,
   NotFoundError,
   PayloadTooLargeError,
+  TooManyRequestsError,
   UnauthorizedError,
   UnsupportedMediaTypeError,
 } from './errors.js';
 import { headerValue } from './headers.js';
 import { logger } from './logger.js';
+import type { TenantRateLimiter } from './rate-limit.js';
 
 /** What the authorizer passes on: the caller's tenant, or why there is none. */
 export interface AuthorizerContext {
@@ -54,15 +56,25 @@ export function emptyResponse(statusCode: number): ApiResponse {
   return { statusCode };
 }
 
+export interface ApiHandlerOptions {
+  /** Counts each authenticated request against its tenant's limit before any route runs. */
+  rateLimiter?: Pick<TenantRateLimiter, 'admit'>;
+}
+
 /**
- * Wraps route handlers into one Lambda handler: the caller's tenant is required before any route runs,
- * requests are dispatched by the API Gateway route key, and every error becomes the JSON error contract.
+ * Wraps route handlers into one Lambda handler: the caller's tenant is required and its rate limit checked
+ * before any route runs, requests are dispatched by the API Gateway route key, and every error becomes the
+ * JSON error contract.
  */
-export function createApiHandler(routes: Partial<Record<RouteKey, RouteHandler>>) {
+export function createApiHandler(
+  routes: Partial<Record<RouteKey, RouteHandler>>,
+  options: ApiHandlerOptions = {},
+) {
   return middy<ApiEvent, ApiResponse, Error, Context>()
     .use(jsonErrors())
     .handler(async (event) => {
       const tenantId = requireTenant(event);
+      await options.rateLimiter?.admit(tenantId);
       const handler = routes[event.routeKey as RouteKey] ?? (() => unmatchedRoute(event));
       return handler({
         tenantId,
@@ -83,6 +95,11 @@ function jsonErrors(): MiddlewareObj<ApiEvent, ApiResponse, Error, Context> {
         request.response = jsonResponse(error.statusCode, error.toJSON());
         if (error.statusCode === 401)
           request.response.headers = { ...request.response.headers, 'www-authenticate': 'Bearer' };
+        if (error instanceof TooManyRequestsError)
+          request.response.headers = {
+            ...request.response.headers,
+            'retry-after': String(error.retryAfterSeconds),
+          };
         return;
       }
       logger.error('unhandled error', { error, routeKey: request.event.routeKey });

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { EVENT_ID_PATTERN } from './bus-events.js';
+import { hostnameProblem } from './address-guard.js';
+import { EVENT_ID_PATTERN, jsonDepth, MAX_EVENT_DATA_DEPTH } from './bus-events.js';
 import { ValidationError } from './errors.js';
 import { isEventType, isEventTypeFilter } from './event-types.js';
 
@@ -27,12 +28,26 @@ const eventTypeFilter = z
     'must be an event type like "order.created", a prefix filter like "order.*", or "*"',
   );
 
+/**
+ * Free text that is stored and shown back: no control characters (CR/LF and friends), line or paragraph
+ * separators, or bidirectional marks and overrides, so it can never forge a line in a log, a header or a
+ * terminal, or display reordered.
+ */
+const CONTROL_CHARACTERS = /[\p{Cc}\u2028\u2029\u200e\u200f\u061c\u202a-\u202e\u2066-\u2069]/u;
+/** Keys that mean something to JavaScript objects (and to the DynamoDB marshaller) are not metadata. */
+const RESERVED_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+const plainText = (max: number) =>
+  z
+    .string()
+    .max(max, `must be at most ${max} characters`)
+    .refine((text) => !CONTROL_CHARACTERS.test(text), 'must not contain control characters');
+
 const metadata = z
   .record(
-    z.string().min(1).max(LIMITS.metadataKeyLength),
-    z
-      .string()
-      .max(LIMITS.metadataValueLength, `values must be at most ${LIMITS.metadataValueLength} characters`),
+    plainText(LIMITS.metadataKeyLength)
+      .pipe(z.string().min(1))
+      .refine((key) => !RESERVED_KEYS.has(key), 'keys must not be __proto__, constructor or prototype'),
+    plainText(LIMITS.metadataValueLength),
   )
   .refine((value) => Object.keys(value).length <= LIMITS.metadataEntries, {
     message: `must have at most ${LIMITS.metadataEntries} entries`,
@@ -58,15 +73,17 @@ function urlProblem(value: string, allowPrivateUrls: boolean): string | undefine
   if (url.protocol !== 'https:' && !(allowPrivateUrls && url.protocol === 'http:')) {
     return allowPrivateUrls ? 'must use http or https' : 'must use https';
   }
+  // Credentials are refused in every mode: `https://good@127.0.0.1` reads as a trusted name to people.
   if (url.username || url.password) return 'must not contain credentials';
-  return undefined;
+  // Checks that need no lookup; the host's addresses are checked after the schema (subscription-api.ts).
+  return allowPrivateUrls ? undefined : hostnameProblem(url.hostname);
 }
 
 export function createSubscriptionSchema(allowPrivateUrls: boolean) {
   return z.strictObject({
     url: webhookUrl(allowPrivateUrls),
     eventTypes: z.array(eventTypeFilter).min(1).max(LIMITS.eventTypesPerSubscription),
-    description: z.string().max(LIMITS.descriptionLength).optional(),
+    description: plainText(LIMITS.descriptionLength).optional(),
     metadata: metadata.optional(),
   });
 }
@@ -87,7 +104,12 @@ export const publishEventSchema = z.strictObject({
       isEventType,
       'must be dot-separated segments of letters, digits, "_" and "-", at most 128 characters',
     ),
-  data: z.record(z.string(), z.unknown(), 'must be a JSON object'),
+  data: z
+    .record(z.string(), z.unknown(), 'must be a JSON object')
+    .refine(
+      (data) => jsonDepth(data) <= MAX_EVENT_DATA_DEPTH,
+      `must not nest objects and arrays deeper than ${MAX_EVENT_DATA_DEPTH} levels`,
+    ),
   id: z
     .string()
     .regex(EVENT_ID_PATTERN, 'must be 1 to 128 characters of letters, digits, "_", "-", "." and ":"')

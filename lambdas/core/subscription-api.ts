@@ -1,9 +1,10 @@
 import type { SQSClient } from '@aws-sdk/client-sqs';
+import { checkWebhookHost, type HostResolver } from './address-guard.js';
 import { findSubscription, pathSubscriptionId } from './api-lookups.js';
 import type { RouteKey } from './api-routes.js';
 import { attemptRoutes } from './attempt-api.js';
 import type { AttemptLog } from './attempts.js';
-import { BadRequestError } from './errors.js';
+import { BadRequestError, ValidationError } from './errors.js';
 import type { EventStore } from './event-store.js';
 import { emptyResponse, jsonResponse, type RouteHandler } from './http.js';
 import { replayRoutes } from './replay-api.js';
@@ -25,7 +26,10 @@ export interface SubscriptionApiDependencies {
   /** Replays are fan-out jobs on the fan-out queue. */
   sqs: SQSClient;
   fanoutQueueUrl: string;
+  /** False in AWS mode: a webhook URL's host must resolve to global addresses only (address-guard.ts). */
   allowPrivateUrls: boolean;
+  /** The guard's resolver; the system's by default. */
+  resolveHost?: HostResolver;
 }
 
 /**
@@ -38,10 +42,17 @@ export function subscriptionRoutes(
   const store = deps.subscriptions;
   const createSchema = createSubscriptionSchema(deps.allowPrivateUrls);
   const updateSchema = updateSubscriptionSchema(deps.allowPrivateUrls);
+  /** The lookup the schema cannot do: every address of the host must be global. Deliveries check again. */
+  const checkUrlHost = async (url: string) => {
+    if (deps.allowPrivateUrls) return;
+    const check = await checkWebhookHost(new URL(url).hostname, deps.resolveHost);
+    if (!check.ok) throw new ValidationError(`url: ${check.reason}`);
+  };
 
   return {
     'POST /subscriptions': async (request) => {
       const input = validate(createSchema, request.jsonBody());
+      await checkUrlHost(input.url);
       const created = await store.create(request.tenantId, input);
       // One of the two responses that carry a signing secret; the other is a rotation's.
       return jsonResponse(201, { ...toPublic(created), secret: created.secret });
@@ -67,6 +78,7 @@ export function subscriptionRoutes(
     'PATCH /subscriptions/{id}': async (request) => {
       const id = pathSubscriptionId(request);
       const changes = validate(updateSchema, request.jsonBody());
+      if (changes.url !== undefined) await checkUrlHost(changes.url);
       return jsonResponse(200, toPublic(await store.update(request.tenantId, id, changes)));
     },
 

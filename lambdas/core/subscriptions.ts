@@ -8,12 +8,13 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { batchWriteAll, isConditionalCheckFailed } from './dynamo.js';
-import { ConflictError, NotFoundError } from './errors.js';
+import { ConflictError, LimitReachedError, NotFoundError } from './errors.js';
 import { routingFilters } from './event-types.js';
 import { newId } from './ids.js';
+import { logger } from './logger.js';
 
 /**
- * One table holds two kinds of item:
+ * One table holds two kinds of item (and each tenant's subscription count, see COUNT_SK):
  *   subscription  { pk: "<tenantId>", sk: "sub#<id>", ...fields, secret, version }
  *   route         { pk: "route#<tenantId>#<filter>", sk: "<subscriptionId>" }
  * A route exists for each routing filter of each *active* subscription, so fan-out finds an event's
@@ -83,10 +84,24 @@ export function generateSigningSecret(): string {
   return `whsec_${randomBytes(32).toString('base64')}`;
 }
 
+export interface SubscriptionStoreOptions {
+  /** Subscriptions one tenant may have; without it creates are counted but not capped. */
+  maxPerTenant?: number;
+}
+
+/**
+ * Each tenant's subscription count lives beside its subscriptions, { pk: "<tenantId>", sk: "#count", count },
+ * outside the "sub#" range that list() reads. A create reserves a slot first with a conditional ADD, so
+ * concurrent creates can never pass the cap; a failed create gives it back. A crash between the two steps can
+ * only leave the count too high by one (a lost slot), never let a tenant past its cap.
+ */
+const COUNT_SK = '#count';
+
 export class SubscriptionStore {
   constructor(
     private readonly db: DynamoDBDocumentClient,
     private readonly tableName: string,
+    private readonly options: SubscriptionStoreOptions = {},
   ) {}
 
   async create(tenantId: string, input: NewSubscription): Promise<StoredSubscription> {
@@ -104,14 +119,20 @@ export class SubscriptionStore {
       updatedAt: now,
       version: 1,
     };
-    await this.putRoutes(tenantId, subscription.id, routingFilters(subscription.eventTypes));
-    await this.db.send(
-      new PutCommand({
-        TableName: this.tableName,
-        Item: { pk: tenantId, sk: `sub#${subscription.id}`, ...subscription },
-        ConditionExpression: 'attribute_not_exists(pk)',
-      }),
-    );
+    await this.reserveSlot(tenantId);
+    try {
+      await this.putRoutes(tenantId, subscription.id, routingFilters(subscription.eventTypes));
+      await this.db.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { pk: tenantId, sk: `sub#${subscription.id}`, ...subscription },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+    } catch (error) {
+      await this.releaseSlot(tenantId);
+      throw error;
+    }
     return subscription;
   }
 
@@ -306,10 +327,70 @@ export class SubscriptionStore {
   async delete(tenantId: string, id: string): Promise<void> {
     const current = await this.get(tenantId, id);
     if (!current) throw new NotFoundError(`subscription ${id} does not exist`);
-    await this.db.send(
-      new DeleteCommand({ TableName: this.tableName, Key: { pk: tenantId, sk: `sub#${id}` } }),
+    const { Attributes } = await this.db.send(
+      new DeleteCommand({
+        TableName: this.tableName,
+        Key: { pk: tenantId, sk: `sub#${id}` },
+        ReturnValues: 'ALL_OLD',
+      }),
     );
+    // Only the request that actually removed the item gives its slot back, so concurrent deletes count once.
+    if (Attributes) await this.releaseSlot(tenantId);
     await this.deleteRoutes(tenantId, id, activeRoutes(current));
+  }
+
+  /** Takes one of the tenant's subscription slots, or refuses with 422 when the cap is reached. */
+  private async reserveSlot(tenantId: string): Promise<void> {
+    const max = this.options.maxPerTenant;
+    try {
+      await this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: tenantId, sk: COUNT_SK },
+          UpdateExpression: 'ADD #count :one',
+          ExpressionAttributeNames: { '#count': 'count' },
+          ...(max === undefined
+            ? { ExpressionAttributeValues: { ':one': 1 } }
+            : {
+                ConditionExpression: 'attribute_not_exists(#count) OR #count < :max',
+                ExpressionAttributeValues: { ':one': 1, ':max': max },
+              }),
+        }),
+      );
+    } catch (error) {
+      if (!isConditionalCheckFailed(error)) throw error;
+      // 422 rather than 429: waiting does not help, deleting a subscription does.
+      throw new LimitReachedError(
+        'subscription_limit_reached',
+        `a tenant may have at most ${max} subscriptions; delete one to create another`,
+      );
+    }
+  }
+
+  /**
+   * Gives a slot back. It never throws: the create or delete it follows has already been decided, and a slot
+   * not given back only leaves the count one too high, which is logged.
+   */
+  private async releaseSlot(tenantId: string): Promise<void> {
+    try {
+      await this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: tenantId, sk: COUNT_SK },
+          UpdateExpression: 'ADD #count :minusOne',
+          // Never below zero, e.g. for subscriptions created before counting began.
+          ConditionExpression: '#count > :zero',
+          ExpressionAttributeNames: { '#count': 'count' },
+          ExpressionAttributeValues: { ':minusOne': -1, ':zero': 0 },
+        }),
+      );
+    } catch (error) {
+      if (!isConditionalCheckFailed(error))
+        logger.error('could not give back a subscription slot; the count is one too high', {
+          error,
+          tenantId,
+        });
+    }
   }
 
   /**

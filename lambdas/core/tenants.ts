@@ -1,16 +1,32 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  BatchGetCommand,
+  type BatchGetCommandOutput,
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import { isConditionalCheckFailed } from './dynamo.js';
 import { newId } from './ids.js';
 
 /**
  * Tenants and their API keys live in one table:
- *   { pk: "tenant#<tenantId>", tenantId, name, createdAt }
- *   { pk: "key#<sha256 of key>", keyHash, tenantId, keyId, status, createdAt }
+ *   { pk: "tenant#<tenantId>", tenantId, name, createdAt, keys: { <keyId>: <key hash> } }
+ *   { pk: "key#<sha256 of key>", keyHash, tenantId, keyId, status, createdAt, revokedAt? }
  * Only the SHA-256 of a key is stored. A key is 256 random bits, so a fast hash is enough: there is nothing
- * to brute-force, and the authorizer can look a key up with one GetItem.
+ * to brute-force, and the authorizer can look a key up with one GetItem. The tenant's `keys` map is how an
+ * operator finds a tenant's keys (list, revoke by id) without a scan; request paths never read it.
+ * (The table also holds the per-tenant request counters, "rate#...", see rate-limit.ts.)
  */
 export const API_KEY_PREFIX = 'fk_';
 export const API_KEY_PATTERN = /^fk_[A-Za-z0-9_-]{43}$/;
+/** Characters of the key's hash shown when listing: enough to tell keys apart, useless for finding one. */
+const KEY_HINT_LENGTH = 6;
+const BATCH_GET_LIMIT = 100;
+const MAX_BATCH_GET_ROUNDS = 6;
+
+export type ApiKeyStatus = 'active' | 'revoked';
 
 export interface TenantRecord {
   tenantId: string;
@@ -18,10 +34,34 @@ export interface TenantRecord {
   createdAt: string;
 }
 
+export interface CreatedApiKey {
+  tenantId: string;
+  keyId: string;
+  createdAt: string;
+  /** The only time the key is ever available in clear. */
+  apiKey: string;
+}
+
 export interface CreatedTenant extends TenantRecord {
   keyId: string;
   /** The only time the key is ever available in clear. */
   apiKey: string;
+}
+
+/** A key as an operator sees it: never the key, only an id and the first characters of its hash. */
+export interface ApiKeyInfo {
+  keyId: string;
+  tenantId: string;
+  status: ApiKeyStatus;
+  createdAt: string;
+  revokedAt?: string;
+  /** The first characters of the key's SHA-256 (hex), e.g. to match `printf %s "$KEY" | sha256sum`. */
+  hashHint: string;
+}
+
+/** An operator error: an unknown tenant or key, or a malformed key. */
+export class TenantKeyError extends Error {
+  override name = 'TenantKeyError';
 }
 
 export function generateApiKey(): string {
@@ -37,37 +77,152 @@ export async function createTenant(
   tableName: string,
   input: { name: string; apiKey?: string },
 ): Promise<CreatedTenant> {
-  const apiKey = input.apiKey ?? generateApiKey();
-  if (!API_KEY_PATTERN.test(apiKey))
-    throw new Error(`an API key must look like ${API_KEY_PREFIX}<43 base64url characters>`);
+  const apiKey = checkedKey(input.apiKey);
   const tenant: TenantRecord = {
     tenantId: newId('ten'),
     name: input.name,
     createdAt: new Date().toISOString(),
   };
   const keyId = newId('key');
+  // The tenant lists its key before the key exists, so no key can ever work without being listed.
   await db.send(
     new PutCommand({
       TableName: tableName,
-      Item: { pk: `tenant#${tenant.tenantId}`, ...tenant },
+      Item: { pk: tenantKey(tenant.tenantId), ...tenant, keys: { [keyId]: hashApiKey(apiKey) } },
       ConditionExpression: 'attribute_not_exists(pk)',
     }),
   );
-  await db.send(
-    new PutCommand({
-      TableName: tableName,
-      Item: {
-        pk: `key#${hashApiKey(apiKey)}`,
-        keyHash: hashApiKey(apiKey),
-        tenantId: tenant.tenantId,
-        keyId,
-        status: 'active',
-        createdAt: tenant.createdAt,
-      },
-      ConditionExpression: 'attribute_not_exists(pk)',
-    }),
-  );
+  await putKey(db, tableName, { tenantId: tenant.tenantId, keyId, apiKey, createdAt: tenant.createdAt });
   return { ...tenant, keyId, apiKey };
+}
+
+/**
+ * Adds a key to an existing tenant, beside its others. Rotating is this followed by revokeApiKey of the old
+ * key once clients use the new one (or at once, with rotateApiKey).
+ */
+export async function createApiKey(
+  db: DynamoDBDocumentClient,
+  tableName: string,
+  tenantId: string,
+  input: { apiKey?: string } = {},
+): Promise<CreatedApiKey> {
+  const apiKey = checkedKey(input.apiKey);
+  const created = { tenantId, keyId: newId('key'), createdAt: new Date().toISOString(), apiKey };
+  try {
+    // A document path cannot be set inside a map that is not there (tenants made before keys were listed).
+    await db.send(
+      new UpdateCommand({
+        TableName: tableName,
+        Key: { pk: tenantKey(tenantId) },
+        UpdateExpression: 'SET #keys = if_not_exists(#keys, :none)',
+        ConditionExpression: 'attribute_exists(pk)',
+        ExpressionAttributeNames: { '#keys': 'keys' },
+        ExpressionAttributeValues: { ':none': {} },
+      }),
+    );
+  } catch (error) {
+    if (isConditionalCheckFailed(error)) throw new TenantKeyError(`tenant ${tenantId} does not exist`);
+    throw error;
+  }
+  await db.send(
+    new UpdateCommand({
+      TableName: tableName,
+      Key: { pk: tenantKey(tenantId) },
+      UpdateExpression: 'SET #keys.#keyId = :hash',
+      ExpressionAttributeNames: { '#keys': 'keys', '#keyId': created.keyId },
+      ExpressionAttributeValues: { ':hash': hashApiKey(apiKey) },
+    }),
+  );
+  await putKey(db, tableName, created);
+  return created;
+}
+
+/** A tenant's keys, oldest first, without secrets. */
+export async function listApiKeys(
+  db: DynamoDBDocumentClient,
+  tableName: string,
+  tenantId: string,
+): Promise<ApiKeyInfo[]> {
+  const hashes = Object.values(await tenantKeys(db, tableName, tenantId));
+  const items: Record<string, unknown>[] = [];
+  for (let start = 0; start < hashes.length; start += BATCH_GET_LIMIT) {
+    let keys: Record<string, unknown>[] | undefined = hashes
+      .slice(start, start + BATCH_GET_LIMIT)
+      .map((hash) => ({ pk: `key#${hash}` }));
+    for (let round = 0; keys && keys.length > 0; round++) {
+      if (round === MAX_BATCH_GET_ROUNDS) throw new Error('BatchGetItem left keys unread; try again');
+      if (round > 0) await new Promise((resolve) => setTimeout(resolve, 25 * 2 ** round));
+      const result: BatchGetCommandOutput = await db.send(
+        new BatchGetCommand({ RequestItems: { [tableName]: { Keys: keys, ConsistentRead: true } } }),
+      );
+      items.push(...(result.Responses?.[tableName] ?? []));
+      keys = result.UnprocessedKeys?.[tableName]?.Keys;
+    }
+  }
+  // A key listed without an item is one whose creation failed half-way: it never worked, so it is left out.
+  return items
+    .filter((item) => item.tenantId === tenantId)
+    .map(toKeyInfo)
+    .sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.keyId.localeCompare(b.keyId));
+}
+
+/**
+ * Revokes one of a tenant's keys. The authorizer stops accepting it once its cached answer expires
+ * (AUTH_CACHE_TTL_SECONDS). Revoking a revoked key changes nothing and answers the same.
+ */
+export async function revokeApiKey(
+  db: DynamoDBDocumentClient,
+  tableName: string,
+  tenantId: string,
+  keyId: string,
+  now: Date = new Date(),
+): Promise<ApiKeyInfo> {
+  const hash = (await tenantKeys(db, tableName, tenantId))[keyId];
+  if (!hash) throw new TenantKeyError(`tenant ${tenantId} has no key ${keyId}`);
+  try {
+    const { Attributes } = await db.send(
+      new UpdateCommand({
+        TableName: tableName,
+        Key: { pk: `key#${hash}` },
+        UpdateExpression: 'SET #status = :revoked, revokedAt = :now',
+        ConditionExpression: 'tenantId = :tenantId AND keyId = :keyId AND #status = :active',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: {
+          ':revoked': 'revoked',
+          ':active': 'active',
+          ':now': now.toISOString(),
+          ':tenantId': tenantId,
+          ':keyId': keyId,
+        },
+        ReturnValues: 'ALL_NEW',
+      }),
+    );
+    return toKeyInfo(Attributes ?? {});
+  } catch (error) {
+    if (!isConditionalCheckFailed(error)) throw error;
+  }
+  const { Item } = await db.send(
+    new GetCommand({ TableName: tableName, Key: { pk: `key#${hash}` }, ConsistentRead: true }),
+  );
+  if (Item?.tenantId !== tenantId || Item.keyId !== keyId) {
+    throw new TenantKeyError(`tenant ${tenantId} has no key ${keyId}`);
+  }
+  return toKeyInfo(Item);
+}
+
+/** Replaces a key at once: a new key is created, then the old one is revoked. */
+export async function rotateApiKey(
+  db: DynamoDBDocumentClient,
+  tableName: string,
+  tenantId: string,
+  keyId: string,
+): Promise<{ created: CreatedApiKey; revoked: ApiKeyInfo }> {
+  // Fail before creating anything when the old key is not the tenant's.
+  if (!(await tenantKeys(db, tableName, tenantId))[keyId]) {
+    throw new TenantKeyError(`tenant ${tenantId} has no key ${keyId}`);
+  }
+  const created = await createApiKey(db, tableName, tenantId);
+  return { created, revoked: await revokeApiKey(db, tableName, tenantId, keyId) };
 }
 
 /** The tenant an active key belongs to, or undefined for anything else (malformed, unknown, revoked). */
@@ -85,4 +240,56 @@ export async function resolveApiKey(
   const presented = Buffer.from(keyHash, 'hex');
   if (stored.length !== presented.length || !timingSafeEqual(stored, presented)) return undefined;
   return Item.tenantId;
+}
+
+function checkedKey(apiKey: string | undefined): string {
+  const key = apiKey ?? generateApiKey();
+  if (!API_KEY_PATTERN.test(key))
+    throw new TenantKeyError(`an API key must look like ${API_KEY_PREFIX}<43 base64url characters>`);
+  return key;
+}
+
+function tenantKey(tenantId: string): string {
+  return `tenant#${tenantId}`;
+}
+
+async function putKey(db: DynamoDBDocumentClient, tableName: string, key: CreatedApiKey): Promise<void> {
+  await db.send(
+    new PutCommand({
+      TableName: tableName,
+      Item: {
+        pk: `key#${hashApiKey(key.apiKey)}`,
+        keyHash: hashApiKey(key.apiKey),
+        tenantId: key.tenantId,
+        keyId: key.keyId,
+        status: 'active',
+        createdAt: key.createdAt,
+      },
+      ConditionExpression: 'attribute_not_exists(pk)',
+    }),
+  );
+}
+
+/** The tenant's key ids and their hashes; throws for an unknown tenant. */
+async function tenantKeys(
+  db: DynamoDBDocumentClient,
+  tableName: string,
+  tenantId: string,
+): Promise<Record<string, string>> {
+  const { Item } = await db.send(
+    new GetCommand({ TableName: tableName, Key: { pk: tenantKey(tenantId) }, ConsistentRead: true }),
+  );
+  if (!Item) throw new TenantKeyError(`tenant ${tenantId} does not exist`);
+  return (Item.keys ?? {}) as Record<string, string>;
+}
+
+function toKeyInfo(item: Record<string, unknown>): ApiKeyInfo {
+  return {
+    keyId: String(item.keyId),
+    tenantId: String(item.tenantId),
+    status: item.status === 'active' ? 'active' : 'revoked',
+    createdAt: String(item.createdAt),
+    ...(typeof item.revokedAt === 'string' ? { revokedAt: item.revokedAt } : {}),
+    hashHint: String(item.keyHash).slice(0, KEY_HINT_LENGTH),
+  };
 }

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Duration } from 'aws-cdk-lib';
+import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Architecture, LoggingFormat, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
@@ -44,8 +45,11 @@ export interface FanoutFunctionProps {
  * A service function: Node.js 24 on arm64, bundled by esbuild as minified ESM with source maps, JSON logs in
  * its own log group, and exactly the environment variables its code reads.
  *
- * The log group is created beside the function (id `<id>LogGroup` in the same scope) because a subclass cannot
- * create children before calling `super`.
+ * Its role starts with nothing but writing to that log group: the AWS-managed AWSLambdaBasicExecutionRole that
+ * Lambda would attach lets a function create log groups and write to every one in the account.
+ *
+ * The log group and the role are created beside the function (ids `<id>LogGroup` and `<id>Role` in the same
+ * scope) because a subclass cannot create children before calling `super`.
  */
 export class FanoutFunction extends NodejsFunction {
   readonly functionLogGroup: LogGroup;
@@ -54,7 +58,14 @@ export class FanoutFunction extends NodejsFunction {
     const logGroup = new LogGroup(scope, `${id}LogGroup`, {
       retention: props.logRetention ?? RetentionDays.ONE_MONTH,
     });
+    const role = new Role(scope, `${id}Role`, {
+      assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
+      description: `Runs the ${props.name} function`,
+    });
+    // CreateLogStream and PutLogEvents on this group only.
+    logGroup.grantWrite(role);
     super(scope, id, {
+      role,
       entry: join(REPO_ROOT, props.definition.entry),
       handler: 'handler',
       projectRoot: REPO_ROOT,

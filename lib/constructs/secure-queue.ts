@@ -1,8 +1,9 @@
 import { Duration } from 'aws-cdk-lib';
 import { Alarm, ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
+import type { IKey } from 'aws-cdk-lib/aws-kms';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
-import { type IQueue, Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import { type IQueue, Queue, QueueEncryption, type QueueProps } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { QueueDefinition, ServiceDefinition } from '../definitions.js';
 
@@ -23,10 +24,22 @@ export interface DeadLetterQueueProps {
    * @default - names the queue's construct path
    */
   readonly alarmDescription?: string;
+  /**
+   * A customer-managed key that encrypts the queue.
+   * @default - SQS-managed encryption (SSE-SQS)
+   */
+  readonly encryptionKey?: IKey;
+}
+
+/** Encryption at rest: the customer-managed key when there is one, else SQS-managed keys. */
+function encryption(key: IKey | undefined): Pick<QueueProps, 'encryption' | 'encryptionMasterKey'> {
+  return key
+    ? { encryption: QueueEncryption.KMS, encryptionMasterKey: key }
+    : { encryption: QueueEncryption.SQS_MANAGED };
 }
 
 /**
- * A dead-letter queue: SQS-managed encryption, TLS-only, and an alarm as soon as anything lands in it.
+ * A dead-letter queue: encrypted at rest, TLS-only, and an alarm as soon as anything lands in it.
  * Used for the queues' redrive targets and for the EventBridge rule target's DLQ.
  */
 export class DeadLetterQueue extends Construct {
@@ -36,7 +49,7 @@ export class DeadLetterQueue extends Construct {
   constructor(scope: Construct, id: string, props: DeadLetterQueueProps) {
     super(scope, id);
     this.queue = new Queue(this, 'Queue', {
-      encryption: QueueEncryption.SQS_MANAGED,
+      ...encryption(props.encryptionKey),
       enforceSSL: true,
       maxMessageSizeBytes: props.maxMessageSizeBytes,
       retentionPeriod: props.retention,
@@ -91,11 +104,16 @@ export interface SecureQueueProps {
   readonly alarm: QueueAlarmDefinition;
   /** Receives the dead-letter alarm's notifications. */
   readonly alarmTopic: ITopic;
+  /**
+   * A customer-managed key that encrypts the queue and its DLQ.
+   * @default - SQS-managed encryption (SSE-SQS)
+   */
+  readonly encryptionKey?: IKey;
 }
 
 /**
  * A work queue with its own dead-letter queue: after `maxReceiveCount` receives SQS moves a message to the
- * DLQ, which alarms. Both queues are encrypted with SQS-managed keys and refuse requests without TLS.
+ * DLQ, which alarms. Both queues are encrypted at rest with the same key and refuse requests without TLS.
  */
 export class SecureQueue extends Construct {
   readonly queue: Queue;
@@ -114,9 +132,10 @@ export class SecureQueue extends Construct {
       maxMessageSizeBytes: props.maxMessageSizeBytes,
       alarm: props.alarm,
       alarmTopic: props.alarmTopic,
+      ...(props.encryptionKey ? { encryptionKey: props.encryptionKey } : {}),
     });
     this.queue = new Queue(this, 'Queue', {
-      encryption: QueueEncryption.SQS_MANAGED,
+      ...encryption(props.encryptionKey),
       enforceSSL: true,
       maxMessageSizeBytes: props.maxMessageSizeBytes,
       visibilityTimeout: Duration.seconds(definition.visibilityTimeoutSeconds),

@@ -1,8 +1,5 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { App, type CfnElement, Names } from 'aws-cdk-lib';
+import { Names } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
-import type { IConstruct } from 'constructs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { API_ROUTES, DEFAULT_ROUTE_HANDLER, routeKeyOf } from '../../lambdas/core/api-routes.js';
 import { ATTEMPTS_BY_EVENT_INDEX } from '../../lambdas/core/attempts.js';
@@ -13,167 +10,36 @@ import {
   type SettingName,
 } from '../../lambdas/core/config.js';
 import { EVENTS_BY_TIME_INDEX } from '../../lambdas/core/event-store.js';
-import { REPO_ROOT } from '../../lib/constructs/fanout-function.js';
 import { type ServiceDefinition, serviceDefinition, type TableDefinition } from '../../lib/definitions.js';
 import {
   attemptLogFromContext,
   autoDisableAfterSecondsFromContext,
-  FanoutStack,
+  positiveIntegerFromContext,
   retryScheduleFromContext,
 } from '../../lib/fanout-stack.js';
+import {
+  actionsOf,
+  arnOf,
+  CDK_JSON_CONTEXT,
+  FUNCTION_NAMES,
+  type Grants,
+  grantsOf,
+  isTlsOnlyDenial,
+  keySchema,
+  ofType,
+  type Properties,
+  props,
+  queuePolicyStatements,
+  ref,
+  referencedIds,
+  roleOf,
+  type Statement,
+  type Synthesized,
+  synthesize,
+} from './template.js';
 
-// biome-ignore lint/suspicious/noExplicitAny: CloudFormation properties are untyped JSON
-type Properties = Record<string, any>;
-interface Resource {
-  Type: string;
-  Properties?: Properties;
-  DeletionPolicy?: string;
-}
-interface Statement {
-  Effect: 'Allow' | 'Deny';
-  Action: string | string[];
-  Resource?: unknown;
-  Principal?: unknown;
-  Condition?: Properties;
-}
-type Resources = Record<string, Resource>;
-
-const FUNCTION_NAMES = Object.keys(FUNCTION_SETTINGS) as FunctionName[];
 /** Lambda's guidance for SQS event sources. */
 const VISIBILITY_PER_FUNCTION_TIMEOUT = 6;
-
-interface Synthesized {
-  stack: FanoutStack;
-  resources: Resources;
-  /** The logical id of a construct's CloudFormation resource. */
-  id: (construct: IConstruct) => string;
-}
-
-/** Synthesizes the stack without bundling the functions (the CLI synth test bundles them). */
-function synthesize(context: Record<string, unknown> = {}): Synthesized {
-  const app = new App({ context: { 'aws:cdk:bundling-stacks': [], ...context } });
-  const stack = new FanoutStack(app, 'WebhookFanout');
-  const resources = Template.fromStack(stack).toJSON().Resources as Resources;
-  const id = (construct: IConstruct) => stack.getLogicalId(construct.node.defaultChild as CfnElement);
-  return { stack, resources, id };
-}
-
-const ref = (id: string) => ({ Ref: id });
-const arnOf = (id: string) => ({ 'Fn::GetAtt': [id, 'Arn'] });
-
-function ofType(resources: Resources, type: string): [string, Properties][] {
-  return Object.entries(resources)
-    .filter(([, resource]) => resource.Type === type)
-    .map(([id, resource]) => [id, resource.Properties ?? {}]);
-}
-
-function props(resources: Resources, id: string): Properties {
-  const resource = resources[id];
-  if (!resource) throw new Error(`no resource ${id} in the template`);
-  return resource.Properties ?? {};
-}
-
-function keySchema(partitionKey: string, sortKey?: string) {
-  return [
-    { AttributeName: partitionKey, KeyType: 'HASH' },
-    ...(sortKey ? [{ AttributeName: sortKey, KeyType: 'RANGE' }] : []),
-  ];
-}
-
-function actionsOf(statement: Statement): string[] {
-  return Array.isArray(statement.Action) ? statement.Action : [statement.Action];
-}
-
-/** Logical ids referenced (Ref or Fn::GetAtt) anywhere inside a value. */
-function referencedIds(value: unknown): Set<string> {
-  const ids = new Set<string>();
-  const visit = (node: unknown): void => {
-    if (Array.isArray(node)) node.forEach(visit);
-    else if (node && typeof node === 'object') {
-      for (const [key, child] of Object.entries(node)) {
-        if (key === 'Ref' && typeof child === 'string') ids.add(child);
-        else if (key === 'Fn::GetAtt' && Array.isArray(child)) ids.add(String(child[0]));
-        else visit(child);
-      }
-    }
-  };
-  visit(value);
-  return ids;
-}
-
-/** Statements of every IAM policy attached to the function's role. */
-function roleStatements(resources: Resources, functionId: string): Statement[] {
-  const [roleId] = props(resources, functionId).Role['Fn::GetAtt'];
-  return ofType(resources, 'AWS::IAM::Policy')
-    .filter(([, policy]) => referencedIds(policy.Roles).has(roleId))
-    .flatMap(([, policy]) => policy.PolicyDocument.Statement as Statement[]);
-}
-
-/** Statements of the resource policies that apply to a queue. */
-function queuePolicyStatements(resources: Resources, queueId: string): Statement[] {
-  return ofType(resources, 'AWS::SQS::QueuePolicy')
-    .filter(([, policy]) => referencedIds(policy.Queues).has(queueId))
-    .flatMap(([, policy]) => policy.PolicyDocument.Statement as Statement[]);
-}
-
-/** What each function's role may do, as { resource: sorted actions }. */
-function grantsOf({ stack, id, resources }: Synthesized): Record<FunctionName, Record<string, string[]>> {
-  const names = new Map<string, string>([
-    [id(stack.storage.tenants), 'tenants'],
-    [id(stack.storage.subscriptions), 'subscriptions'],
-    [id(stack.storage.events), 'events'],
-    [id(stack.storage.attempts), 'attempts'],
-    [id(stack.fanoutQueue.queue), 'fanoutQueue'],
-    [id(stack.fanoutQueue.deadLetterQueue.queue), 'fanoutDlq'],
-    [id(stack.deliveryQueue.queue), 'deliveryQueue'],
-    [id(stack.deliveryQueue.deadLetterQueue.queue), 'deliveryDlq'],
-    [id(stack.ingestion.deadLetterQueue.queue), 'ruleDlq'],
-    [id(stack.ingestion.bus), 'bus'],
-  ]);
-  return Object.fromEntries(
-    FUNCTION_NAMES.map((name) => [
-      name,
-      grantsByResource(roleStatements(resources, id(stack.functions[name])), names),
-    ]),
-  ) as Record<FunctionName, Record<string, string[]>>;
-}
-
-/**
- * Allowed actions per resource. A resource is named by `names` (logical id → name), an index as
- * "<table>/index/<index>", anything else by its JSON, so that an unexpected grant shows in a failure.
- */
-function grantsByResource(statements: Statement[], names: Map<string, string>): Record<string, string[]> {
-  const nameOf = (node: unknown): string | undefined => {
-    const getAtt = (node as Properties | undefined)?.['Fn::GetAtt'];
-    return Array.isArray(getAtt) && getAtt[1] === 'Arn' ? names.get(String(getAtt[0])) : undefined;
-  };
-  const label = (resource: unknown): string => {
-    const direct = nameOf(resource);
-    if (direct) return direct;
-    const [separator, parts] = (resource as Properties | undefined)?.['Fn::Join'] ?? [];
-    if (separator === '' && Array.isArray(parts) && parts.length === 2 && typeof parts[1] === 'string') {
-      const table = nameOf(parts[0]);
-      if (table && parts[1].startsWith('/index/')) return `${table}${parts[1]}`;
-    }
-    return JSON.stringify(resource);
-  };
-  const grants: Record<string, Set<string>> = {};
-  for (const statement of statements) {
-    expect(statement.Effect).toBe('Allow');
-    const resources = Array.isArray(statement.Resource) ? statement.Resource : [statement.Resource];
-    for (const resource of resources) {
-      const key = label(resource);
-      grants[key] = new Set([...(grants[key] ?? []), ...actionsOf(statement)]);
-    }
-  }
-  return Object.fromEntries(
-    Object.entries(grants).map(([resource, actions]) => [resource, [...actions].sort()]),
-  );
-}
-
-function isTlsOnlyDenial(statement: Statement): boolean {
-  return statement.Effect === 'Deny' && statement.Condition?.Bool?.['aws:SecureTransport'] === 'false';
-}
 
 const def = serviceDefinition();
 /** The stack with default context, synthesized once for the whole file. */
@@ -287,7 +153,42 @@ describe('Stack: context', () => {
       attemptLog: 'failures',
       autoDisableAfterHours: '2',
       alarmEmail: 'ops@example.com',
+      maxSubscriptionsPerTenant: '25',
+      tenantRequestsPerSecond: 7,
     });
+  });
+
+  it('passes maxSubscriptionsPerTenant and tenantRequestsPerSecond from context to the functions that read them', () => {
+    const { stack, id, resources } = custom;
+    const variables = (name: FunctionName) =>
+      props(resources, id(stack.functions[name])).Environment.Variables;
+    const max = environmentVariable('maxSubscriptionsPerTenant');
+    const rate = environmentVariable('tenantRequestsPerSecond');
+    expect(variables('register')).toMatchObject({ [max]: '25', [rate]: '7' });
+    expect(variables('ingest')).toMatchObject({ [rate]: '7' });
+    expect(Object.keys(variables('ingest'))).not.toContain(max);
+    for (const name of ['authorizer', 'fanout', 'deliver'] as const) {
+      expect(Object.keys(variables(name)), name).not.toEqual(expect.arrayContaining([max]));
+      expect(Object.keys(variables(name)), name).not.toEqual(expect.arrayContaining([rate]));
+    }
+  });
+
+  it('reads maxSubscriptionsPerTenant and tenantRequestsPerSecond as positive whole numbers', () => {
+    expect(positiveIntegerFromContext('maxSubscriptionsPerTenant', ' 500 ', 10_000)).toBe(500);
+    expect(positiveIntegerFromContext('maxSubscriptionsPerTenant', 500, 10_000)).toBe(500);
+    expect(positiveIntegerFromContext('maxSubscriptionsPerTenant', undefined, 10_000)).toBeUndefined();
+    for (const bad of ['0', '-5', '1.5', '1e3', 'many', '', 0, 2.5, Number.MAX_VALUE, [5]]) {
+      expect(
+        () => positiveIntegerFromContext('tenantRequestsPerSecond', bad, 50),
+        JSON.stringify(bad),
+      ).toThrow(
+        `context "tenantRequestsPerSecond" must be a positive whole number (e.g. 50), got ${JSON.stringify(bad)}`,
+      );
+    }
+    expect(() => synthesize({ maxSubscriptionsPerTenant: 'unlimited' })).toThrow(
+      'context "maxSubscriptionsPerTenant" must be a positive whole number (e.g. 10000), got "unlimited"',
+    );
+    expect(() => synthesize({ tenantRequestsPerSecond: '0' })).toThrow(/context "tenantRequestsPerSecond"/);
   });
 
   it('gives the delivery queue one receive per attempt of a retrySchedule from context', () => {
@@ -507,8 +408,11 @@ describe('Stack: tables', () => {
         expect(ttl).toBeUndefined();
       }
     }
+    // Tenants: the per-tenant request counters expire; events and attempts: their retention.
+    expect(def.tables.tenants.timeToLiveAttribute).toBe('expiresAt');
     expect(def.tables.events.timeToLiveAttribute).toBe('expiresAt');
     expect(def.tables.attempts.timeToLiveAttribute).toBe('expiresAt');
+    expect(def.tables.subscriptions.timeToLiveAttribute).toBeUndefined();
   });
 
   it('keeps tenants and subscriptions when the stack is deleted, but not events or attempts', () => {
@@ -525,6 +429,12 @@ describe('Stack: tables', () => {
 });
 
 describe('Stack: functions', () => {
+  let grants: Grants;
+
+  beforeAll(() => {
+    grants = grantsOf(synth);
+  });
+
   it('runs every function on Node.js 24, arm64, with the defined description, timeout and memory', () => {
     for (const name of FUNCTION_NAMES) {
       const { description, timeoutSeconds, memoryMb } = def.functions[name];
@@ -537,6 +447,21 @@ describe('Stack: functions', () => {
         Handler: 'index.handler',
       });
     }
+  });
+
+  it('gives each function its own role, with no managed policies, that may write only to its own log group', () => {
+    const roles = new Set<string>();
+    for (const name of FUNCTION_NAMES) {
+      const fn = synth.stack.functions[name];
+      const [roleId, role] = roleOf(synth.resources, synth.id(fn));
+      roles.add(roleId);
+      expect(role.ManagedPolicyArns, name).toBeUndefined();
+      expect(role.AssumeRolePolicyDocument.Statement, name).toEqual([
+        { Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' } },
+      ]);
+      expect(grants[name].logs, name).toEqual(['logs:CreateLogStream', 'logs:PutLogEvents']);
+    }
+    expect(roles.size).toBe(FUNCTION_NAMES.length);
   });
 
   it('logs JSON to a log group kept for 30 days', () => {
@@ -569,6 +494,8 @@ describe('Stack: functions', () => {
       autoDisableAfterSeconds: String(5 * 86_400),
       fanoutPageSize: String(def.fanoutPageSize),
       allowPrivateUrls: 'false',
+      maxSubscriptionsPerTenant: '10000',
+      tenantRequestsPerSecond: '50',
     };
     for (const name of FUNCTION_NAMES) {
       const settings: readonly SettingName[] = FUNCTION_SETTINGS[name];
@@ -721,8 +648,8 @@ describe('Stack: HTTP API', () => {
 });
 
 describe('Stack: least privilege', () => {
-  /** What each function may do, as { resource: sorted actions }, with resources named as below. */
-  let grants: Record<FunctionName, Record<string, string[]>>;
+  /** What each function may do, as { resource: sorted actions }, with resources named by grantsOf. */
+  let grants: Grants;
 
   beforeAll(() => {
     grants = grantsOf(synth);
@@ -737,11 +664,14 @@ describe('Stack: least privilege', () => {
     'sqs:ReceiveMessage',
   ];
 
+  /** Every function writes its own log group, and only that one. */
+  const LOGS = ['logs:CreateLogStream', 'logs:PutLogEvents'];
+
   it('lets the authorizer only read the tenants table', () => {
-    expect(grants.authorizer).toEqual({ tenants: ['dynamodb:GetItem'] });
+    expect(grants.authorizer).toEqual({ tenants: ['dynamodb:GetItem'], logs: LOGS });
   });
 
-  it('lets the register function manage subscriptions, read events and attempts, and queue replay jobs', () => {
+  it('lets the register function manage subscriptions and their count, read events and attempts, queue replay jobs and count requests', () => {
     expect(grants.register).toEqual({
       subscriptions: [
         'dynamodb:BatchWriteItem',
@@ -749,16 +679,23 @@ describe('Stack: least privilege', () => {
         'dynamodb:GetItem',
         'dynamodb:PutItem',
         'dynamodb:Query',
+        'dynamodb:UpdateItem',
       ],
       events: ['dynamodb:GetItem'],
       attempts: ['dynamodb:Query'],
       'attempts/index/byEvent': ['dynamodb:Query'],
       fanoutQueue: ['sqs:SendMessage'],
+      tenants: ['dynamodb:UpdateItem'],
+      logs: LOGS,
     });
   });
 
-  it('lets the ingest function put events on the bus and nothing else', () => {
-    expect(grants.ingest).toEqual({ bus: ['events:PutEvents'] });
+  it('lets the ingest function put events on the bus and count requests, and nothing else', () => {
+    expect(grants.ingest).toEqual({
+      bus: ['events:PutEvents'],
+      tenants: ['dynamodb:UpdateItem'],
+      logs: LOGS,
+    });
   });
 
   it('lets the fan-out function route, store and replay events, and send deliveries and continuations', () => {
@@ -769,6 +706,7 @@ describe('Stack: least privilege', () => {
       'attempts/index/byEvent': ['dynamodb:Query'],
       deliveryQueue: ['sqs:SendMessage'],
       fanoutQueue: ['sqs:SendMessage', ...CONSUMER].sort(),
+      logs: LOGS,
     });
   });
 
@@ -784,6 +722,7 @@ describe('Stack: least privilege', () => {
       attempts: ['dynamodb:PutItem'],
       bus: ['events:PutEvents'],
       deliveryQueue: CONSUMER,
+      logs: LOGS,
     });
   });
 
@@ -793,10 +732,24 @@ describe('Stack: least privilege', () => {
     expect(indexNames(def.tables.attempts)).toContain(ATTEMPTS_BY_EVENT_INDEX);
   });
 
-  it('grants the same when policies are minimized, as cdk.json asks for deployments', () => {
-    const { context } = JSON.parse(readFileSync(join(REPO_ROOT, 'cdk.json'), 'utf8'));
-    expect(context['@aws-cdk/aws-iam:minimizePolicies']).toBe(true);
-    expect(grantsOf(synthesize(context))).toEqual(grants);
+  it('keeps the issue’s boundaries: register cannot send deliveries, deliver cannot read tenants, ingest touches only the bus and the request counters', () => {
+    expect(Object.keys(grants.register)).not.toContain('deliveryQueue');
+    expect(Object.keys(grants.deliver)).not.toContain('tenants');
+    expect(grants.ingest.tenants).toEqual(['dynamodb:UpdateItem']);
+    expect(Object.keys(grants.ingest).sort()).toEqual(['bus', 'logs', 'tenants']);
+    expect(Object.keys(grants.authorizer).sort()).toEqual(['logs', 'tenants']);
+    // No function touches a DLQ: redriving runs with an operator's rights.
+    for (const name of FUNCTION_NAMES) {
+      expect(
+        Object.keys(grants[name]).filter((resource) => resource.endsWith('Dlq')),
+        name,
+      ).toEqual([]);
+    }
+  });
+
+  it('grants the same whether or not policies are minimized (cdk.json minimizes them for deployments)', () => {
+    expect(CDK_JSON_CONTEXT['@aws-cdk/aws-iam:minimizePolicies']).toBe(true);
+    expect(grantsOf(synthesize({ '@aws-cdk/aws-iam:minimizePolicies': false }))).toEqual(grants);
   });
 });
 

@@ -1,0 +1,230 @@
+import { App } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { dataKeyFromContext, FanoutStack } from '../../lib/fanout-stack.js';
+import {
+  actionsOf,
+  arnOf,
+  FUNCTION_NAMES,
+  type Grants,
+  grantsOf,
+  ofType,
+  type Properties,
+  props,
+  queuePolicyStatements,
+  type Statement,
+  type Synthesized,
+  synthesize,
+} from './template.js';
+
+const KEY_ARN = 'arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+
+/** Everything but the data key: the grants a customer-managed key must not change. */
+function withoutDataKey(grants: Grants): Grants {
+  return Object.fromEntries(
+    Object.entries(grants).map(([name, byResource]) => [
+      name,
+      Object.fromEntries(Object.entries(byResource).filter(([resource]) => resource !== 'dataKey')),
+    ]),
+  ) as Grants;
+}
+
+function keyPolicy(synth: Synthesized): Statement[] {
+  const key = synth.stack.dataKey;
+  if (!key) throw new Error('no data key');
+  return props(synth.resources, synth.id(key)).KeyPolicy.Statement;
+}
+
+let aws: Synthesized;
+let awsGrants: Grants;
+
+beforeAll(() => {
+  aws = synthesize();
+  awsGrants = grantsOf(aws);
+});
+
+describe('Stack: encryption at rest with AWS-managed keys (the default)', () => {
+  it('encrypts tables with the AWS-managed DynamoDB key, queues with SQS-managed keys, the bus with EventBridge’s', () => {
+    for (const [id, table] of ofType(aws.resources, 'AWS::DynamoDB::Table')) {
+      expect(table.SSESpecification, id).toEqual({ SSEEnabled: true });
+    }
+    for (const [id, queue] of ofType(aws.resources, 'AWS::SQS::Queue')) {
+      expect(queue, id).toMatchObject({ SqsManagedSseEnabled: true });
+      expect(queue.KmsMasterKeyId, id).toBeUndefined();
+    }
+    expect(props(aws.resources, aws.id(aws.stack.ingestion.bus)).KmsKeyIdentifier).toBeUndefined();
+  });
+
+  it('creates no key but the alarm topic’s, and grants no function any key', () => {
+    expect(aws.stack.dataKey).toBeUndefined();
+    expect(ofType(aws.resources, 'AWS::KMS::Key').map(([id]) => id)).toEqual([aws.id(aws.stack.alarms.key)]);
+    for (const name of FUNCTION_NAMES) {
+      const actions = Object.values(awsGrants[name]).flat();
+      expect(
+        actions.filter((action) => action.startsWith('kms:')),
+        name,
+      ).toEqual([]);
+    }
+  });
+});
+
+describe.each([
+  { label: 'a key the stack creates (kmsKey=create)', context: { kmsKey: 'create' } },
+  { label: 'an existing key (kmsKeyArn)', context: { kmsKeyArn: KEY_ARN } },
+])('Stack: encryption at rest with $label', ({ context }) => {
+  let synth: Synthesized;
+  let grants: Grants;
+  let keyArn: unknown;
+
+  beforeAll(() => {
+    synth = synthesize(context);
+    grants = grantsOf(synth);
+    const key = synth.stack.dataKey;
+    keyArn = context.kmsKeyArn ?? (key && arnOf(synth.id(key)));
+  });
+
+  it('encrypts every table with the key', () => {
+    const tables = ofType(synth.resources, 'AWS::DynamoDB::Table');
+    expect(tables).toHaveLength(4);
+    for (const [id, table] of tables) {
+      expect(table.SSESpecification, id).toEqual({
+        SSEEnabled: true,
+        SSEType: 'KMS',
+        KMSMasterKeyId: keyArn,
+      });
+    }
+  });
+
+  it('encrypts every queue, dead-letter queues included, and the bus with the key', () => {
+    const queues = ofType(synth.resources, 'AWS::SQS::Queue');
+    expect(queues).toHaveLength(5);
+    for (const [id, queue] of queues) {
+      expect(queue.KmsMasterKeyId, id).toEqual(keyArn);
+      expect(queue.SqsManagedSseEnabled, id).toBeUndefined();
+    }
+    expect(props(synth.resources, synth.id(synth.stack.ingestion.bus)).KmsKeyIdentifier).toEqual(keyArn);
+  });
+
+  it('lets each function use the key only as its calls need: the authorizer decrypts, the others also store', () => {
+    expect(grants.authorizer.dataKey).toEqual(['kms:Decrypt']);
+    for (const name of ['register', 'ingest', 'fanout', 'deliver'] as const) {
+      expect(grants[name].dataKey, name).toEqual(['kms:Decrypt', 'kms:GenerateDataKey']);
+    }
+  });
+
+  it('grants nothing else than with AWS-managed keys', () => {
+    expect(withoutDataKey(grants)).toEqual(awsGrants);
+  });
+
+  it('lets EventBridge send to the fan-out queue only on behalf of the tenant events rule', () => {
+    const { stack, id } = synth;
+    const statements = queuePolicyStatements(synth.resources, id(stack.fanoutQueue.queue));
+    expect(statements.find((statement) => statement.Sid === 'DenyEventBridgeExceptTenantEventsRule')).toEqual(
+      {
+        Sid: 'DenyEventBridgeExceptTenantEventsRule',
+        Effect: 'Deny',
+        Principal: { Service: 'events.amazonaws.com' },
+        Action: 'sqs:SendMessage',
+        Resource: arnOf(id(stack.fanoutQueue.queue)),
+        Condition: { ArnNotEquals: { 'aws:SourceArn': arnOf(id(stack.ingestion.rule)) } },
+      },
+    );
+  });
+
+  it('outputs the key ARN that operators need to redrive dead letters', () => {
+    const outputs = Template.fromStack(synth.stack).toJSON().Outputs as Record<string, { Value: unknown }>;
+    expect(outputs.DataKeyArn?.Value).toEqual(keyArn);
+  });
+});
+
+describe('Stack: the customer-managed key kmsKey=create makes', () => {
+  let synth: Synthesized;
+  let statements: Statement[];
+
+  beforeAll(() => {
+    synth = synthesize({ kmsKey: 'create' });
+    statements = keyPolicy(synth);
+  });
+
+  it('rotates yearly and outlives the stack, like the tables it keeps readable', () => {
+    const key = synth.stack.dataKey;
+    if (!key) throw new Error('no data key');
+    const id = synth.id(key);
+    expect(props(synth.resources, id).EnableKeyRotation).toBe(true);
+    expect(synth.resources[id]?.DeletionPolicy).toBe('Retain');
+    expect(ofType(synth.resources, 'AWS::KMS::Key')).toHaveLength(2);
+  });
+
+  it('lets EventBridge use it only for this account, and for the bus only with the bus’s encryption context', () => {
+    const forEventBridge = statements.filter(
+      (statement) => (statement.Principal as Properties | undefined)?.Service === 'events.amazonaws.com',
+    );
+    expect(forEventBridge.length).toBeGreaterThan(0);
+    for (const statement of forEventBridge) {
+      expect(statement.Effect).toBe('Allow');
+      expect(statement.Condition?.StringEquals?.['aws:SourceAccount']).toEqual({ Ref: 'AWS::AccountId' });
+    }
+    const forBus = forEventBridge.find(
+      (statement) => statement.Condition?.StringEquals?.['kms:EncryptionContext:aws:events:event-bus:arn'],
+    );
+    expect(actionsOf(forBus as Statement)).toEqual(
+      expect.arrayContaining(['kms:Decrypt', 'kms:GenerateDataKey']),
+    );
+  });
+
+  it('allows no other service, and IAM in this account only through its root', () => {
+    for (const statement of statements) {
+      const principal = statement.Principal as Properties;
+      if (principal.Service !== undefined) expect(principal.Service).toBe('events.amazonaws.com');
+      else expect(JSON.stringify(principal.AWS)).toContain(':root');
+    }
+  });
+});
+
+describe('Stack: kmsKey and kmsKeyArn context', () => {
+  const context = (values: Record<string, unknown>) => (key: string) => values[key];
+
+  it('chooses AWS-managed keys, a new key or an existing one', () => {
+    expect(dataKeyFromContext(context({}))).toEqual({ kind: 'aws-managed' });
+    expect(dataKeyFromContext(context({ kmsKey: 'create' }))).toEqual({ kind: 'create' });
+    expect(dataKeyFromContext(context({ kmsKeyArn: ` ${KEY_ARN} ` }))).toEqual({
+      kind: 'existing',
+      keyArn: KEY_ARN,
+    });
+    const multiRegion = 'arn:aws:kms:eu-west-1:111122223333:key/mrk-1234abcd12ab34cd56ef1234567890ab';
+    expect(dataKeyFromContext(context({ kmsKeyArn: multiRegion }))).toEqual({
+      kind: 'existing',
+      keyArn: multiRegion,
+    });
+  });
+
+  it('refuses anything else with a message naming the key and what it accepts', () => {
+    expect(() => dataKeyFromContext(context({ kmsKey: 'true' }))).toThrow(
+      'context "kmsKey" accepts only "create" (use "kmsKeyArn" for an existing key), got "true"',
+    );
+    expect(() => dataKeyFromContext(context({ kmsKey: 'create', kmsKeyArn: KEY_ARN }))).toThrow(
+      'context "kmsKey" and "kmsKeyArn" cannot both be set',
+    );
+    for (const bad of [
+      'arn:aws:kms:us-east-1:111122223333:alias/fanout',
+      '1234abcd-12ab-34cd-56ef-1234567890ab',
+      'arn:aws:s3:::bucket',
+      '',
+      42,
+    ]) {
+      expect(() => dataKeyFromContext(context({ kmsKeyArn: bad })), String(bad)).toThrow(
+        `context "kmsKeyArn" must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<key id>), got ${JSON.stringify(bad)}`,
+      );
+    }
+    expect(() => synthesize({ kmsKey: 'yes' })).toThrow(/context "kmsKey" accepts only "create"/);
+  });
+
+  it('refuses a key in another region than the stack’s', () => {
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [], kmsKeyArn: KEY_ARN } });
+    expect(
+      () => new FanoutStack(app, 'WebhookFanout', { env: { account: '111122223333', region: 'eu-west-1' } }),
+    ).toThrow(
+      'context "kmsKeyArn": the key is in us-east-1 but the stack deploys to eu-west-1; KMS keys are regional, so use a key in eu-west-1',
+    );
+  });
+});
