@@ -121,8 +121,6 @@ export class FanoutStack extends Stack {
       fanoutPageSize: String(def.fanoutPageSize),
       maxSubscriptionsPerTenant: String(def.maxSubscriptionsPerTenant),
       tenantRequestsPerSecond: String(def.tenantRequestsPerSecond),
-      // Private and internal targets are for local development only.
-      allowPrivateUrls: 'false',
     };
     const fn = (name: FunctionName, constructId: string) =>
       new FanoutFunction(this, constructId, { name, definition: def.functions[name], settings });

@@ -120,19 +120,20 @@ export async function createLocalService(options: LocalServiceOptions) {
     attemptRetentionDays: definition.attemptRetentionDays,
     autoDisableAfterSeconds: definition.autoDisableAfterSeconds,
     fanoutPageSize: options.fanoutPageSize ?? definition.fanoutPageSize,
-    allowPrivateUrls: options.allowPrivateUrls ?? true,
     maxSubscriptionsPerTenant: definition.maxSubscriptionsPerTenant,
     tenantRequestsPerSecond: definition.tenantRequestsPerSecond,
   };
   const clients = { db, sqs, eventBridge };
+  // Local receivers on 127.0.0.1 are the point of local mode; `false` applies exactly the stack's guard.
+  const targets = { allowPrivateUrls: options.allowPrivateUrls ?? true, resolveHost: options.resolveHost };
   const api = {
     authorizer: authorizerFunction(config, clients, { cacheTtlMs: options.authCacheTtlMs ?? 0 }),
-    register: registerFunction(config, clients, { resolveHost: options.resolveHost }),
+    register: registerFunction(config, clients, targets),
     ingest: ingestFunction(config, clients),
   };
   const fanout = fanoutFunction(config, clients);
   const deliver = deliverFunction(config, clients, {
-    resolveHost: options.resolveHost,
+    ...targets,
     ...(options.random ? { random: options.random } : {}),
     ...(options.now ? { now: options.now } : {}),
     ...(options.throttledRetryMinSeconds !== undefined

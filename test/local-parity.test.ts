@@ -183,8 +183,8 @@ describe.each([
     expect(await indexNames('attempts')).toEqual([ATTEMPTS_BY_EVENT_INDEX]);
   });
 
-  it('gives every function the settings of the stack, apart from resource names and private URLs', () => {
-    // Resource names differ by design; private targets are allowed locally unless FANOUT_ALLOW_PRIVATE_URLS says no.
+  it('gives every function the settings of the stack, apart from resource names', () => {
+    // Resource names differ by design. Private targets are not a setting: see TargetOptions.
     const local: readonly SettingName[] = [
       'retryScheduleSeconds',
       'attemptTimeoutMs',

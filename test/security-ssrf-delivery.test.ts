@@ -180,8 +180,8 @@ describe('SSRF guard on subscriptions stored while private URLs were allowed', (
       await service.pollFanout();
     };
 
-    // The same tables and queue, delivered by a deliver function configured as in AWS mode.
-    const guarded = deliverFunction({ ...service.config, allowPrivateUrls: false }, service.clients);
+    // The same tables and queue, delivered by a deliver function built as in AWS mode.
+    const guarded = deliverFunction(service.config, service.clients);
     await publish();
     const result = await pollOnce(service.clients.sqs, guarded, {
       queueUrl: service.resources.queues.delivery.url,

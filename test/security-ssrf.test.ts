@@ -1,5 +1,7 @@
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { authorizerFunction, ingestFunction, registerFunction } from '../lambdas/core/functions.js';
+import { invokeApi } from '../local/api-gateway.js';
 import { startReceiver } from './support/receiver.js';
 import { fakeResolver, PUBLIC_ADDRESS } from './support/resolver.js';
 import { bearer, startTestService } from './support/service.js';
@@ -212,5 +214,34 @@ describe('Private URLs allowed (local mode default)', () => {
     });
     expect(response.statusCode).toBe(422);
     expect(JSON.parse(response.body).error.message).toMatch(/^url: must not contain credentials/);
+  });
+});
+
+describe('SSRF guard: no way to switch it off in a Lambda function', () => {
+  it('applies to functions built as the Lambda entries build them, whatever the environment says', async () => {
+    const service = await startTestService();
+    const previous = process.env.FANOUT_ALLOW_PRIVATE_URLS;
+    process.env.FANOUT_ALLOW_PRIVATE_URLS = 'true';
+    try {
+      const { apiKey } = await service.createTenant('lambda-built');
+      // Settings and clients, nothing else: what lambdas/register.ts passes.
+      const functions = {
+        authorizer: authorizerFunction(service.config, service.clients, { cacheTtlMs: 0 }),
+        register: registerFunction(service.config, service.clients),
+        ingest: ingestFunction(service.config, service.clients),
+      };
+      const response = await invokeApi(functions, {
+        method: 'POST',
+        path: '/subscriptions',
+        headers: bearer(apiKey),
+        body: JSON.stringify({ url: 'http://127.0.0.1:4000/hook', eventTypes: ['*'] }),
+      });
+      expect(response.statusCode).toBe(422);
+      expect(JSON.parse(response.body).error.message).toMatch(/^url: must use https/);
+    } finally {
+      if (previous === undefined) delete process.env.FANOUT_ALLOW_PRIVATE_URLS;
+      else process.env.FANOUT_ALLOW_PRIVATE_URLS = previous;
+      await service.close();
+    }
   });
 });

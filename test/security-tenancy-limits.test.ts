@@ -12,6 +12,7 @@ import { logger } from '../lambdas/core/logger.js';
 import { TenantRateLimiter } from '../lambdas/core/rate-limit.js';
 import { SubscriptionStore } from '../lambdas/core/subscriptions.js';
 import { type ApiRequest, invokeApi } from '../local/api-gateway.js';
+import { fakeResolver } from './support/resolver.js';
 import { bearer, startTestService } from './support/service.js';
 
 type Service = Awaited<ReturnType<typeof startTestService>>;
@@ -49,7 +50,7 @@ describe('Security: per-tenant API throttling', () => {
     const config = { ...service.config, tenantRequestsPerSecond: LIMIT };
     const functions = {
       authorizer: authorizerFunction(config, service.clients, { cacheTtlMs: 0 }),
-      register: registerFunction(config, service.clients, { now: () => now }),
+      register: registerFunction(config, service.clients, { now: () => now, resolveHost: fakeResolver() }),
       ingest: ingestFunction(config, service.clients, { now: () => now }),
     };
     api = (request) => invokeApi(functions, request);

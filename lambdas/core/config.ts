@@ -36,7 +36,6 @@ const SETTINGS = {
   attemptRetentionDays: ['FANOUT_ATTEMPT_RETENTION_DAYS', z.coerce.number().int().min(1).max(365)],
   autoDisableAfterSeconds: ['FANOUT_AUTO_DISABLE_AFTER_SECONDS', z.coerce.number().int().min(1)],
   fanoutPageSize: ['FANOUT_PAGE_SIZE', z.coerce.number().int().min(1).max(100_000)],
-  allowPrivateUrls: ['FANOUT_ALLOW_PRIVATE_URLS', booleanFlag.default(false)],
   maxSubscriptionsPerTenant: ['FANOUT_MAX_SUBSCRIPTIONS_PER_TENANT', z.coerce.number().int().min(1)],
   tenantRequestsPerSecond: ['FANOUT_TENANT_REQUESTS_PER_SECOND', z.coerce.number().int().min(1)],
 } as const satisfies SettingTable;
@@ -78,7 +77,6 @@ export const FUNCTION_SETTINGS = {
     'eventsTable',
     'attemptsTable',
     'fanoutQueueUrl',
-    'allowPrivateUrls',
     'maxSubscriptionsPerTenant',
     'tenantRequestsPerSecond',
   ],
@@ -103,7 +101,6 @@ export const FUNCTION_SETTINGS = {
     'attemptLog',
     'attemptRetentionDays',
     'autoDisableAfterSeconds',
-    'allowPrivateUrls',
   ],
 } as const satisfies Record<string, readonly SettingName[]>;
 

@@ -45,10 +45,21 @@ export interface ApiFunctionOptions {
   now?: () => number;
 }
 
+/**
+ * Private and internal webhook targets are for local mode only. This is an option of how a function is
+ * built, not a setting read from the environment, so no Lambda function can be configured to allow them.
+ */
+export interface TargetOptions {
+  /** @default false: the SSRF guard applies */
+  allowPrivateUrls?: boolean;
+  /** The SSRF guard's resolver; the system's by default. */
+  resolveHost?: HostResolver;
+}
+
 export function registerFunction(
   config: FunctionConfig<'register'>,
   clients: Pick<Clients, 'db' | 'sqs'>,
-  options: ApiFunctionOptions & { resolveHost?: HostResolver } = {},
+  options: ApiFunctionOptions & TargetOptions = {},
 ) {
   return createApiHandler(
     subscriptionRoutes({
@@ -59,7 +70,7 @@ export function registerFunction(
       attempts: new AttemptLog(clients.db, config.attemptsTable),
       sqs: clients.sqs,
       fanoutQueueUrl: config.fanoutQueueUrl,
-      allowPrivateUrls: config.allowPrivateUrls,
+      allowPrivateUrls: options.allowPrivateUrls ?? false,
       resolveHost: options.resolveHost,
     }),
     { rateLimiter: rateLimiter(config, clients, options) },
@@ -103,12 +114,10 @@ export function fanoutFunction(config: FunctionConfig<'fanout'>, clients: Pick<C
 export function deliverFunction(
   config: FunctionConfig<'deliver'>,
   clients: Clients,
-  options: {
+  options: TargetOptions & {
     random?: () => number;
     now?: () => Date;
     throttledRetryMinSeconds?: number;
-    /** The SSRF guard's resolver, for tests that answer differently than at registration. */
-    resolveHost?: HostResolver;
   } = {},
 ) {
   return createDeliverHandler({
@@ -124,7 +133,7 @@ export function deliverFunction(
     retryScheduleSeconds: config.retryScheduleSeconds,
     attemptTimeoutMs: config.attemptTimeoutMs,
     autoDisableAfterSeconds: config.autoDisableAfterSeconds,
-    allowPrivateUrls: config.allowPrivateUrls,
+    allowPrivateUrls: options.allowPrivateUrls ?? false,
     ...options,
   });
 }

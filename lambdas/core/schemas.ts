@@ -42,16 +42,36 @@ const plainText = (max: number) =>
     .max(max, `must be at most ${max} characters`)
     .refine((text) => !CONTROL_CHARACTERS.test(text), 'must not contain control characters');
 
-const metadata = z
-  .record(
-    plainText(LIMITS.metadataKeyLength)
-      .pipe(z.string().min(1))
-      .refine((key) => !RESERVED_KEYS.has(key), 'keys must not be __proto__, constructor or prototype'),
-    plainText(LIMITS.metadataValueLength),
-  )
-  .refine((value) => Object.keys(value).length <= LIMITS.metadataEntries, {
-    message: `must have at most ${LIMITS.metadataEntries} entries`,
-  });
+/**
+ * Runs `check` on a value exactly as JSON.parse produced it, then `schema`. A record schema copies objects and
+ * drops an own "__proto__" key on the way, so checks on keys and nesting must see the original.
+ */
+function asParsed<T extends z.ZodType>(check: (value: unknown) => string | undefined, schema: T) {
+  return z
+    .unknown()
+    .superRefine((value, ctx) => {
+      const problem = check(value);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem, abort: true });
+    })
+    .pipe(schema);
+}
+
+const isObject = (value: unknown): value is object => typeof value === 'object' && value !== null;
+
+const metadata = asParsed(
+  (value) =>
+    isObject(value) && Object.keys(value).some((key) => RESERVED_KEYS.has(key))
+      ? 'keys must not be __proto__, constructor or prototype'
+      : undefined,
+  z
+    .record(
+      plainText(LIMITS.metadataKeyLength).pipe(z.string().min(1)),
+      plainText(LIMITS.metadataValueLength),
+    )
+    .refine((value) => Object.keys(value).length <= LIMITS.metadataEntries, {
+      message: `must have at most ${LIMITS.metadataEntries} entries`,
+    }),
+);
 
 function webhookUrl(allowPrivateUrls: boolean) {
   return z
@@ -104,12 +124,13 @@ export const publishEventSchema = z.strictObject({
       isEventType,
       'must be dot-separated segments of letters, digits, "_" and "-", at most 128 characters',
     ),
-  data: z
-    .record(z.string(), z.unknown(), 'must be a JSON object')
-    .refine(
-      (data) => jsonDepth(data) <= MAX_EVENT_DATA_DEPTH,
-      `must not nest objects and arrays deeper than ${MAX_EVENT_DATA_DEPTH} levels`,
-    ),
+  data: asParsed(
+    (data) =>
+      jsonDepth(data) > MAX_EVENT_DATA_DEPTH
+        ? `must not nest objects and arrays deeper than ${MAX_EVENT_DATA_DEPTH} levels`
+        : undefined,
+    z.record(z.string(), z.unknown(), 'must be a JSON object'),
+  ),
   id: z
     .string()
     .regex(EVENT_ID_PATTERN, 'must be 1 to 128 characters of letters, digits, "_", "-", "." and ":"')

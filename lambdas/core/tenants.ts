@@ -233,7 +233,10 @@ export async function resolveApiKey(
 ): Promise<string | undefined> {
   if (!API_KEY_PATTERN.test(apiKey)) return undefined;
   const keyHash = hashApiKey(apiKey);
-  const { Item } = await db.send(new GetCommand({ TableName: tableName, Key: { pk: `key#${keyHash}` } }));
+  // Read consistently, so a revocation is seen at once and the cache TTL alone bounds how long it can lag.
+  const { Item } = await db.send(
+    new GetCommand({ TableName: tableName, Key: { pk: `key#${keyHash}` }, ConsistentRead: true }),
+  );
   if (Item?.status !== 'active' || typeof Item.tenantId !== 'string') return undefined;
   // Defence in depth: the stored hash must equal ours, compared without a timing side channel.
   const stored = Buffer.from(String(Item.keyHash), 'hex');

@@ -14,6 +14,9 @@ import {
 } from '../../lambdas/core/config.js';
 import type { FunctionDefinition } from '../definitions.js';
 
+/** The functions that look up subscribers' host names (registration and delivery). */
+const RESOLVES_SUBSCRIBER_HOSTS: ReadonlySet<FunctionName> = new Set(['register', 'deliver']);
+
 /** The repository root: entries in the service definition are relative to it. */
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -81,6 +84,10 @@ export class FanoutFunction extends NodejsFunction {
         ...environmentFor(props.name, props.settings),
         // Not a service setting: makes Node translate stack traces through the bundled source maps.
         NODE_OPTIONS: '--enable-source-maps',
+        // Not a service setting either: the SSRF guard resolves subscribers' host names with getaddrinfo on
+        // libuv's thread pool (4 threads by default), where one tenant's unanswering name server could hold
+        // every thread and stall other tenants' lookups.
+        ...(RESOLVES_SUBSCRIBER_HOSTS.has(props.name) ? { UV_THREADPOOL_SIZE: '64' } : {}),
       },
       bundling: {
         format: OutputFormat.ESM,

@@ -24,12 +24,12 @@ export interface FanoutApiProps {
   readonly handlers: Readonly<Record<RouteHandlerName, IFunction>>;
   /**
    * Requests per second allowed to the whole API, sustained.
-   * @default 100
+   * @default 1000
    */
   readonly throttleRateLimit?: number;
   /**
    * Requests allowed in a burst above the rate.
-   * @default 200
+   * @default 2000
    */
   readonly throttleBurstLimit?: number;
   /**
@@ -111,7 +111,12 @@ export class FanoutApi extends Construct {
     this.stage = this.api.addStage('DefaultStage', {
       stageName: '$default',
       autoDeploy: true,
-      throttle: { rateLimit: props.throttleRateLimit ?? 100, burstLimit: props.throttleBurstLimit ?? 200 },
+      // A ceiling for the whole API, well above one tenant's own limit (tenantRequestsPerSecond), so that one
+      // busy tenant cannot use up every other tenant's share.
+      throttle: {
+        rateLimit: props.throttleRateLimit ?? 1_000,
+        burstLimit: props.throttleBurstLimit ?? 2_000,
+      },
       accessLogSettings: {
         destination: new LogGroupLogDestination(this.accessLogGroup),
         format: ACCESS_LOG_FORMAT,

@@ -493,7 +493,6 @@ describe('Stack: functions', () => {
       attemptRetentionDays: '30',
       autoDisableAfterSeconds: String(5 * 86_400),
       fanoutPageSize: String(def.fanoutPageSize),
-      allowPrivateUrls: 'false',
       maxSubscriptionsPerTenant: '10000',
       tenantRequestsPerSecond: '50',
     };
@@ -505,6 +504,7 @@ describe('Stack: functions', () => {
       expect(props(synth.resources, id(stack.functions[name])).Environment.Variables, name).toEqual({
         ...expected,
         NODE_OPTIONS: '--enable-source-maps',
+        ...(name === 'register' || name === 'deliver' ? { UV_THREADPOOL_SIZE: '64' } : {}),
       });
     }
   });
@@ -636,7 +636,7 @@ describe('Stack: HTTP API', () => {
     expect(stage).toMatchObject({
       StageName: '$default',
       AutoDeploy: true,
-      DefaultRouteSettings: { ThrottlingBurstLimit: 200, ThrottlingRateLimit: 100 },
+      DefaultRouteSettings: { ThrottlingBurstLimit: 2_000, ThrottlingRateLimit: 1_000 },
       AccessLogSettings: { DestinationArn: arnOf(id(stack.api.accessLogGroup)) },
     });
     expect(JSON.parse(stage.AccessLogSettings.Format)).toMatchObject({ requestId: '$context.requestId' });
