@@ -96,7 +96,9 @@ export class FanoutFunction extends NodejsFunction {
         sourceMap: true,
         mainFields: ['module', 'main'],
         banner: CREATE_REQUIRE_BANNER,
-        // The default keeps `@aws-sdk/*` external: the Node.js 24 runtime ships SDK v3.
+        // The default keeps `@aws-sdk/*` external: the Node.js 24 runtime ships SDK v3. package.json declares
+        // `"sideEffects": false`, so each bundle keeps only the modules its own entry reaches (undici stays in
+        // deliver, which alone makes outbound calls).
       },
     });
     this.functionLogGroup = logGroup;
