@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { mkdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { build, type Metafile } from 'esbuild';
 import {
   environmentVariable,
@@ -10,6 +10,7 @@ import {
   type SettingName,
 } from '../lambdas/core/config.js';
 import { DEFAULT_RETRY_SCHEDULE_SECONDS } from '../lambdas/core/retry-schedule.js';
+import { CREATE_REQUIRE_BANNER, REPO_ROOT } from '../lib/constructs/fanout-function.js';
 import { serviceDefinition } from '../lib/definitions.js';
 
 /**
@@ -31,13 +32,8 @@ export interface BundleReport {
 
 export const BUNDLE_TARGET_BYTES = 150 * 1024;
 
-const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 /** Inside the repository, so the externals (@aws-sdk/*) resolve from node_modules as the runtime's would. */
 const OUT_DIR = join(REPO_ROOT, 'node_modules', '.cache', 'fanout-bench', 'bundles');
-
-/** A copy of fanout-function.ts's CREATE_REQUIRE_BANNER, which that module does not export. */
-const CREATE_REQUIRE_BANNER =
-  "import { createRequire as __fanoutCreateRequire } from 'node:module'; const require = __fanoutCreateRequire(import.meta.url);";
 
 /** Placeholder values that pass each setting's schema; typed so a new setting must be added here. */
 const PLACEHOLDER_SETTINGS: Record<SettingName, string> = {

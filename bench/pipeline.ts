@@ -1,10 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { batchWriteAll } from '../lambdas/core/dynamo.js';
-import { routingFilters } from '../lambdas/core/event-types.js';
-import { newId } from '../lambdas/core/ids.js';
 import { logger } from '../lambdas/core/logger.js';
-import { generateSigningSecret } from '../lambdas/core/subscriptions.js';
 import { pollContinuously } from '../local/event-source.js';
+import { seedSubscriptions } from '../local/seed.js';
 import { createLocalService, type LocalService } from '../local/service.js';
 import { startEnginesThread } from './engines-thread.js';
 import { type Arrival, clockMs, type Receiver } from './receiver.js';
@@ -135,7 +132,15 @@ export interface FanoutResult extends PerDelivery {
 /** A tenant with `count` subscriptions to the bench event, each at its own path on the receiver. */
 export async function benchTenant(pipeline: Pipeline, receiverUrl: string, name: string, count: number) {
   const tenant = await pipeline.service.createTenant(name);
-  await seedSubscriptions(pipeline.service, tenant.tenantId, receiverUrl, name, count);
+  await seedSubscriptions(
+    pipeline.service.clients.db,
+    pipeline.service.config.subscriptionsTable,
+    tenant.tenantId,
+    Array.from({ length: count }, (_, index) => ({
+      url: `${receiverUrl}/${name}/${index}`,
+      eventTypes: [BENCH_EVENT_TYPE],
+    })),
+  );
   return tenant;
 }
 
@@ -266,49 +271,4 @@ function percentiles(values: readonly number[]): Latency {
   const at = (fraction: number) =>
     sorted[Math.min(sorted.length - 1, Math.ceil(fraction * sorted.length) - 1)] ?? 0;
   return { p50: at(0.5), p95: at(0.95), p99: at(0.99) };
-}
-
-/**
- * Writes subscriptions as SubscriptionStore.create lays them out (the subscription item and its route
- * items), with BatchWriteItem from 16 writers, as test/fanout-large.test.ts does: 10,000 in a few seconds
- * instead of 30,000 single writes.
- */
-async function seedSubscriptions(
-  service: LocalService,
-  tenantId: string,
-  receiverUrl: string,
-  name: string,
-  count: number,
-): Promise<void> {
-  const now = new Date().toISOString();
-  const writes: Parameters<typeof batchWriteAll>[2][number][] = [];
-  for (let index = 0; index < count; index++) {
-    const id = newId('sub');
-    const subscription = {
-      id,
-      tenantId,
-      url: `${receiverUrl}/${name}/${index}`,
-      eventTypes: [BENCH_EVENT_TYPE],
-      description: '',
-      metadata: {},
-      status: 'active',
-      secret: generateSigningSecret(),
-      createdAt: now,
-      updatedAt: now,
-      version: 1,
-    };
-    writes.push({ PutRequest: { Item: { pk: tenantId, sk: `sub#${id}`, ...subscription } } });
-    for (const filter of routingFilters(subscription.eventTypes)) {
-      writes.push({ PutRequest: { Item: { pk: `route#${tenantId}#${filter}`, sk: id } } });
-    }
-  }
-  const chunks: (typeof writes)[] = [];
-  for (let start = 0; start < writes.length; start += 250) chunks.push(writes.slice(start, start + 250));
-  await Promise.all(
-    Array.from({ length: 16 }, async () => {
-      for (let chunk = chunks.pop(); chunk; chunk = chunks.pop()) {
-        await batchWriteAll(service.clients.db, service.config.subscriptionsTable, chunk);
-      }
-    }),
-  );
 }

@@ -2,13 +2,10 @@ import { DeleteMessageBatchCommand, ReceiveMessageCommand, SQSClient } from '@aw
 import type { SQSEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { DeliveryMessage } from '../lambdas/core/delivery-message.js';
-import { batchWriteAll } from '../lambdas/core/dynamo.js';
-import { routingFilters } from '../lambdas/core/event-types.js';
 import { parseFanoutJob } from '../lambdas/core/fanout-jobs.js';
 import { fanoutFunction } from '../lambdas/core/functions.js';
-import { newId } from '../lambdas/core/ids.js';
-import { generateSigningSecret } from '../lambdas/core/subscriptions.js';
 import { pollOnce } from '../local/event-source.js';
+import { seedSubscriptions } from '../local/seed.js';
 import { peekAll } from './support/queues.js';
 import { bearer, startTestService } from './support/service.js';
 
@@ -16,51 +13,15 @@ type Service = Awaited<ReturnType<typeof startTestService>>;
 
 const PAGE_SIZE = 2_000;
 
-/**
- * Writes subscriptions the way SubscriptionStore.create does (the subscription item and one route item per
- * routing filter), with BatchWriteItem, so 10,000 take a second or two instead of 20,000 single writes.
- */
-async function seedSubscriptions(
-  service: Service,
-  tenantId: string,
-  plan: Record<string, number>,
-): Promise<string[]> {
-  const ids: string[] = [];
-  const writes: Parameters<typeof batchWriteAll>[2][number][] = [];
-  const now = new Date().toISOString();
-  for (const [eventType, count] of Object.entries(plan)) {
-    for (let i = 0; i < count; i++) {
-      const id = newId('sub');
-      ids.push(id);
-      const subscription = {
-        id,
-        tenantId,
-        url: `https://hooks.example.com/${i}`,
-        eventTypes: [eventType],
-        description: '',
-        metadata: {},
-        status: 'active',
-        secret: generateSigningSecret(),
-        createdAt: now,
-        updatedAt: now,
-        version: 1,
-      };
-      writes.push({ PutRequest: { Item: { pk: tenantId, sk: `sub#${id}`, ...subscription } } });
-      for (const filter of routingFilters([eventType])) {
-        writes.push({ PutRequest: { Item: { pk: `route#${tenantId}#${filter}`, sk: id } } });
-      }
-    }
-  }
-  const chunks: (typeof writes)[] = [];
-  for (let start = 0; start < writes.length; start += 250) chunks.push(writes.slice(start, start + 250));
-  await Promise.all(
-    Array.from({ length: 16 }, async () => {
-      for (let chunk = chunks.pop(); chunk; chunk = chunks.pop()) {
-        await batchWriteAll(service.clients.db, service.config.subscriptionsTable, chunk);
-      }
-    }),
+/** Subscriptions per event-type filter, loaded in bulk. */
+function seed(service: Service, tenantId: string, plan: Record<string, number>): Promise<string[]> {
+  const inputs = Object.entries(plan).flatMap(([eventType, count]) =>
+    Array.from({ length: count }, (_, i) => ({
+      url: `https://hooks.example.com/${i}`,
+      eventTypes: [eventType],
+    })),
   );
-  return ids;
+  return seedSubscriptions(service.clients.db, service.config.subscriptionsTable, tenantId, inputs);
 }
 
 /** Receives and deletes everything on a queue with several receivers at once; peekAll is too slow for 10,000. */
@@ -121,17 +82,17 @@ describe('Function: fan-out of one event to 10,000 subscriptions', () => {
   it('sends one delivery to each, in bounded pages; a retried page re-sends only itself', async () => {
     const tenant = await service.createTenant('big');
     // Several route keys, so pages cross from one key's query to the next.
-    const subscribers = await seedSubscriptions(service, tenant.tenantId, {
+    const subscribers = await seed(service, tenant.tenantId, {
       '*': 4_000,
       'order.*': 3_500,
       'order.created': 2_500,
     });
-    const bystanders = await seedSubscriptions(service, tenant.tenantId, {
+    const bystanders = await seed(service, tenant.tenantId, {
       'user.*': 20,
       'order.created.v2': 20,
     });
     const otherTenant = await service.createTenant('other');
-    await seedSubscriptions(service, otherTenant.tenantId, { '*': 20 });
+    await seed(service, otherTenant.tenantId, { '*': 20 });
     expect(subscribers).toHaveLength(10_000);
 
     const published = await service.api({

@@ -105,27 +105,14 @@ export class SubscriptionStore {
   ) {}
 
   async create(tenantId: string, input: NewSubscription): Promise<StoredSubscription> {
-    const now = new Date().toISOString();
-    const subscription: StoredSubscription = {
-      id: newId('sub'),
-      tenantId,
-      url: input.url,
-      eventTypes: [...new Set(input.eventTypes)],
-      description: input.description ?? '',
-      metadata: input.metadata ?? {},
-      status: 'active',
-      secret: generateSigningSecret(),
-      createdAt: now,
-      updatedAt: now,
-      version: 1,
-    };
+    const subscription = newSubscription(tenantId, input);
     await this.reserveSlot(tenantId);
     try {
       await this.putRoutes(tenantId, subscription.id, routingFilters(subscription.eventTypes));
       await this.db.send(
         new PutCommand({
           TableName: this.tableName,
-          Item: { pk: tenantId, sk: `sub#${subscription.id}`, ...subscription },
+          Item: subscriptionItem(subscription),
           ConditionExpression: 'attribute_not_exists(pk)',
         }),
       );
@@ -207,7 +194,7 @@ export class SubscriptionStore {
         await this.db.send(
           new PutCommand({
             TableName: this.tableName,
-            Item: { pk: tenantId, sk: `sub#${id}`, ...next },
+            Item: subscriptionItem(next),
             ConditionExpression: 'version = :expected',
             ExpressionAttributeValues: { ':expected': current.version },
           }),
@@ -431,6 +418,42 @@ export class SubscriptionStore {
       filters.map((filter) => ({ DeleteRequest: { Key: { pk: routeKey(tenantId, filter), sk: id } } })),
     );
   }
+}
+
+/** A new active subscription with its own signing secret, as create() stores it. */
+export function newSubscription(tenantId: string, input: NewSubscription): StoredSubscription {
+  const now = new Date().toISOString();
+  return {
+    id: newId('sub'),
+    tenantId,
+    url: input.url,
+    eventTypes: [...new Set(input.eventTypes)],
+    description: input.description ?? '',
+    metadata: input.metadata ?? {},
+    status: 'active',
+    secret: generateSigningSecret(),
+    createdAt: now,
+    updatedAt: now,
+    version: 1,
+  };
+}
+
+/**
+ * Every item a subscription is stored as: itself and one route per routing filter while active. For bulk
+ * loading (local/seed.ts); create() writes the same items one by one, routes first.
+ */
+export function storedItems(subscription: StoredSubscription): Record<string, unknown>[] {
+  return [
+    subscriptionItem(subscription),
+    ...activeRoutes(subscription).map((filter) => ({
+      pk: routeKey(subscription.tenantId, filter),
+      sk: subscription.id,
+    })),
+  ];
+}
+
+function subscriptionItem(subscription: StoredSubscription): Record<string, unknown> {
+  return { pk: subscription.tenantId, sk: `sub#${subscription.id}`, ...subscription };
 }
 
 export function toPublic(subscription: StoredSubscription): Subscription {

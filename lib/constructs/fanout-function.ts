@@ -24,7 +24,7 @@ export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
  * The bundle is ESM, but some dependencies are CommonJS and call `require`; esbuild's ESM output has no
  * `require`, so the banner provides one.
  */
-const CREATE_REQUIRE_BANNER =
+export const CREATE_REQUIRE_BANNER =
   "import { createRequire as __fanoutCreateRequire } from 'node:module'; const require = __fanoutCreateRequire(import.meta.url);";
 
 export interface FanoutFunctionProps {
