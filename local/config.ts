@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { ATTEMPT_LOG_MODES } from '../lambdas/core/attempts.js';
 import {
   booleanFlag,

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { findPathEvent, findSubscription, pathSubscriptionId } from './api-lookups.js';
 import type { RouteKey } from './api-routes.js';
 import { ATTEMPT_ID_PATTERN, type AttemptCursor, type AttemptLog, type AttemptPage } from './attempts.js';

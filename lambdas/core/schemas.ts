@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { hostnameProblem } from './address-guard.js';
 import { EVENT_ID_PATTERN, jsonDepth, MAX_EVENT_DATA_DEPTH } from './bus-events.js';
 import { ValidationError } from './errors.js';
