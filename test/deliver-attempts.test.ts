@@ -8,10 +8,11 @@ import {
   type AttemptLogMode,
   RESPONSE_BODY_LIMIT_BYTES,
 } from '../lambdas/core/attempts.js';
-import { classifyError, postWebhook } from '../lambdas/core/delivery.js';
+import { postWebhook } from '../lambdas/core/delivery.js';
 import { deliveryMessage } from '../lambdas/core/delivery-message.js';
 import { logger } from '../lambdas/core/logger.js';
 import type { StoredSubscription } from '../lambdas/core/subscriptions.js';
+import { classifyError } from '../lambdas/core/webhook-transport.js';
 import { bearer, startTestService } from './support/service.js';
 import { waitFor } from './support/wait.js';
 

@@ -1,11 +1,4 @@
-import { Agent, buildConnector, fetch as undiciFetch } from 'undici';
-import {
-  BLOCKED_ADDRESS,
-  BlockedAddressError,
-  guardedLookup,
-  type HostResolver,
-  hostnameProblem,
-} from './address-guard.js';
+import type { HostResolver } from './address-guard.js';
 import { type AttemptLog, type AttemptRecord, newAttemptId, RESPONSE_BODY_LIMIT_BYTES } from './attempts.js';
 import type { DeliveryMessage } from './delivery-message.js';
 import type { EventStore, StoredEvent } from './event-store.js';
@@ -25,6 +18,15 @@ import {
   healthChange,
 } from './subscription-health.js';
 import { type StoredSubscription, signingSecrets } from './subscriptions.js';
+import {
+  classifyError,
+  type ErrorClass,
+  readBodyPrefix,
+  transportOf,
+  type WebhookFetch,
+  type WebhookResponse,
+} from './webhook-transport.js';
+
 
 export interface DeliveryDependencies extends HealthDependencies {
   events: EventStore;
@@ -57,8 +59,6 @@ export type SkipReason =
   | 'subscription_disabled'
   | 'event_type_unsubscribed'
   | 'event_expired';
-
-export type ErrorClass = NonNullable<AttemptRecord['errorClass']>;
 
 /** What happens to a failed delivery's message: retried later, moved to the DLQ now, or deleted. */
 export type FailedDisposition = 'retry' | 'dead_letter' | 'drop';
@@ -247,100 +247,5 @@ export async function postWebhook(
     latencyMs,
     ...(responseBody !== undefined ? { responseBody } : {}),
     ...(result === 'failed' && retryAfter !== null ? { retryAfter } : {}),
-  };
-}
-
-/**
- * At most `limit` bytes of a body as text, then the rest is cancelled unread. A multi-byte character cut at
- * the limit is dropped rather than mangled. Undefined when the body failed mid-read (the attempt's result
- * stands; only the snippet is lost).
- */
-export async function readBodyPrefix(
-  body: ReadableStream<Uint8Array> | null,
-  limit: number,
-): Promise<string | undefined> {
-  if (!body) return '';
-  const reader = body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  try {
-    while (size < limit) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      chunks.push(value);
-      size += value.byteLength;
-    }
-  } catch {
-    return undefined;
-  } finally {
-    await reader.cancel().catch(() => undefined);
-  }
-  return new TextDecoder().decode(Buffer.concat(chunks).subarray(0, limit), { stream: true });
-}
-
-/** fetch rejects with a TimeoutError from the abort signal, or a TypeError whose cause is the socket's error. */
-export function classifyError(error: unknown): ErrorClass {
-  if (error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError'))
-    return 'timeout';
-  const code = (error as { cause?: { code?: unknown } } | undefined)?.cause?.code;
-  if (code === BLOCKED_ADDRESS) return 'blocked_address';
-  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return 'dns_error';
-  if (code === 'UND_ERR_CONNECT_TIMEOUT') return 'timeout';
-  return 'connection_error';
-}
-
-/** The part of fetch a delivery uses, so tests can stand in for the network. */
-export type WebhookFetch = (
-  url: string,
-  init: {
-    method: 'POST';
-    headers: Record<string, string>;
-    body: string;
-    redirect: 'manual';
-    signal: AbortSignal;
-  },
-) => Promise<WebhookResponse>;
-
-export interface WebhookResponse {
-  status: number;
-  headers: { get(name: string): string | null };
-  body: ReadableStream<Uint8Array> | null;
-}
-
-/** One transport per set of dependencies (one per deliver handler), so its connections are reused. */
-const transports = new WeakMap<DeliveryDependencies, WebhookFetch>();
-
-function transportOf(deps: DeliveryDependencies): WebhookFetch {
-  let transport = transports.get(deps);
-  if (!transport) {
-    transport = webhookTransport(deps);
-    transports.set(deps, transport);
-  }
-  return transport;
-}
-
-/**
- * fetch over one keep-alive connection pool. Unless private URLs are allowed, every new connection is made
- * through the SSRF guard: an IP-literal or local-only host is refused before connecting, and a host name is
- * resolved by guardedLookup, which refuses the host if any address is not global and otherwise hands the
- * socket exactly the addresses it checked. A pooled connection was checked when it was opened.
- */
-export function webhookTransport(options: {
-  allowPrivateUrls: boolean;
-  resolveHost?: HostResolver;
-}): WebhookFetch {
-  const dispatcher = new Agent(
-    options.allowPrivateUrls ? {} : { connect: guardedConnector(options.resolveHost) },
-  );
-  return (url, init) => undiciFetch(url, { ...init, dispatcher });
-}
-
-function guardedConnector(resolveHost: HostResolver | undefined): buildConnector.connector {
-  const connect = buildConnector({ lookup: guardedLookup(resolveHost) });
-  return (options, callback) => {
-    // undici passes IPv6 literals unbracketed; net never calls `lookup` for an IP literal.
-    const problem = hostnameProblem(options.hostname);
-    if (problem) queueMicrotask(() => callback(new BlockedAddressError(problem), null));
-    else connect(options, callback);
   };
 }
