@@ -9,7 +9,7 @@ import {
   RESPONSE_BODY_LIMIT_BYTES,
 } from '../lambdas/core/attempts.js';
 import { postWebhook } from '../lambdas/core/delivery.js';
-import { deliveryMessage } from '../lambdas/core/delivery-message.js';
+import { deliveryMessage, INLINE_EVENT_MAX_BYTES } from '../lambdas/core/delivery-message.js';
 import { logger } from '../lambdas/core/logger.js';
 import type { StoredSubscription } from '../lambdas/core/subscriptions.js';
 import { classifyError } from '../lambdas/core/webhook-transport.js';
@@ -69,12 +69,12 @@ async function attemptLogService(attemptLog: AttemptLogMode, options: { now?: ()
       });
       return JSON.parse(response.body).id as string;
     },
-    async publish(type: string) {
+    async publish(type: string, data: Record<string, unknown> = { n: 1 }) {
       const response = await service.api({
         method: 'POST',
         path: '/events',
         headers: bearer(apiKey),
-        body: JSON.stringify({ type, data: { n: 1 } }),
+        body: JSON.stringify({ type, data }),
       });
       await service.pollFanout();
       return JSON.parse(response.body).id as string;
@@ -231,8 +231,9 @@ describe('Function: deliver, attempt log "all"', () => {
   it('skips and logs a delivery whose stored event has expired or never existed', async () => {
     const warn = vi.spyOn(logger, 'warn');
     const subscriptionId = await ctx.subscribe(endpoint.url('expired'), 'test.expired');
-    const eventId = await ctx.publish('test.expired');
-    // Claim-check: the message holds only references, so a missing event cannot be delivered.
+    // Too large to ride in its messages, so they refer to the stored event (claim-check), and a missing event
+    // cannot be delivered.
+    const eventId = await ctx.publish('test.expired', { blob: 'x'.repeat(INLINE_EVENT_MAX_BYTES) });
     await ctx.service.clients.sqs.send(
       new SendMessageCommand({
         QueueUrl: ctx.service.resources.queues.delivery.url,

@@ -306,6 +306,7 @@ describe('Function: deliver, response handling', () => {
       tenantId,
       subscriptionId: subscription.id,
       eventId,
+      event: { type: 'order.created', timestamp: expect.any(String), data: { n: 1 } },
     });
     expect(endpoint.requests() - requestsBefore).toBe(schedule.length);
 

@@ -138,12 +138,13 @@ describe('Function: deliver', () => {
     // Growing delays from the schedule, then 0 after the last attempt so SQS moves it to the DLQ at once.
     expect(visibilityChanges).toEqual([1, 2, 0]);
     expect(dlqMessages).toHaveLength(1);
-    // The dead letter is the v2 reference message; the event itself stays in the event store for replay.
+    // The dead letter is the v2 message, the small event inline; the event store keeps it too, for replay.
     expect(JSON.parse(dlqMessages[0]?.body ?? '')).toEqual({
       v: 2,
       tenantId: expect.any(String),
       subscriptionId: subscription.id,
       eventId: id,
+      event: { type: 'order.failed', timestamp: expect.any(String), data: { n: 1 } },
     });
     expect(await peekAll(service.clients.sqs, service.resources.queues.delivery.url, 1)).toEqual([]);
     await unsubscribe(subscription.id);

@@ -51,7 +51,15 @@ describe('Function: ingest (POST /events)', () => {
     const { id } = JSON.parse(response.body);
     expect(id).toMatch(/^evt_[0-9A-Z]{26}$/);
     await fanOutAll();
-    expect(await deliveries()).toEqual([{ v: 2, tenantId: tenant.tenantId, subscriptionId, eventId: id }]);
+    expect(await deliveries()).toEqual([
+      {
+        v: 2,
+        tenantId: tenant.tenantId,
+        subscriptionId,
+        eventId: id,
+        event: { type: 'invoice.paid', timestamp: expect.any(String), data: { amount: 10 } },
+      },
+    ]);
     expect(await events.get(tenant.tenantId, id)).toMatchObject({
       id,
       type: 'invoice.paid',
@@ -129,6 +137,7 @@ describe('Function: ingest (POST /events)', () => {
     expect(accepted.statusCode).toBe(202);
     const { id } = JSON.parse(accepted.body);
     await fanOutAll();
+    // Too large to ride in the message: it refers to the stored event (claim-check).
     expect(await deliveries()).toEqual([{ v: 2, tenantId: tenant.tenantId, subscriptionId, eventId: id }]);
     expect((await events.get(tenant.tenantId, id))?.data).toEqual(data(MAX_EVENT_DATA_BYTES));
 

@@ -165,6 +165,7 @@ describe('Function: fan-out of one event to 10,000 subscriptions', () => {
         tenantId: tenant.tenantId,
         subscriptionId: message.subscriptionId,
         eventId,
+        event: { type: 'order.created', timestamp: expect.any(String), data: { orderId: 1 } },
       });
     }
 

@@ -112,12 +112,19 @@ describe('Function: fan-out jobs (replay)', () => {
     (await peekAll(service.clients.sqs, service.resources.queues.delivery.url)).map(
       (message) => JSON.parse(message.body) as DeliveryMessage,
     );
-  const replayed = (tenant: Tenant, eventId: string, subscriptionId: string): DeliveryMessage => ({
+  /** A replay delivery; replays of one stored event carry it inline, replays since a time refer to it. */
+  const replayed = (
+    tenant: Tenant,
+    eventId: string,
+    subscriptionId: string,
+    inline?: { type: string; data: Record<string, unknown> },
+  ): DeliveryMessage => ({
     v: 2,
     tenantId: tenant.tenantId,
     subscriptionId,
     eventId,
     replay: true,
+    ...(inline ? { event: { ...inline, timestamp: expect.any(String) } } : {}),
   });
   const bySubscription = (a: DeliveryMessage, b: DeliveryMessage) =>
     a.subscriptionId.localeCompare(b.subscriptionId) || a.eventId.localeCompare(b.eventId);
@@ -154,7 +161,9 @@ describe('Function: fan-out jobs (replay)', () => {
     // stopped at its limit, so DynamoDB could not yet tell).
     expect(await runFanout()).toBe(3);
     expect((await deliveries()).sort(bySubscription)).toEqual(
-      [everything, orders, exact, late].map((id) => replayed(tenant, eventId, id)).sort(bySubscription),
+      [everything, orders, exact, late]
+        .map((id) => replayed(tenant, eventId, id, { type: 'order.created', data: { n: 1 } }))
+        .sort(bySubscription),
     );
   });
 
@@ -166,7 +175,9 @@ describe('Function: fan-out jobs (replay)', () => {
 
     await sendJob({ job: 'event-subscription', tenantId: tenant.tenantId, eventId, subscriptionId: chosen });
     expect(await runFanout()).toBe(1);
-    expect(await deliveries()).toEqual([replayed(tenant, eventId, chosen)]);
+    expect(await deliveries()).toEqual([
+      replayed(tenant, eventId, chosen, { type: 'order.created', data: {} }),
+    ]);
   });
 
   it('completes replays of an event that is no longer stored without sending anything', async () => {
@@ -325,6 +336,6 @@ describe('Function: fan-out jobs (replay)', () => {
         Records: [record('m-good', good), ...poison.map((body, i) => record(`m-${i}`, body))],
       }),
     ).toEqual({ batchItemFailures: poison.map((_, i) => ({ itemIdentifier: `m-${i}` })) });
-    expect(await deliveries()).toEqual([replayed(tenant, eventId, subscriber)]);
+    expect(await deliveries()).toEqual([replayed(tenant, eventId, subscriber, { type: 'a', data: {} })]);
   });
 });

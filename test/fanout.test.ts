@@ -96,6 +96,7 @@ describe('Function: fan-out', () => {
         tenantId: a.tenantId,
         subscriptionId: message.subscriptionId,
         eventId,
+        event: { type: 'order.created', timestamp: expect.any(String), data: { n: 1 } },
       });
     }
     // Claim-check: the messages carry references, and the event is stored once.

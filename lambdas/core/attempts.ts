@@ -1,5 +1,6 @@
 import { type DynamoDBDocumentClient, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { ulid } from 'ulid';
+import { batchWriteAll } from './dynamo.js';
 
 /**
  * The attempt log: one item per recorded delivery attempt, kept `retentionDays` (TTL).
@@ -82,19 +83,30 @@ export class AttemptLog {
   /** Writes the record if the mode asks for it. */
   async record(tenantId: string, record: AttemptRecord): Promise<void> {
     if (!this.records(record.result, record.attempt)) return;
-    const expiresAt = Math.floor(Date.parse(record.attemptedAt) / 1000) + this.options.retentionDays * 86_400;
-    await this.db.send(
-      new PutCommand({
-        TableName: this.tableName,
-        Item: {
-          ...record,
-          pk: subscriptionKey(tenantId, record.subscriptionId),
-          sk: record.id,
-          eventKey: eventKey(tenantId, record.eventId),
-          expiresAt,
-        },
-      }),
+    await this.db.send(new PutCommand({ TableName: this.tableName, Item: this.item(tenantId, record) }));
+  }
+
+  /**
+   * Writes those of several records (one SQS batch's) that the mode asks for, 25 to a BatchWriteItem call:
+   * the same write units as one by one, in a tenth of the calls.
+   */
+  async recordAll(entries: readonly { tenantId: string; record: AttemptRecord }[]): Promise<void> {
+    const kept = entries.filter(({ record }) => this.records(record.result, record.attempt));
+    await batchWriteAll(
+      this.db,
+      this.tableName,
+      kept.map(({ tenantId, record }) => ({ PutRequest: { Item: this.item(tenantId, record) } })),
     );
+  }
+
+  private item(tenantId: string, record: AttemptRecord): Record<string, unknown> {
+    return {
+      ...record,
+      pk: subscriptionKey(tenantId, record.subscriptionId),
+      sk: record.id,
+      eventKey: eventKey(tenantId, record.eventId),
+      expiresAt: Math.floor(Date.parse(record.attemptedAt) / 1000) + this.options.retentionDays * 86_400,
+    };
   }
 
   /** A subscription's attempts, newest first. */

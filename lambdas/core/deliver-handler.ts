@@ -2,7 +2,8 @@ import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-p
 import { ChangeMessageVisibilityCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSRecord } from 'aws-lambda';
 import { type DeliveryDependencies, deliver } from './delivery.js';
-import { parseDeliveryMessage } from './delivery-message.js';
+import { batchSession, type DeliverySession } from './delivery-batch.js';
+import { type DeliveryMessage, parseDeliveryMessage } from './delivery-message.js';
 import { logger } from './logger.js';
 import { type QueueHandler, withContext } from './sqs-batch.js';
 
@@ -22,12 +23,16 @@ class DeliveryFailedError extends Error {
  * to the DLQ on its next receive. A failure that disabled the subscription (410 Gone, failing too long) is
  * not retried: the record succeeds and SQS deletes the message. A receiver that fails is not our error, so a
  * batch where every delivery failed still returns normally instead of failing the invocation.
+ *
+ * The batch's deliveries run concurrently and share one session: subscriptions read together up front,
+ * attempt records written together once every delivery has finished, before the handler returns (and so
+ * before the event source mapping deletes any message).
  */
 export function createDeliverHandler(deps: DeliverHandlerDependencies): QueueHandler {
-  const handleRecord = async (record: SQSRecord) => {
+  const handleRecord = async (record: SQSRecord, session: DeliverySession) => {
     const message = parseDeliveryMessage(record.body);
     const attempt = Number(record.attributes.ApproximateReceiveCount);
-    const result = await deliver(deps, message, attempt);
+    const result = await deliver(deps, message, attempt, session);
     const fields = { eventId: message.eventId, subscriptionId: message.subscriptionId, attempt, ...result };
     if (result.result === 'skipped') {
       // A stored event gone before its delivery means a delivery lost: worth an operator's attention.
@@ -51,9 +56,28 @@ export function createDeliverHandler(deps: DeliverHandlerDependencies): QueueHan
     );
     throw new DeliveryFailedError(`attempt ${attempt} failed`);
   };
-  return (event, context) =>
-    processPartialResponse(event, handleRecord, new BatchProcessor(EventType.SQS), {
-      ...withContext(context),
-      throwOnFullBatchFailure: false,
-    });
+  return async (event, context) => {
+    const session = await batchSession(deps, parseableMessages(event.Records));
+    try {
+      return await processPartialResponse(
+        event,
+        (record: SQSRecord) => handleRecord(record, session),
+        new BatchProcessor(EventType.SQS),
+        { ...withContext(context), throwOnFullBatchFailure: false },
+      );
+    } finally {
+      await session.flush();
+    }
+  };
+}
+
+/** The batch's well-formed messages; a malformed one fails on its own when its record is handled. */
+function parseableMessages(records: readonly SQSRecord[]): DeliveryMessage[] {
+  return records.flatMap((record) => {
+    try {
+      return [parseDeliveryMessage(record.body)];
+    } catch {
+      return [];
+    }
+  });
 }

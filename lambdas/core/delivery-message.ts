@@ -1,29 +1,66 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { PoisonMessageError } from './errors.js';
 
 /**
- * What fan-out puts on the delivery queue: one message per (event, subscription). It carries references
- * only (claim-check): the deliver step reads the subscription and the stored event, so a message stays
- * about 150 bytes whatever the payload, and a replay or DLQ redrive sends the event as it was stored.
+ * What fan-out puts on the delivery queue: one message per (event, subscription). The deliver step reads the
+ * subscription afresh, so a disabled, deleted or re-filtered subscription is honoured for messages queued
+ * before the change. The event is immutable, so a small one rides in the message itself and the deliver step
+ * does not read it back; a larger one is left in the event store and referenced by id (claim-check), which
+ * keeps every message, and so every batch of ten, within one 64 KB billing chunk of SQS.
  */
+const nonEmpty = z.string().check(z.minLength(1));
+
+const inlineEventSchema = z.object({
+  type: nonEmpty,
+  timestamp: nonEmpty,
+  // Passed through as parsed: JSON.parse keeps keys like "__proto__" as own properties, a copy might not.
+  data: z.custom<Record<string, unknown>>(
+    (value) => typeof value === 'object' && value !== null && !Array.isArray(value),
+  ),
+});
+
 const deliveryMessageSchema = z.object({
   v: z.literal(2),
-  tenantId: z.string().min(1),
-  subscriptionId: z.string().min(1),
-  eventId: z.string().min(1),
+  tenantId: nonEmpty,
+  subscriptionId: nonEmpty,
+  eventId: nonEmpty,
   /** Set on deliveries that a replay asked for; shown in the attempt log. */
-  replay: z.literal(true).optional(),
+  replay: z.optional(z.literal(true)),
+  event: z.optional(inlineEventSchema),
 });
 
 export type DeliveryMessage = z.infer<typeof deliveryMessageSchema>;
+export type InlineEvent = z.infer<typeof inlineEventSchema>;
+
+/**
+ * The most JSON a payload may have to ride in its delivery messages: ten messages of this size and their
+ * envelopes fit one 64 KB chunk of a SendMessageBatch and of a receive.
+ */
+export const INLINE_EVENT_MAX_BYTES = 4 * 1024;
+
+/** The event to carry in its delivery messages, or undefined when its payload is too large to. */
+export function inlineEvent(event: InlineEvent): InlineEvent | undefined {
+  const size = Buffer.byteLength(JSON.stringify(event.data));
+  return size <= INLINE_EVENT_MAX_BYTES
+    ? { type: event.type, timestamp: event.timestamp, data: event.data }
+    : undefined;
+}
 
 export function deliveryMessage(
   tenantId: string,
   subscriptionId: string,
   eventId: string,
   replay = false,
+  event?: InlineEvent,
 ): DeliveryMessage {
-  return { v: 2, tenantId, subscriptionId, eventId, ...(replay ? { replay: true as const } : {}) };
+  return {
+    v: 2,
+    tenantId,
+    subscriptionId,
+    eventId,
+    ...(replay ? { replay: true as const } : {}),
+    ...(event ? { event } : {}),
+  };
 }
 
 export function parseDeliveryMessage(body: string): DeliveryMessage {

@@ -1,9 +1,9 @@
 import type { HostResolver } from './address-guard.js';
-import { type AttemptLog, type AttemptRecord, newAttemptId, RESPONSE_BODY_LIMIT_BYTES } from './attempts.js';
+import { type AttemptLog, newAttemptId, RESPONSE_BODY_LIMIT_BYTES } from './attempts.js';
+import { type DeliverySession, singleSession } from './delivery-batch.js';
 import type { DeliveryMessage } from './delivery-message.js';
 import type { EventStore, StoredEvent } from './event-store.js';
 import { anyFilterMatches } from './event-types.js';
-import { logger } from './logger.js';
 import {
   DEFAULT_THROTTLED_RETRY_MIN_SECONDS,
   parseRetryAfter,
@@ -26,7 +26,6 @@ import {
   type WebhookFetch,
   type WebhookResponse,
 } from './webhook-transport.js';
-
 
 export interface DeliveryDependencies extends HealthDependencies {
   events: EventStore;
@@ -92,21 +91,22 @@ export type HttpOutcome =
 export const USER_AGENT = 'webhook-fanout/0.1 (+https://www.standardwebhooks.com)';
 
 /**
- * Delivers one message: reads the subscription and the stored event afresh (so a disabled, deleted or
- * re-filtered subscription is honoured even for messages queued before the change), makes one signed POST,
- * updates the subscription's health, records the attempt and decides what becomes of the message.
- * `attempt` is SQS's receive count.
+ * Delivers one message: reads the subscription afresh (so a disabled, deleted or re-filtered subscription is
+ * honoured even for messages queued before the change) and the event, makes one signed POST, updates the
+ * subscription's health, records the attempt and decides what becomes of the message. `attempt` is SQS's
+ * receive count. `session` shares reads and writes across a batch (delivery-batch.ts).
  */
 export async function deliver(
   deps: DeliveryDependencies,
   message: DeliveryMessage,
   attempt: number,
+  session: DeliverySession = singleSession(deps),
 ): Promise<DeliveryResult> {
   const now = deps.now?.() ?? new Date();
-  const subscription = await deps.subscriptions.get(message.tenantId, message.subscriptionId, false);
+  const subscription = await session.subscription(message.tenantId, message.subscriptionId);
   if (!subscription) return { result: 'skipped', reason: 'subscription_deleted' };
   if (subscription.status !== 'active') return { result: 'skipped', reason: 'subscription_disabled' };
-  const event = await deps.events.get(message.tenantId, message.eventId, now);
+  const event = await session.event(message, now);
   if (!event) return { result: 'skipped', reason: 'event_expired' };
   if (!anyFilterMatches(subscription.eventTypes, event.type)) {
     return { result: 'skipped', reason: 'event_type_unsubscribed' };
@@ -140,7 +140,7 @@ export async function deliver(
     result = { ...failed, then, retryInSeconds };
   }
 
-  await recordAttempt(deps.attempts, message.tenantId, {
+  await session.record(message.tenantId, {
     id: newAttemptId(now),
     eventId: event.id,
     subscriptionId: subscription.id,
@@ -176,23 +176,6 @@ function retryPolicy(deps: DeliveryDependencies): RetryPolicy {
 }
 
 /**
- * The attempt has happened; failing to record it must not fail the delivery, which would only send the
- * webhook again.
- */
-async function recordAttempt(attempts: AttemptLog, tenantId: string, record: AttemptRecord) {
-  try {
-    await attempts.record(tenantId, record);
-  } catch (error) {
-    logger.error('attempt not recorded', {
-      eventId: record.eventId,
-      subscriptionId: record.subscriptionId,
-      attempt: record.attempt,
-      error: (error as Error).message,
-    });
-  }
-}
-
-/**
  * One signed POST. 2xx is success; anything else, including a redirect (never followed), is a failure.
  * Latency is time to the response's status line. Up to RESPONSE_BODY_LIMIT_BYTES of the body are read
  * when `keepBody` says the result is recorded; otherwise the body is not read at all.
@@ -213,14 +196,12 @@ export async function postWebhook(
   let response: WebhookResponse;
   try {
     response = await options.fetch(subscription.url, {
-      method: 'POST',
       headers: {
         'content-type': 'application/json',
         'user-agent': USER_AGENT,
         ...signatureHeaders(signingSecrets(subscription, now), id, now, body),
       },
       body,
-      redirect: 'manual',
       signal: AbortSignal.timeout(options.timeoutMs),
     });
   } catch (error) {
@@ -237,15 +218,14 @@ export async function postWebhook(
   if (options.keepBody(result)) {
     responseBody = await readBodyPrefix(response.body, RESPONSE_BODY_LIMIT_BYTES);
   } else {
-    // Cancelling the unread body frees the connection for reuse.
-    await response.body?.cancel().catch(() => undefined);
+    response.discard();
   }
-  const retryAfter = response.headers.get('retry-after');
+  const retryAfter = response.headers['retry-after'];
   return {
     result,
     statusCode,
     latencyMs,
     ...(responseBody !== undefined ? { responseBody } : {}),
-    ...(result === 'failed' && retryAfter !== null ? { retryAfter } : {}),
+    ...(result === 'failed' && retryAfter !== undefined ? { retryAfter } : {}),
   };
 }

@@ -5,7 +5,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import type { AttemptLog } from './attempts.js';
 import type { AcceptedEvent } from './bus-events.js';
-import { type DeliveryMessage, deliveryMessage } from './delivery-message.js';
+import { type DeliveryMessage, deliveryMessage, type InlineEvent, inlineEvent } from './delivery-message.js';
 import type { EventStore } from './event-store.js';
 import { anyFilterMatches, candidateFilters } from './event-types.js';
 import { type FanoutJob, sendFanoutJob } from './fanout-jobs.js';
@@ -56,14 +56,18 @@ const LOOKUPS_IN_FLIGHT = 16;
  */
 export async function fanOutEvent(deps: FanoutDependencies, event: AcceptedEvent): Promise<FanoutResult> {
   if (!(await deps.events.claim(event))) return { outcome: 'duplicate' };
-  const page = await fanOutPage(deps, {
-    kind: 'fanout.job',
-    job: 'event',
-    tenantId: event.tenantId,
-    eventId: event.id,
-    eventType: event.type,
-    replay: false,
-  });
+  const page = await fanOutPage(
+    deps,
+    {
+      kind: 'fanout.job',
+      job: 'event',
+      tenantId: event.tenantId,
+      eventId: event.id,
+      eventType: event.type,
+      replay: false,
+    },
+    inlineEvent(event),
+  );
   // The count covers the first page; continuations log their own.
   await deps.events.markFannedOut(event, page.deliveries);
   return { outcome: 'fanned_out', ...page };
@@ -74,18 +78,16 @@ export async function runFanoutJob(deps: FanoutDependencies, job: FanoutJob): Pr
   switch (job.job) {
     case 'event': {
       // The deliver step would skip a missing event too, but a whole page of messages for nothing is waste.
-      if (!(await deps.events.get(job.tenantId, job.eventId))) {
-        return { outcome: 'skipped', reason: 'the event is no longer stored' };
-      }
-      return { outcome: 'done', ...(await fanOutPage(deps, job)) };
+      const event = await deps.events.get(job.tenantId, job.eventId);
+      if (!event) return { outcome: 'skipped', reason: 'the event is no longer stored' };
+      return { outcome: 'done', ...(await fanOutPage(deps, job, inlineEvent(event))) };
     }
     case 'event-subscription': {
-      if (!(await deps.events.get(job.tenantId, job.eventId))) {
-        return { outcome: 'skipped', reason: 'the event is no longer stored' };
-      }
+      const event = await deps.events.get(job.tenantId, job.eventId);
+      if (!event) return { outcome: 'skipped', reason: 'the event is no longer stored' };
       // The deliver step re-reads the subscription, so one that is disabled or deleted by then is skipped.
       await sendAll(deps.sqs, deps.deliveryQueueUrl, [
-        deliveryMessage(job.tenantId, job.subscriptionId, job.eventId, true),
+        deliveryMessage(job.tenantId, job.subscriptionId, job.eventId, true, inlineEvent(event)),
       ]);
       return { outcome: 'done', deliveries: 1, continued: false };
     }
@@ -98,9 +100,14 @@ export async function runFanoutJob(deps: FanoutDependencies, job: FanoutJob): Pr
  * One page of an event's fan-out: at most pageSize subscriptions, read from the event type's route keys in
  * candidateFilters order, starting where the job says. Each route query asks for no more than the budget
  * left, so the page never reads past it. When the budget ran out before the last key was exhausted, a
- * continuation starts exactly where this page stopped (at worst it finds nothing left).
+ * continuation starts exactly where this page stopped (at worst it finds nothing left). A small event rides in
+ * each message (`inline`), so its deliveries need not read it back.
  */
-async function fanOutPage(deps: FanoutDependencies, job: EventJob): Promise<PageResult> {
+async function fanOutPage(
+  deps: FanoutDependencies,
+  job: EventJob,
+  inline: InlineEvent | undefined,
+): Promise<PageResult> {
   const filters = candidateFilters(job.eventType);
   let position: NonNullable<EventJob['start']> = job.start ?? { filter: 0 };
   const subscriptionIds: string[] = [];
@@ -117,7 +124,7 @@ async function fanOutPage(deps: FanoutDependencies, job: EventJob): Promise<Page
   await sendAll(
     deps.sqs,
     deps.deliveryQueueUrl,
-    subscriptionIds.map((id) => deliveryMessage(job.tenantId, id, job.eventId, job.replay)),
+    subscriptionIds.map((id) => deliveryMessage(job.tenantId, id, job.eventId, job.replay, inline)),
   );
   const continued = position.filter < filters.length;
   if (continued) {

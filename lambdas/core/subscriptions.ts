@@ -7,7 +7,7 @@ import {
   QueryCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { batchWriteAll, isConditionalCheckFailed } from './dynamo.js';
+import { batchGetAll, batchWriteAll, isConditionalCheckFailed } from './dynamo.js';
 import { ConflictError, LimitReachedError, NotFoundError } from './errors.js';
 import { routingFilters } from './event-types.js';
 import { newId } from './ids.js';
@@ -133,6 +133,28 @@ export class SubscriptionStore {
       }),
     );
     return Item ? toStored(Item) : undefined;
+  }
+
+  /**
+   * Several subscriptions, possibly of several tenants, in as few BatchGetItem calls as fit, eventually
+   * consistent (the deliver step's read). Keyed by subscriptionKey(); a key without an entry does not exist.
+   */
+  async getMany(
+    keys: readonly { tenantId: string; subscriptionId: string }[],
+  ): Promise<Map<string, StoredSubscription>> {
+    const unique = new Map(keys.map((key) => [subscriptionKey(key.tenantId, key.subscriptionId), key]));
+    const items = await batchGetAll(
+      this.db,
+      this.tableName,
+      [...unique.values()].map((key) => ({ pk: key.tenantId, sk: `sub#${key.subscriptionId}` })),
+      { consistent: false },
+    );
+    return new Map(
+      items.map((item) => {
+        const subscription = toStored(item);
+        return [subscriptionKey(subscription.tenantId, subscription.id), subscription];
+      }),
+    );
   }
 
   async list(
@@ -504,4 +526,9 @@ function activeRoutes(subscription: StoredSubscription): string[] {
 function toStored(item: Record<string, unknown>): StoredSubscription {
   const { pk, sk, ...fields } = item;
   return { ...(fields as unknown as StoredSubscription), tenantId: String(pk) };
+}
+
+/** One subscription's identity across tenants, for maps of subscriptions read together. */
+export function subscriptionKey(tenantId: string, subscriptionId: string): string {
+  return `${tenantId}#${subscriptionId}`;
 }

@@ -1,13 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import {
-  BatchGetCommand,
-  type BatchGetCommandOutput,
-  type DynamoDBDocumentClient,
-  GetCommand,
-  PutCommand,
-  UpdateCommand,
-} from '@aws-sdk/lib-dynamodb';
-import { isConditionalCheckFailed } from './dynamo.js';
+import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { batchGetAll, isConditionalCheckFailed } from './dynamo.js';
 import { newId } from './ids.js';
 
 /**
@@ -23,8 +16,6 @@ export const API_KEY_PREFIX = 'fk_';
 export const API_KEY_PATTERN = /^fk_[A-Za-z0-9_-]{43}$/;
 /** Characters of the key's hash shown when listing: enough to tell keys apart, useless for finding one. */
 const KEY_HINT_LENGTH = 6;
-const BATCH_GET_LIMIT = 100;
-const MAX_BATCH_GET_ROUNDS = 6;
 
 export type ApiKeyStatus = 'active' | 'revoked';
 
@@ -144,21 +135,12 @@ export async function listApiKeys(
   tenantId: string,
 ): Promise<ApiKeyInfo[]> {
   const hashes = Object.values(await tenantKeys(db, tableName, tenantId));
-  const items: Record<string, unknown>[] = [];
-  for (let start = 0; start < hashes.length; start += BATCH_GET_LIMIT) {
-    let keys: Record<string, unknown>[] | undefined = hashes
-      .slice(start, start + BATCH_GET_LIMIT)
-      .map((hash) => ({ pk: `key#${hash}` }));
-    for (let round = 0; keys && keys.length > 0; round++) {
-      if (round === MAX_BATCH_GET_ROUNDS) throw new Error('BatchGetItem left keys unread; try again');
-      if (round > 0) await new Promise((resolve) => setTimeout(resolve, 25 * 2 ** round));
-      const result: BatchGetCommandOutput = await db.send(
-        new BatchGetCommand({ RequestItems: { [tableName]: { Keys: keys, ConsistentRead: true } } }),
-      );
-      items.push(...(result.Responses?.[tableName] ?? []));
-      keys = result.UnprocessedKeys?.[tableName]?.Keys;
-    }
-  }
+  const items = await batchGetAll(
+    db,
+    tableName,
+    hashes.map((hash) => ({ pk: `key#${hash}` })),
+    { consistent: true },
+  );
   // A key listed without an item is one whose creation failed half-way: it never worked, so it is left out.
   return items
     .filter((item) => item.tenantId === tenantId)

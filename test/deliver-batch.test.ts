@@ -1,0 +1,171 @@
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { INLINE_EVENT_MAX_BYTES } from '../lambdas/core/delivery-message.js';
+import { logger } from '../lambdas/core/logger.js';
+import { startReceiver } from './support/receiver.js';
+import { bearer, startTestService } from './support/service.js';
+
+/**
+ * A batch of deliveries shares its reads and writes (delivery-batch.ts): the calls each poll makes are
+ * counted by middleware on the service's own DynamoDB client, and every delivery is still checked at a real
+ * receiver that verifies its signature.
+ */
+describe('Function: deliver, one batch at a time', () => {
+  let service: Awaited<ReturnType<typeof startTestService>>;
+  let apiKey: string;
+  let calls: { command: string; table: string }[] = [];
+  /** Commands the next matching calls fail with, as a throttled or failing DynamoDB would. */
+  const failNext = new Map<string, number>();
+
+  beforeAll(async () => {
+    service = await startTestService({ attemptLog: 'all' });
+    ({ apiKey } = await service.createTenant('batches'));
+    service.clients.db.middlewareStack.add(
+      (next, context) => async (args) => {
+        const input = args.input as { TableName?: string; RequestItems?: Record<string, unknown> };
+        const table = input.TableName ?? Object.keys(input.RequestItems ?? {}).join(',');
+        calls.push({ command: context.commandName ?? '', table });
+        const failures = failNext.get(context.commandName ?? '') ?? 0;
+        if (failures > 0) {
+          failNext.set(context.commandName ?? '', failures - 1);
+          throw Object.assign(new Error('injected failure'), { name: 'InternalServerError' });
+        }
+        return next(args);
+      },
+      { step: 'initialize', name: 'countCalls' },
+    );
+  });
+  afterAll(() => service?.close());
+
+  const tables = () => service.resources.tables;
+  const countOf = (command: string, table: string) =>
+    calls.filter((call) => call.command === command && call.table.includes(table)).length;
+
+  /** `count` subscriptions to `type`, each with its own verifying receiver. */
+  async function subscribers(type: string, count: number) {
+    return Promise.all(
+      Array.from({ length: count }, async () => {
+        const receiver = await startReceiver();
+        const response = await service.api({
+          method: 'POST',
+          path: '/subscriptions',
+          headers: bearer(apiKey),
+          body: JSON.stringify({ url: receiver.url, eventTypes: [type] }),
+        });
+        expect(response.statusCode).toBe(201);
+        const { id, secret } = JSON.parse(response.body);
+        receiver.useSecret(secret);
+        return { id: id as string, receiver };
+      }),
+    );
+  }
+
+  async function publishAndFanOut(type: string, data: Record<string, unknown>) {
+    const response = await service.api({
+      method: 'POST',
+      path: '/events',
+      headers: bearer(apiKey),
+      body: JSON.stringify({ type, data }),
+    });
+    expect(response.statusCode).toBe(202);
+    expect(await service.pollFanout()).toMatchObject({ received: 1, succeeded: 1 });
+    return JSON.parse(response.body).id as string;
+  }
+
+  /** Polls the delivery queue until `expected` messages were handled; returns how many polls that took. */
+  async function deliverAll(expected: number) {
+    let handled = 0;
+    let polls = 0;
+    for (let round = 0; handled < expected && round < 50; round++) {
+      const result = await service.pollDelivery();
+      if (result.received === 0) continue;
+      expect(result).toMatchObject({ failed: 0 });
+      handled += result.received;
+      polls++;
+    }
+    expect(handled).toBe(expected);
+    return polls;
+  }
+
+  const attemptsOf = async (subscriptionId: string) =>
+    JSON.parse(
+      (
+        await service.api({
+          method: 'GET',
+          path: `/subscriptions/${subscriptionId}/attempts`,
+          headers: bearer(apiKey),
+        })
+      ).body,
+    ).items as { eventId: string; result: string }[];
+
+  it('reads the batch’s subscriptions in one call, a small event from the message, and records attempts in one call', async () => {
+    const subs = await subscribers('batch.small', 10);
+    const eventId = await publishAndFanOut('batch.small', { order: 7 });
+    calls = [];
+    const polls = await deliverAll(10);
+
+    expect(countOf('BatchGetItemCommand', tables().subscriptions)).toBe(polls);
+    expect(countOf('GetItemCommand', tables().subscriptions)).toBe(0);
+    expect(countOf('GetItemCommand', tables().events)).toBe(0);
+    expect(countOf('BatchWriteItemCommand', tables().attempts)).toBe(polls);
+    expect(countOf('PutItemCommand', tables().attempts)).toBe(0);
+    for (const { id, receiver } of subs) {
+      expect(receiver.received).toHaveLength(1);
+      expect(receiver.received[0]?.verified).toMatchObject({ type: 'batch.small', data: { order: 7 } });
+      expect(await attemptsOf(id)).toEqual([expect.objectContaining({ eventId, result: 'delivered' })]);
+    }
+    await Promise.all(subs.map(({ receiver }) => receiver.close()));
+  });
+
+  it('reads an event too large to ride in its messages once per batch, however many messages name it', async () => {
+    const subs = await subscribers('batch.large', 4);
+    const data = { blob: 'x'.repeat(INLINE_EVENT_MAX_BYTES) };
+    await publishAndFanOut('batch.large', data);
+    calls = [];
+    const polls = await deliverAll(4);
+
+    expect(countOf('GetItemCommand', tables().events)).toBe(polls);
+    for (const { receiver } of subs) {
+      expect(receiver.received).toHaveLength(1);
+      expect(receiver.received[0]?.verified).toMatchObject({ data });
+    }
+    await Promise.all(subs.map(({ receiver }) => receiver.close()));
+  });
+
+  it('reads subscriptions one by one when the batch read fails, and still delivers every message', async () => {
+    const subs = await subscribers('batch.fallback', 3);
+    await publishAndFanOut('batch.fallback', { n: 1 });
+    // More failures than the SDK's retries, so the batch read itself fails.
+    failNext.set('BatchGetItemCommand', 10);
+    calls = [];
+    await deliverAll(3);
+    failNext.clear();
+
+    expect(countOf('GetItemCommand', tables().subscriptions)).toBe(3);
+    for (const { receiver } of subs) expect(receiver.received.map((d) => d.verified)).toHaveLength(1);
+    for (const { receiver } of subs) expect(receiver.received[0]?.verificationError).toBeUndefined();
+    await Promise.all(subs.map(({ receiver }) => receiver.close()));
+  });
+
+  it('logs, and does not retry, deliveries whose attempt records could not be written', async () => {
+    const error = vi.spyOn(logger, 'error');
+    const subs = await subscribers('batch.unrecorded', 2);
+    const eventId = await publishAndFanOut('batch.unrecorded', { n: 1 });
+    failNext.set('BatchWriteItemCommand', 10);
+    await deliverAll(2);
+    failNext.clear();
+
+    // Delivered once each, the messages deleted: a lost record must not send the webhook again.
+    expect(await service.pollDelivery()).toMatchObject({ received: 0 });
+    for (const { id, receiver } of subs) {
+      expect(receiver.received).toHaveLength(1);
+      expect(await attemptsOf(id)).toEqual([]);
+    }
+    const unrecorded = error.mock.calls.filter(([message]) => message === 'attempt not recorded');
+    expect(
+      unrecorded.map(([, fields]) => (fields as { subscriptionId: string }).subscriptionId).sort(),
+    ).toEqual(subs.map(({ id }) => id).sort());
+    expect(unrecorded.every(([, fields]) => (fields as { eventId: string }).eventId === eventId)).toBe(true);
+    error.mockRestore();
+    await Promise.all(subs.map(({ receiver }) => receiver.close()));
+  });
+});
