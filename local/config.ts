@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { ATTEMPT_LOG_MODES } from '../lambdas/core/attempts.js';
 import {
   booleanFlag,
@@ -6,6 +6,7 @@ import {
   readSettings,
   retrySchedule,
   type SettingTable,
+  wholeNumber,
 } from '../lambdas/core/config.js';
 import { API_KEY_PATTERN } from '../lambdas/core/tenants.js';
 
@@ -13,30 +14,34 @@ import { API_KEY_PATTERN } from '../lambdas/core/tenants.js';
  * The environment of `npm start` and `npm run receiver`, read in this one place with the same reader as the
  * functions' settings, so a bad value stops the command with every problem named at once.
  */
-const port = z.coerce.number().int().min(0).max(65_535);
+const port = wholeNumber(z.minimum(0), z.maximum(65_535));
 
-const apiKeys = nonEmpty
-  .transform((text) => text.split(',').map((key) => key.trim()))
-  .pipe(z.array(z.string().regex(API_KEY_PATTERN, 'each key must look like fk_<43 base64url characters>')));
+const apiKeys = z.pipe(
+  z.pipe(
+    nonEmpty,
+    z.transform((text) => text.split(',').map((key) => key.trim())),
+  ),
+  z.array(z.string().check(z.regex(API_KEY_PATTERN, 'each key must look like fk_<43 base64url characters>'))),
+);
 
 const LOCAL_SETTINGS = {
-  port: ['PORT', port.default(3000)],
-  dataDir: ['FANOUT_DATA_DIR', nonEmpty.optional()],
-  retryScheduleSeconds: ['FANOUT_RETRY_SCHEDULE', retrySchedule.optional()],
+  port: ['PORT', z._default(port, 3000)],
+  dataDir: ['FANOUT_DATA_DIR', z.optional(nonEmpty)],
+  retryScheduleSeconds: ['FANOUT_RETRY_SCHEDULE', z.optional(retrySchedule)],
   // Local receivers are the point of local mode; the stack never allows them.
-  allowPrivateUrls: ['FANOUT_ALLOW_PRIVATE_URLS', booleanFlag.default(true)],
-  apiKeys: ['FANOUT_API_KEY', apiKeys.optional()],
-  attemptLog: ['FANOUT_ATTEMPT_LOG', z.enum(ATTEMPT_LOG_MODES).optional()],
-  autoDisableAfterSeconds: ['FANOUT_AUTO_DISABLE_AFTER_SECONDS', z.coerce.number().int().min(1).optional()],
-  maxSubscriptionsPerTenant: [
-    'FANOUT_MAX_SUBSCRIPTIONS_PER_TENANT',
-    z.coerce.number().int().min(1).optional(),
+  allowPrivateUrls: ['FANOUT_ALLOW_PRIVATE_URLS', z._default(booleanFlag, true)],
+  apiKeys: ['FANOUT_API_KEY', z.optional(apiKeys)],
+  attemptLog: ['FANOUT_ATTEMPT_LOG', z.optional(z.enum(ATTEMPT_LOG_MODES))],
+  autoDisableAfterSeconds: ['FANOUT_AUTO_DISABLE_AFTER_SECONDS', z.optional(wholeNumber(z.minimum(1)))],
+  maxSubscriptionsPerTenant: ['FANOUT_MAX_SUBSCRIPTIONS_PER_TENANT', z.optional(wholeNumber(z.minimum(1)))],
+  tenantRequestsPerSecond: ['FANOUT_TENANT_REQUESTS_PER_SECOND', z.optional(wholeNumber(z.minimum(1)))],
+  alarmIntervalMs: [
+    'FANOUT_ALARM_INTERVAL_MS',
+    z._default(wholeNumber(z.minimum(100), z.maximum(300_000)), 5_000),
   ],
-  tenantRequestsPerSecond: ['FANOUT_TENANT_REQUESTS_PER_SECOND', z.coerce.number().int().min(1).optional()],
-  alarmIntervalMs: ['FANOUT_ALARM_INTERVAL_MS', z.coerce.number().int().min(100).max(300_000).default(5_000)],
-  receiverPort: ['RECEIVER_PORT', port.default(4000)],
-  webhookSecret: ['WEBHOOK_SECRET', nonEmpty.optional()],
-  receiverStatus: ['RECEIVER_STATUS', z.coerce.number().int().min(200).max(599).default(204)],
+  receiverPort: ['RECEIVER_PORT', z._default(port, 4000)],
+  webhookSecret: ['WEBHOOK_SECRET', z.optional(nonEmpty)],
+  receiverStatus: ['RECEIVER_STATUS', z._default(wholeNumber(z.minimum(200), z.maximum(599)), 204)],
 } as const satisfies SettingTable;
 
 type Env = Record<string, string | undefined>;

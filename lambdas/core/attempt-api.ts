@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { findPathEvent, findSubscription, pathSubscriptionId } from './api-lookups.js';
 import type { RouteKey } from './api-routes.js';
 import { ATTEMPT_ID_PATTERN, type AttemptCursor, type AttemptLog, type AttemptPage } from './attempts.js';
@@ -7,6 +7,7 @@ import type { EventStore } from './event-store.js';
 import { jsonResponse, type RouteHandler } from './http.js';
 import { listQuerySchema, subscriptionIdField, validate } from './schemas.js';
 import type { SubscriptionStore } from './subscriptions.js';
+import { safeParse } from './validation.js';
 
 export interface AttemptApiDependencies {
   subscriptions: SubscriptionStore;
@@ -45,7 +46,7 @@ export function attemptRoutes(deps: AttemptApiDependencies): Partial<Record<Rout
 }
 
 const attemptCursorSchema = z.strictObject({
-  id: z.string().regex(ATTEMPT_ID_PATTERN),
+  id: z.string().check(z.regex(ATTEMPT_ID_PATTERN)),
   subscriptionId: subscriptionIdField,
 });
 
@@ -64,7 +65,7 @@ function decodeAttemptCursor(cursor: string | undefined): AttemptCursor | undefi
   } catch {
     throw invalidCursor();
   }
-  const result = attemptCursorSchema.safeParse(decoded);
+  const result = safeParse(attemptCursorSchema, decoded);
   if (!result.success) throw invalidCursor();
   return result.data;
 }

@@ -1,24 +1,35 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { ATTEMPT_LOG_MODES } from './attempts.js';
 import { parseRetrySchedule } from './retry-schedule.js';
+import { safeParse } from './validation.js';
 
 /**
  * The one place that reads the environment. Each function asks for the settings it needs and fails at cold
  * start, naming every missing or malformed variable, rather than half-way through a request.
  */
-export const nonEmpty = z.string().trim().min(1);
-export const booleanFlag = z.enum(['true', 'false']).transform((value) => value === 'true');
-export const retrySchedule = nonEmpty.transform((text, ctx) => {
-  try {
-    return parseRetrySchedule(text);
-  } catch (error) {
-    ctx.addIssue({ code: 'custom', message: (error as Error).message });
-    return z.NEVER;
-  }
-});
+export const nonEmpty = z.string().check(z.trim(), z.minLength(1));
+export const booleanFlag = z.pipe(
+  z.enum(['true', 'false']),
+  z.transform((value) => value === 'true'),
+);
+export const retrySchedule = z.pipe(
+  nonEmpty,
+  z.transform((text, payload) => {
+    try {
+      return parseRetrySchedule(text);
+    } catch (error) {
+      payload.issues.push({ code: 'custom', message: (error as Error).message, input: text });
+      return z.NEVER;
+    }
+  }),
+);
+
+/** A whole number from an environment variable, within the given checks. */
+export const wholeNumber = (...checks: z.core.$ZodCheck<number>[]) =>
+  z.coerce.number().check(z.int(), ...checks);
 
 /** Each setting's environment variable and the schema its value must pass. */
-export type SettingTable = Record<string, readonly [variable: string, schema: z.ZodType]>;
+export type SettingTable = Record<string, readonly [variable: string, schema: z.ZodMiniType]>;
 export type SettingsOf<T extends SettingTable> = { [K in keyof T]: z.output<T[K][1]> };
 
 const SETTINGS = {
@@ -30,14 +41,14 @@ const SETTINGS = {
   fanoutQueueUrl: ['FANOUT_FANOUT_QUEUE_URL', z.url()],
   deliveryQueueUrl: ['FANOUT_DELIVERY_QUEUE_URL', z.url()],
   retryScheduleSeconds: ['FANOUT_RETRY_SCHEDULE', retrySchedule],
-  attemptTimeoutMs: ['FANOUT_ATTEMPT_TIMEOUT_MS', z.coerce.number().int().min(100).max(60_000)],
-  eventRetentionDays: ['FANOUT_EVENT_RETENTION_DAYS', z.coerce.number().int().min(1).max(365)],
+  attemptTimeoutMs: ['FANOUT_ATTEMPT_TIMEOUT_MS', wholeNumber(z.minimum(100), z.maximum(60_000))],
+  eventRetentionDays: ['FANOUT_EVENT_RETENTION_DAYS', wholeNumber(z.minimum(1), z.maximum(365))],
   attemptLog: ['FANOUT_ATTEMPT_LOG', z.enum(ATTEMPT_LOG_MODES)],
-  attemptRetentionDays: ['FANOUT_ATTEMPT_RETENTION_DAYS', z.coerce.number().int().min(1).max(365)],
-  autoDisableAfterSeconds: ['FANOUT_AUTO_DISABLE_AFTER_SECONDS', z.coerce.number().int().min(1)],
-  fanoutPageSize: ['FANOUT_PAGE_SIZE', z.coerce.number().int().min(1).max(100_000)],
-  maxSubscriptionsPerTenant: ['FANOUT_MAX_SUBSCRIPTIONS_PER_TENANT', z.coerce.number().int().min(1)],
-  tenantRequestsPerSecond: ['FANOUT_TENANT_REQUESTS_PER_SECOND', z.coerce.number().int().min(1)],
+  attemptRetentionDays: ['FANOUT_ATTEMPT_RETENTION_DAYS', wholeNumber(z.minimum(1), z.maximum(365))],
+  autoDisableAfterSeconds: ['FANOUT_AUTO_DISABLE_AFTER_SECONDS', wholeNumber(z.minimum(1))],
+  fanoutPageSize: ['FANOUT_PAGE_SIZE', wholeNumber(z.minimum(1), z.maximum(100_000))],
+  maxSubscriptionsPerTenant: ['FANOUT_MAX_SUBSCRIPTIONS_PER_TENANT', wholeNumber(z.minimum(1))],
+  tenantRequestsPerSecond: ['FANOUT_TENANT_REQUESTS_PER_SECOND', wholeNumber(z.minimum(1))],
 } as const satisfies SettingTable;
 
 export type SettingName = keyof typeof SETTINGS;
@@ -60,7 +71,7 @@ export function readSettings<T extends SettingTable, const K extends keyof T>(
   const config: Partial<Record<K, unknown>> = {};
   for (const name of names) {
     const [variable, schema] = table[name] as T[K];
-    const result = schema.safeParse(env[variable]);
+    const result = safeParse(schema, env[variable]);
     if (result.success) config[name] = result.data;
     else problems.push(`${variable}: ${result.error.issues.map((issue) => issue.message).join('; ')}`);
   }

@@ -1,5 +1,6 @@
 import * as z from 'zod/mini';
 import { PoisonMessageError } from './errors.js';
+import { safeParse } from './validation.js';
 
 /**
  * What fan-out puts on the delivery queue: one message per (event, subscription). The deliver step reads the
@@ -70,7 +71,7 @@ export function parseDeliveryMessage(body: string): DeliveryMessage {
   } catch {
     throw new PoisonMessageError('delivery message is not JSON');
   }
-  const result = deliveryMessageSchema.safeParse(json);
+  const result = safeParse(deliveryMessageSchema, json);
   if (!result.success) throw new PoisonMessageError(`delivery message is malformed: ${result.error.message}`);
   return result.data;
 }

@@ -1,6 +1,7 @@
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { PoisonMessageError } from './errors.js';
+import { safeParse } from './validation.js';
 
 /**
  * Besides the events EventBridge delivers, the fan-out queue carries jobs: work that expands into delivery
@@ -17,38 +18,41 @@ import { PoisonMessageError } from './errors.js';
  *                       for it (a replay)
  */
 const startKey = z.record(z.string(), z.unknown());
+const id = z.string().check(z.minLength(1));
 
 const fanoutJobSchema = z.discriminatedUnion('job', [
   z.object({
     kind: z.literal('fanout.job'),
     job: z.literal('event'),
-    tenantId: z.string().min(1),
-    eventId: z.string().min(1),
-    eventType: z.string().min(1),
+    tenantId: id,
+    eventId: id,
+    eventType: id,
     replay: z.boolean(),
     /** Index into the event type's candidate filters, and the route query's position within it. */
-    start: z.object({ filter: z.number().int().min(0), key: startKey.optional() }).optional(),
+    start: z.optional(
+      z.object({ filter: z.number().check(z.int(), z.minimum(0)), key: z.optional(startKey) }),
+    ),
   }),
   z.object({
     kind: z.literal('fanout.job'),
     job: z.literal('event-subscription'),
-    tenantId: z.string().min(1),
-    eventId: z.string().min(1),
-    subscriptionId: z.string().min(1),
+    tenantId: id,
+    eventId: id,
+    subscriptionId: id,
   }),
   z.object({
     kind: z.literal('fanout.job'),
     job: z.literal('subscription-since'),
-    tenantId: z.string().min(1),
-    subscriptionId: z.string().min(1),
+    tenantId: id,
+    subscriptionId: id,
     since: z.iso.datetime(),
     /**
      * Events after this are left out: they were published after the replay was asked for, so their own
      * fan-out delivers them. Set by the first page to the time it runs, when the request did not set it.
      */
-    until: z.iso.datetime().optional(),
+    until: z.optional(z.iso.datetime()),
     /** The events-by-time query's position. */
-    start: startKey.optional(),
+    start: z.optional(startKey),
   }),
 ]);
 
@@ -62,7 +66,7 @@ export function isFanoutJob(body: unknown): boolean {
 }
 
 export function parseFanoutJob(json: unknown): FanoutJob {
-  const result = fanoutJobSchema.safeParse(json);
+  const result = safeParse(fanoutJobSchema, json);
   if (!result.success) throw new PoisonMessageError(`fan-out job is malformed: ${result.error.message}`);
   return result.data;
 }

@@ -1,8 +1,9 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { hostnameProblem } from './address-guard.js';
 import { EVENT_ID_PATTERN, jsonDepth, MAX_EVENT_DATA_DEPTH } from './bus-events.js';
 import { ValidationError } from './errors.js';
 import { isEventType, isEventTypeFilter } from './event-types.js';
+import { safeParse } from './validation.js';
 
 /**
  * Request schemas. Unknown fields are rejected (422) rather than ignored, so a typo such as "eventType"
@@ -23,9 +24,11 @@ export const SUBSCRIPTION_ID_PATTERN = /^sub_[0-9A-Z]{26}$/;
 
 const eventTypeFilter = z
   .string()
-  .refine(
-    isEventTypeFilter,
-    'must be an event type like "order.created", a prefix filter like "order.*", or "*"',
+  .check(
+    z.refine(
+      isEventTypeFilter,
+      'must be an event type like "order.created", a prefix filter like "order.*", or "*"',
+    ),
   );
 
 /**
@@ -37,23 +40,25 @@ const CONTROL_CHARACTERS = /[\p{Cc}\u2028\u2029\u200e\u200f\u061c\u202a-\u202e\u
 /** Keys that mean something to JavaScript objects (and to the DynamoDB marshaller) are not metadata. */
 const RESERVED_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 const plainText = (max: number) =>
-  z
-    .string()
-    .max(max, `must be at most ${max} characters`)
-    .refine((text) => !CONTROL_CHARACTERS.test(text), 'must not contain control characters');
+  z.string().check(
+    z.maxLength(max, `must be at most ${max} characters`),
+    z.refine((text) => !CONTROL_CHARACTERS.test(text), 'must not contain control characters'),
+  );
 
 /**
  * Runs `check` on a value exactly as JSON.parse produced it, then `schema`. A record schema copies objects and
  * drops an own "__proto__" key on the way, so checks on keys and nesting must see the original.
  */
-function asParsed<T extends z.ZodType>(check: (value: unknown) => string | undefined, schema: T) {
-  return z
-    .unknown()
-    .superRefine((value, ctx) => {
-      const problem = check(value);
-      if (problem) ctx.addIssue({ code: 'custom', message: problem, abort: true });
-    })
-    .pipe(schema);
+function asParsed<T extends z.ZodMiniType>(check: (value: unknown) => string | undefined, schema: T) {
+  return z.pipe(
+    z.unknown().check(
+      z.superRefine((value, ctx) => {
+        const problem = check(value);
+        if (problem) ctx.addIssue({ code: 'custom', message: problem, abort: true });
+      }),
+    ),
+    schema,
+  );
 }
 
 const isObject = (value: unknown): value is object => typeof value === 'object' && value !== null;
@@ -65,22 +70,24 @@ const metadata = asParsed(
       : undefined,
   z
     .record(
-      plainText(LIMITS.metadataKeyLength).pipe(z.string().min(1)),
+      z.pipe(plainText(LIMITS.metadataKeyLength), z.string().check(z.minLength(1))),
       plainText(LIMITS.metadataValueLength),
     )
-    .refine((value) => Object.keys(value).length <= LIMITS.metadataEntries, {
-      message: `must have at most ${LIMITS.metadataEntries} entries`,
-    }),
+    .check(
+      z.refine((value) => Object.keys(value).length <= LIMITS.metadataEntries, {
+        message: `must have at most ${LIMITS.metadataEntries} entries`,
+      }),
+    ),
 );
 
 function webhookUrl(allowPrivateUrls: boolean) {
-  return z
-    .string()
-    .max(LIMITS.urlLength)
-    .superRefine((value, ctx) => {
+  return z.string().check(
+    z.maxLength(LIMITS.urlLength),
+    z.superRefine((value, ctx) => {
       const problem = urlProblem(value, allowPrivateUrls);
       if (problem) ctx.addIssue({ code: 'custom', message: problem });
-    });
+    }),
+  );
 }
 
 function urlProblem(value: string, allowPrivateUrls: boolean): string | undefined {
@@ -102,27 +109,32 @@ function urlProblem(value: string, allowPrivateUrls: boolean): string | undefine
 export function createSubscriptionSchema(allowPrivateUrls: boolean) {
   return z.strictObject({
     url: webhookUrl(allowPrivateUrls),
-    eventTypes: z.array(eventTypeFilter).min(1).max(LIMITS.eventTypesPerSubscription),
-    description: plainText(LIMITS.descriptionLength).optional(),
-    metadata: metadata.optional(),
+    eventTypes: z.array(eventTypeFilter).check(z.minLength(1), z.maxLength(LIMITS.eventTypesPerSubscription)),
+    description: z.optional(plainText(LIMITS.descriptionLength)),
+    metadata: z.optional(metadata),
   });
 }
 
 export function updateSubscriptionSchema(allowPrivateUrls: boolean) {
-  return createSubscriptionSchema(allowPrivateUrls)
-    .partial()
-    .extend({ status: z.enum(['active', 'disabled']).optional() })
-    .refine((value) => Object.keys(value).length > 0, {
-      message: 'must change at least one of url, eventTypes, description, metadata, status',
-    });
+  return z
+    .extend(z.partial(createSubscriptionSchema(allowPrivateUrls)), {
+      status: z.optional(z.enum(['active', 'disabled'])),
+    })
+    .check(
+      z.refine((value) => Object.keys(value).length > 0, {
+        message: 'must change at least one of url, eventTypes, description, metadata, status',
+      }),
+    );
 }
 
 export const publishEventSchema = z.strictObject({
   type: z
     .string()
-    .refine(
-      isEventType,
-      'must be dot-separated segments of letters, digits, "_" and "-", at most 128 characters',
+    .check(
+      z.refine(
+        isEventType,
+        'must be dot-separated segments of letters, digits, "_" and "-", at most 128 characters',
+      ),
     ),
   data: asParsed(
     (data) =>
@@ -131,15 +143,21 @@ export const publishEventSchema = z.strictObject({
         : undefined,
     z.record(z.string(), z.unknown(), 'must be a JSON object'),
   ),
-  id: z
-    .string()
-    .regex(EVENT_ID_PATTERN, 'must be 1 to 128 characters of letters, digits, "_", "-", "." and ":"')
-    .optional(),
+  id: z.optional(
+    z
+      .string()
+      .check(
+        z.regex(EVENT_ID_PATTERN, 'must be 1 to 128 characters of letters, digits, "_", "-", "." and ":"'),
+      ),
+  ),
 });
 
 export const listQuerySchema = z.strictObject({
-  cursor: z.string().max(256).optional(),
-  limit: z.coerce.number().int().min(1).max(LIMITS.pageSizeMax).default(LIMITS.pageSizeDefault),
+  cursor: z.optional(z.string().check(z.maxLength(256))),
+  limit: z._default(
+    z.coerce.number().check(z.int(), z.minimum(1), z.maximum(LIMITS.pageSizeMax)),
+    LIMITS.pageSizeDefault,
+  ),
 });
 
 /** For POST routes that take no input: an absent body or `{}`, and nothing else. */
@@ -147,22 +165,25 @@ export const emptyBodySchema = z.strictObject({});
 
 export const subscriptionIdField = z
   .string()
-  .regex(
-    SUBSCRIPTION_ID_PATTERN,
-    'must be a subscription id such as "sub_01J…" (26 characters after "sub_")',
+  .check(
+    z.regex(
+      SUBSCRIPTION_ID_PATTERN,
+      'must be a subscription id such as "sub_01J…" (26 characters after "sub_")',
+    ),
   );
 
-export const replayEventSchema = z.strictObject({ subscriptionId: subscriptionIdField.optional() });
+export const replayEventSchema = z.strictObject({ subscriptionId: z.optional(subscriptionIdField) });
 
 export const replaySinceSchema = z.strictObject({
-  since: z.iso
-    .datetime({ offset: true, error: 'must be an ISO 8601 date-time such as "2026-03-01T12:00:00Z"' })
-    .refine((value) => Date.parse(value) <= Date.now(), 'must not be in the future'),
+  since: z.iso.datetime({
+    offset: true,
+    error: 'must be an ISO 8601 date-time such as "2026-03-01T12:00:00Z"',
+  }).check(z.refine((value) => Date.parse(value) <= Date.now(), 'must not be in the future')),
 });
 
 /** Validates with a schema, turning every issue into one 422 message that names the field. */
-export function validate<T extends z.ZodType>(schema: T, input: unknown, where = 'body'): z.output<T> {
-  const result = schema.safeParse(input);
+export function validate<T extends z.ZodMiniType>(schema: T, input: unknown, where = 'body'): z.output<T> {
+  const result = safeParse(schema, input);
   if (result.success) return result.data;
   const messages = result.error.issues
     .slice(0, 5)
