@@ -1,15 +1,22 @@
 import { once } from 'node:events';
-import { createServer as createHttpServer } from 'node:http';
+import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { type AddressInfo, connect, createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HostResolver } from '../lambdas/core/address-guard.js';
 import { AttemptLog } from '../lambdas/core/attempts.js';
 import { deliverFunction } from '../lambdas/core/functions.js';
-import { classifyError, webhookTransport } from '../lambdas/core/webhook-transport.js';
+import {
+  classifyError,
+  readBodyPrefix,
+  type WebhookFetch,
+  webhookTransport,
+} from '../lambdas/core/webhook-transport.js';
 import { pollOnce } from '../local/event-source.js';
 import { startReceiver } from './support/receiver.js';
 import { PUBLIC_ADDRESS } from './support/resolver.js';
 import { bearer, startTestService } from './support/service.js';
+import { waitFor } from './support/wait.js';
 
 type Service = Awaited<ReturnType<typeof startTestService>>;
 
@@ -207,50 +214,130 @@ describe('SSRF guard on subscriptions stored while private URLs were allowed', (
   });
 });
 
+/** A self-signed certificate for localhost (ECDSA P-256, valid until 2126), which no client trusts. */
+const SELF_SIGNED = {
+  key: `-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg/wb7n9hZwagVbDxJ
+NF5UnI+qNe6T7DhRwhVekUjvdaGhRANCAASBBOHMkspRQSuDGk5hsXWqqDfqoWPj
+RXPdKjuDV/okHOU4YmIDWzmUxypqxCBrSziUAKLC/OlSHZMN7NVmGQ0C
+-----END PRIVATE KEY-----`,
+  cert: `-----BEGIN CERTIFICATE-----
+MIIBljCCATugAwIBAgIUJueuSEUvw9bh9jutX2Sqh5sWfhMwCgYIKoZIzj0EAwIw
+FDESMBAGA1UEAwwJbG9jYWxob3N0MCAXDTI2MTEyMzA2NDgwOVoYDzIxMjYxMDMw
+MDY0ODA5WjAUMRIwEAYDVQQDDAlsb2NhbGhvc3QwWTATBgcqhkjOPQIBBggqhkjO
+PQMBBwNCAASBBOHMkspRQSuDGk5hsXWqqDfqoWPjRXPdKjuDV/okHOU4YmIDWzmU
+xypqxCBrSziUAKLC/OlSHZMN7NVmGQ0Co2kwZzAdBgNVHQ4EFgQU1JS92S43k7Fv
+y8WLWOICMuBAKlQwHwYDVR0jBBgwFoAU1JS92S43k7Fvy8WLWOICMuBAKlQwDwYD
+VR0TAQH/BAUwAwEB/zAUBgNVHREEDTALgglsb2NhbGhvc3QwCgYIKoZIzj0EAwID
+SQAwRgIhAJAfNLNkn1Q5+uTMhTF6tb9YeqdO+vDZAfk8fpMfbf6VAiEAykV15YlD
+4OUL7VxtW7iHhba+wQHl120mpye392pQq7E=
+-----END CERTIFICATE-----`,
+};
+
 describe('Webhook transport', () => {
+  const post = (send: WebhookFetch, url: string, timeoutMs = 2_000) =>
+    send(url, {
+      headers: { 'content-type': 'application/json' },
+      body: '{}',
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+
+  /** An HTTP server on loopback that counts connections and answers with `handler`. */
+  async function startServer(handler: (request: IncomingMessage, response: ServerResponse) => void) {
+    let connections = 0;
+    const server = createHttpServer(handler);
+    server.on('connection', () => connections++);
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    return {
+      url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`,
+      connections: () => connections,
+      close() {
+        server.closeAllConnections();
+        server.close();
+      },
+    };
+  }
+
   it('refuses IP literals and local names under the guard, before any connection', async () => {
     const trap = await startTrap();
     const send = webhookTransport({ allowPrivateUrls: false });
     for (const host of ['127.0.0.1', '[::1]', 'localhost', '[::ffff:127.0.0.1]']) {
-      const error = await send(`http://${host}:${trap.port}/`, {
-        method: 'POST',
-        headers: {},
-        body: '{}',
-        redirect: 'manual',
-        signal: AbortSignal.timeout(2_000),
-      }).catch((caught: unknown) => caught);
+      const error = await post(send, `http://${host}:${trap.port}/`).catch((caught: unknown) => caught);
       expect(classifyError(error)).toBe('blocked_address');
     }
     expect(trap.connections()).toBe(0);
     await trap.close();
   });
 
-  it('reuses keep-alive connections for consecutive deliveries', async () => {
-    let connections = 0;
-    const server = createHttpServer((request, response) => {
+  it('reuses keep-alive connections, whether a body is read or discarded', async () => {
+    const server = await startServer((request, response) => {
       request.resume();
-      response.writeHead(204).end();
+      response.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
     });
-    server.on('connection', () => connections++);
+    const send = webhookTransport({ allowPrivateUrls: true });
+    for (let i = 0; i < 10; i++) {
+      const response = await post(send, server.url);
+      expect(response.status).toBe(200);
+      if (i % 2 === 0) expect(await readBodyPrefix(response.body, 1024)).toBe('ok');
+      else response.discard();
+    }
+    // A request may open a second connection while a discarded body is still being drained; after that,
+    // two suffice. Closing a discarded body's connection instead would have opened one per discard.
+    expect(server.connections()).toBeLessThanOrEqual(2);
+    server.close();
+  });
+
+  it('closes the connection of a discarded body that does not end, rather than draining it forever', async () => {
+    let abandoned = false;
+    const server = await startServer((request, response) => {
+      request.resume();
+      response.on('close', () => {
+        abandoned = true;
+      });
+      response.writeHead(200);
+      const pump = () => {
+        while (!response.destroyed && response.write('y'.repeat(16_384)));
+        if (!response.destroyed) response.once('drain', pump);
+      };
+      pump();
+    });
+    const send = webhookTransport({ allowPrivateUrls: true });
+    // The attempt's timeout would end it too, but well after the drain limit has.
+    const response = await post(send, server.url, 60_000);
+    response.discard();
+    await waitFor(() => (abandoned ? true : undefined), { what: 'the receiver to see the body abandoned' });
+    server.close();
+  });
+
+  it('verifies the certificate of an https receiver, named by SNI, and sends nothing to one it does not trust', async () => {
+    let requests = 0;
+    let servername: string | undefined;
+    const server = createHttpsServer(
+      {
+        ...SELF_SIGNED,
+        SNICallback: (name, callback) => {
+          servername = name;
+          callback(null, undefined);
+        },
+      },
+      (_request, response) => {
+        requests++;
+        response.writeHead(204).end();
+      },
+    );
     server.listen(0, '127.0.0.1');
     await once(server, 'listening');
     const { port } = server.address() as AddressInfo;
 
-    const send = webhookTransport({ allowPrivateUrls: true });
-    for (let i = 0; i < 5; i++) {
-      const response = await send(`http://127.0.0.1:${port}/hook`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: '{}',
-        redirect: 'manual',
-        signal: AbortSignal.timeout(2_000),
-      });
-      expect(response.status).toBe(204);
-      await response.body?.cancel();
-    }
-    // undici may open a second connection while the first is still being released; never one per request.
-    expect(connections).toBeLessThan(5);
-    server.closeAllConnections();
+    const error = await post(
+      webhookTransport({ allowPrivateUrls: true }),
+      `https://localhost:${port}/hook`,
+    ).catch((caught: unknown) => caught);
+    expect(error).toMatchObject({ code: 'DEPTH_ZERO_SELF_SIGNED_CERT' });
+    expect(classifyError(error)).toBe('connection_error');
+    expect(servername).toBe('localhost');
+    expect(requests).toBe(0);
     server.close();
   });
 });

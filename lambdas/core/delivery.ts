@@ -178,7 +178,8 @@ function retryPolicy(deps: DeliveryDependencies): RetryPolicy {
 /**
  * One signed POST. 2xx is success; anything else, including a redirect (never followed), is a failure.
  * Latency is time to the response's status line. Up to RESPONSE_BODY_LIMIT_BYTES of the body are read
- * when `keepBody` says the result is recorded; otherwise the body is not read at all.
+ * when `keepBody` says the result is recorded; otherwise it is discarded (drained up to 64 KB so the
+ * connection is reused, closed beyond that).
  */
 export async function postWebhook(
   subscription: StoredSubscription,

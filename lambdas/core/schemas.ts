@@ -175,10 +175,12 @@ export const subscriptionIdField = z
 export const replayEventSchema = z.strictObject({ subscriptionId: z.optional(subscriptionIdField) });
 
 export const replaySinceSchema = z.strictObject({
-  since: z.iso.datetime({
-    offset: true,
-    error: 'must be an ISO 8601 date-time such as "2026-03-01T12:00:00Z"',
-  }).check(z.refine((value) => Date.parse(value) <= Date.now(), 'must not be in the future')),
+  since: z.iso
+    .datetime({
+      offset: true,
+      error: 'must be an ISO 8601 date-time such as "2026-03-01T12:00:00Z"',
+    })
+    .check(z.refine((value) => Date.parse(value) <= Date.now(), 'must not be in the future')),
 });
 
 /** Validates with a schema, turning every issue into one 422 message that names the field. */

@@ -1,5 +1,5 @@
 import { en } from 'zod/locales';
-import * as z from 'zod/mini';
+import type * as z from 'zod/mini';
 
 /**
  * Every schema is zod/mini (a fraction of the classic API's bytes in each bundle), which loads no locale: its

@@ -97,8 +97,7 @@ export class FanoutFunction extends NodejsFunction {
         mainFields: ['module', 'main'],
         banner: CREATE_REQUIRE_BANNER,
         // The default keeps `@aws-sdk/*` external: the Node.js 24 runtime ships SDK v3. package.json declares
-        // `"sideEffects": false`, so each bundle keeps only the modules its own entry reaches (undici stays in
-        // deliver, which alone makes outbound calls).
+        // `"sideEffects": false`, so each bundle keeps only the modules its own entry reaches.
       },
     });
     this.functionLogGroup = logGroup;
