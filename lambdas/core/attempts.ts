@@ -1,6 +1,6 @@
 import { type DynamoDBDocumentClient, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { ulid } from 'ulid';
 import { batchWriteAll } from './dynamo.js';
+import { newUlid } from './ids.js';
 
 /**
  * The attempt log: one item per recorded delivery attempt, kept `retentionDays` (TTL).
@@ -54,7 +54,7 @@ export interface AttemptPage {
 }
 
 export function newAttemptId(at: Date = new Date()): string {
-  return `att_${ulid(at.getTime())}`;
+  return `att_${newUlid(at.getTime())}`;
 }
 
 export class AttemptLog {
