@@ -1,5 +1,7 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { ProvisionedThroughputExceededException } from '@aws-sdk/client-dynamodb';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { AttemptLog } from '../lambdas/core/attempts.js';
+import { logger } from '../lambdas/core/logger.js';
 import {
   endpointOrigin,
   type OperationalEventDetail,
@@ -117,6 +119,48 @@ describe('Function: deliver, endpoint health', () => {
     const recovered = await getSubscription(subscription.id);
     expect(recovered.status).toBe('active');
     expect(recovered).not.toHaveProperty('failingSince');
+    await receiver.close();
+  });
+
+  it('reports a 410 disable and records its attempt even when removing the routes fails; the routes left behind only cost skipped deliveries', async () => {
+    const receiver = await startReceiver({ status: 410 });
+    const { id } = await subscribe(receiver.url, 'gone.routes');
+    const error = vi.spyOn(logger, 'error');
+    // The route clean-up's BatchWriteItem is throttled past the SDK's retries, as DynamoDB may do.
+    service.clients.db.middlewareStack.add(
+      (next) => async (args) => {
+        const input = args.input as { RequestItems?: Record<string, { DeleteRequest?: unknown }[]> };
+        if (
+          Object.values(input.RequestItems ?? {}).some((requests) => requests.some((r) => r.DeleteRequest))
+        ) {
+          throw new ProvisionedThroughputExceededException({ message: 'throttled', $metadata: {} });
+        }
+        return next(args);
+      },
+      { step: 'initialize', name: 'throttleRouteDeletes' },
+    );
+    let eventId: string;
+    try {
+      eventId = await publish('gone.routes');
+      expect(await service.pollDelivery()).toMatchObject({ received: 1, succeeded: 1, failed: 0 });
+    } finally {
+      service.clients.db.middlewareStack.remove('throttleRouteDeletes');
+    }
+    expect(await getSubscription(id)).toMatchObject({ status: 'disabled', disabledReason: 'endpoint_gone' });
+    expect(operationalEventsOf(id).map((event) => event.type)).toEqual(['webhook.subscription.disabled']);
+    expect((await attempts.listBySubscription(tenantId, id, { limit: 10 })).items).toEqual([
+      expect.objectContaining({ eventId, statusCode: 410, result: 'failed' }),
+    ]);
+    expect(error).toHaveBeenCalledWith(
+      'routes left behind; deliveries through them will be skipped',
+      expect.objectContaining({ subscriptionId: id, filters: ['gone.routes'] }),
+    );
+    error.mockRestore();
+
+    // The stale route still queues the next event for it, and deliver skips it without a request.
+    await publish('gone.routes');
+    expect(await service.pollDelivery()).toMatchObject({ received: 1, succeeded: 1 });
+    expect(receiver.received).toHaveLength(1);
     await receiver.close();
   });
 

@@ -186,8 +186,8 @@ export class SubscriptionStore {
 
   /**
    * Read, change, write back on the version read, and retry on a concurrent write. Routes are added before
-   * the write and removed after it, so a crash in between leaves extra routes (skipped at delivery), never
-   * missing ones.
+   * the write and removed after it, so a crash or failure in between leaves extra routes (skipped at
+   * delivery), never missing ones.
    */
   private async write(
     tenantId: string,
@@ -228,7 +228,7 @@ export class SubscriptionStore {
         }
         continue;
       }
-      await this.deleteRoutes(
+      await this.dropRoutes(
         tenantId,
         id,
         before.filter((filter) => !after.includes(filter)),
@@ -345,7 +345,7 @@ export class SubscriptionStore {
     );
     // Only the request that actually removed the item gives its slot back, so concurrent deletes count once.
     if (Attributes) await this.releaseSlot(tenantId);
-    await this.deleteRoutes(tenantId, id, activeRoutes(current));
+    await this.dropRoutes(tenantId, id, activeRoutes(current));
   }
 
   /** Takes one of the tenant's subscription slots, or refuses with 422 when the cap is reached. */
@@ -433,12 +433,27 @@ export class SubscriptionStore {
     );
   }
 
-  private async deleteRoutes(tenantId: string, id: string, filters: readonly string[]): Promise<void> {
-    await batchWriteAll(
-      this.db,
-      this.tableName,
-      filters.map((filter) => ({ DeleteRequest: { Key: { pk: routeKey(tenantId, filter), sk: id } } })),
-    );
+  /**
+   * Removes routes the subscription no longer wants, after its own item has changed. The change is made by
+   * then, so a failure here (a throttle that outlasted the SDK's retries) is logged, not thrown: thrown, it
+   * would hide a stored change from the caller (a 410 disable would go unreported, a PATCH would answer 500).
+   * Routes left behind cost deliveries that are skipped, never lost ones, as after a crash at this point.
+   */
+  private async dropRoutes(tenantId: string, id: string, filters: readonly string[]): Promise<void> {
+    try {
+      await batchWriteAll(
+        this.db,
+        this.tableName,
+        filters.map((filter) => ({ DeleteRequest: { Key: { pk: routeKey(tenantId, filter), sk: id } } })),
+      );
+    } catch (error) {
+      logger.error('routes left behind; deliveries through them will be skipped', {
+        tenantId,
+        subscriptionId: id,
+        filters,
+        error: (error as Error).message,
+      });
+    }
   }
 }
 
