@@ -13,6 +13,7 @@ import {
   ingestFunction,
   registerFunction,
 } from '../lambdas/core/functions.js';
+import type { QueueHandler } from '../lambdas/core/sqs-batch.js';
 import { createTenant } from '../lambdas/core/tenants.js';
 import { type ServiceDefinition, serviceDefinition } from '../lib/definitions.js';
 import { type ApiRequest, invokeApi } from './api-gateway.js';
@@ -51,7 +52,11 @@ export interface LocalServiceOptions {
   resolveHost?: HostResolver;
   /** Called with each operational event put on the bus (local mode logs them). */
   onOperationalEvent?: (event: Record<string, unknown>) => void;
+  /** Wraps a queue consumer as built, so the chaos run can make it crash part-way through a batch. */
+  wrapQueueHandler?: (name: QueueFunctionName, handler: QueueHandler) => QueueHandler;
 }
+
+export type QueueFunctionName = 'fanout' | 'deliver';
 
 const REGION = 'us-east-1';
 const MAX_KEPT_OPERATIONAL_EVENTS = 1_000;
@@ -131,8 +136,9 @@ export async function createLocalService(options: LocalServiceOptions) {
     register: registerFunction(config, clients, targets),
     ingest: ingestFunction(config, clients),
   };
-  const fanout = fanoutFunction(config, clients);
-  const deliver = deliverFunction(config, clients, {
+  const wrap = options.wrapQueueHandler ?? ((_name, handler) => handler);
+  const fanout = wrap('fanout', fanoutFunction(config, clients));
+  const deliverHandler = deliverFunction(config, clients, {
     ...targets,
     ...(options.random ? { random: options.random } : {}),
     ...(options.now ? { now: options.now } : {}),
@@ -140,6 +146,7 @@ export async function createLocalService(options: LocalServiceOptions) {
       ? { throttledRetryMinSeconds: options.throttledRetryMinSeconds }
       : {}),
   });
+  const deliver = wrap('deliver', deliverHandler);
 
   return {
     definition,
