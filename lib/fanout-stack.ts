@@ -173,19 +173,21 @@ export class FanoutStack extends Stack {
     grantSendMessage(deliveryQueue, fanout);
     grantSendMessage(fanoutQueue, fanout);
 
-    // The subscription and its secrets; failing/recovered marks (UpdateItem) and disabling, which rewrites the
-    // subscription and removes its routes (PutItem, BatchWriteItem); the payload (claim-check); the attempt
-    // log; operational events on the bus.
+    // A batch's subscriptions and their secrets (BatchGetItem, GetItem when that fails); failing/recovered
+    // marks (UpdateItem) and disabling, which rewrites the subscription and removes its routes (PutItem,
+    // BatchWriteItem); payloads too large to ride in messages (claim-check); a batch's attempt records
+    // (BatchWriteItem); operational events on the bus.
     grantOnTable(
       subscriptions,
       deliver,
+      'dynamodb:BatchGetItem',
       'dynamodb:GetItem',
       'dynamodb:PutItem',
       'dynamodb:UpdateItem',
       'dynamodb:BatchWriteItem',
     );
     grantOnTable(events, deliver, 'dynamodb:GetItem');
-    grantOnTable(attempts, deliver, 'dynamodb:PutItem');
+    grantOnTable(attempts, deliver, 'dynamodb:BatchWriteItem');
     this.ingestion.bus.grantPutEventsTo(deliver);
 
     // The event sources grant receive, delete and ChangeMessageVisibility (which deliver uses to schedule retries).

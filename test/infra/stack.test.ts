@@ -713,13 +713,14 @@ describe('Stack: least privilege', () => {
   it('lets the deliver function update subscriptions, read events, log attempts and put operational events', () => {
     expect(grants.deliver).toEqual({
       subscriptions: [
+        'dynamodb:BatchGetItem',
         'dynamodb:BatchWriteItem',
         'dynamodb:GetItem',
         'dynamodb:PutItem',
         'dynamodb:UpdateItem',
       ],
       events: ['dynamodb:GetItem'],
-      attempts: ['dynamodb:PutItem'],
+      attempts: ['dynamodb:BatchWriteItem'],
       bus: ['events:PutEvents'],
       deliveryQueue: CONSUMER,
       logs: LOGS,
