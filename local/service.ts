@@ -46,6 +46,8 @@ export interface LocalServiceOptions {
   fanoutPageSize?: number;
   /** Shortest wait after a 429 (whatever its Retry-After says) or a timeout; 60 s by default. */
   throttledRetryMinSeconds?: number;
+  /** How long a finished attempt's record waits to be written with others; the deliver step's default. */
+  attemptRecordGroupingMs?: number;
   /** The deliver step's clock, moved forward in tests of secret rotation and auto-disable. */
   now?: () => Date;
   /** The SSRF guard's resolver at registration and delivery (when allowPrivateUrls is false); the system's by default. */
@@ -144,6 +146,9 @@ export async function createLocalService(options: LocalServiceOptions) {
     ...(options.now ? { now: options.now } : {}),
     ...(options.throttledRetryMinSeconds !== undefined
       ? { throttledRetryMinSeconds: options.throttledRetryMinSeconds }
+      : {}),
+    ...(options.attemptRecordGroupingMs !== undefined
+      ? { attemptRecordGroupingMs: options.attemptRecordGroupingMs }
       : {}),
   });
   const deliver = wrap('deliver', deliverHandler);

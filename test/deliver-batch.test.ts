@@ -1,8 +1,12 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { AttemptLog } from '../lambdas/core/attempts.js';
 import { INLINE_EVENT_MAX_BYTES } from '../lambdas/core/delivery-message.js';
 import { logger } from '../lambdas/core/logger.js';
 import { startReceiver } from './support/receiver.js';
 import { bearer, startTestService } from './support/service.js';
+import { waitFor } from './support/wait.js';
 
 /**
  * A batch of deliveries shares its reads and writes (delivery-batch.ts): the calls each poll makes are
@@ -17,7 +21,9 @@ describe('Function: deliver, one batch at a time', () => {
   const failNext = new Map<string, number>();
 
   beforeAll(async () => {
-    service = await startTestService({ attemptLog: 'all' });
+    // Records wait for the end of the batch here, so the calls per batch are exact; the grouping itself is
+    // tested below.
+    service = await startTestService({ attemptLog: 'all', attemptRecordGroupingMs: 60_000 });
     ({ apiKey } = await service.createTenant('batches'));
     service.clients.db.middlewareStack.add(
       (next, context) => async (args) => {
@@ -134,7 +140,7 @@ describe('Function: deliver, one batch at a time', () => {
   it('reads subscriptions one by one when the batch read fails, and still delivers every message', async () => {
     const subs = await subscribers('batch.fallback', 3);
     await publishAndFanOut('batch.fallback', { n: 1 });
-    // More failures than the SDK's retries, so the batch read itself fails.
+    // Thrown above the SDK's retries, so the batch read itself fails.
     failNext.set('BatchGetItemCommand', 10);
     calls = [];
     await deliverAll(3);
@@ -167,5 +173,64 @@ describe('Function: deliver, one batch at a time', () => {
     expect(unrecorded.every(([, fields]) => (fields as { eventId: string }).eventId === eventId)).toBe(true);
     error.mockRestore();
     await Promise.all(subs.map(({ receiver }) => receiver.close()));
+  });
+});
+
+describe('Function: deliver, attempt records of a batch', () => {
+  let service: Awaited<ReturnType<typeof startTestService>>;
+
+  beforeAll(async () => {
+    service = await startTestService({ attemptLog: 'all' });
+  });
+  afterAll(() => service?.close());
+
+  it('records a finished attempt without waiting for the slowest delivery of its batch', async () => {
+    const { apiKey, tenantId } = await service.createTenant('stragglers');
+    // A receiver that holds every request until released.
+    let release = () => {};
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const slow = createServer((request, response) => {
+      request.resume();
+      void released.then(() => response.writeHead(204).end());
+    });
+    await new Promise<void>((resolve) => slow.listen(0, '127.0.0.1', resolve));
+    const fast = await startReceiver();
+    const subscribe = async (url: string) =>
+      JSON.parse(
+        (
+          await service.api({
+            method: 'POST',
+            path: '/subscriptions',
+            headers: bearer(apiKey),
+            body: JSON.stringify({ url, eventTypes: ['straggler.*'] }),
+          })
+        ).body,
+      ).id as string;
+    const fastId = await subscribe(fast.url);
+    const slowId = await subscribe(`http://127.0.0.1:${(slow.address() as AddressInfo).port}/`);
+    await service.api({
+      method: 'POST',
+      path: '/events',
+      headers: bearer(apiKey),
+      body: JSON.stringify({ type: 'straggler.event', data: {} }),
+    });
+    expect(await service.pollFanout()).toMatchObject({ received: 1 });
+
+    const attempts = new AttemptLog(service.clients.db, service.resources.tables.attempts);
+    const recorded = (id: string) => attempts.listBySubscription(tenantId, id, { limit: 10 });
+    const poll = service.pollDelivery();
+    // While the slow delivery is still waiting for its answer, the fast one's attempt is already stored.
+    await waitFor(async () => ((await recorded(fastId)).items.length === 1 ? true : undefined), {
+      what: "the fast delivery's attempt",
+    });
+    expect((await recorded(slowId)).items).toEqual([]);
+    release();
+    expect(await poll).toMatchObject({ received: 2, succeeded: 2 });
+    expect((await recorded(slowId)).items).toEqual([expect.objectContaining({ result: 'delivered' })]);
+    await fast.close();
+    slow.closeAllConnections();
+    await new Promise((resolve) => slow.close(resolve));
   });
 });

@@ -10,6 +10,8 @@ import { type QueueHandler, withContext } from './sqs-batch.js';
 export interface DeliverHandlerDependencies extends DeliveryDependencies {
   sqs: SQSClient;
   deliveryQueueUrl: string;
+  /** How long a finished attempt's record waits to be written with others; ATTEMPT_RECORD_GROUPING_MS by default. */
+  attemptRecordGroupingMs?: number;
 }
 
 class DeliveryFailedError extends Error {
@@ -25,7 +27,7 @@ class DeliveryFailedError extends Error {
  * batch where every delivery failed still returns normally instead of failing the invocation.
  *
  * The batch's deliveries run concurrently and share one session: subscriptions read together up front,
- * attempt records written together once every delivery has finished, before the handler returns (and so
+ * attempt records written in groups as deliveries finish, the last before the handler returns (and so
  * before the event source mapping deletes any message).
  */
 export function createDeliverHandler(deps: DeliverHandlerDependencies): QueueHandler {
@@ -57,7 +59,7 @@ export function createDeliverHandler(deps: DeliverHandlerDependencies): QueueHan
     throw new DeliveryFailedError(`attempt ${attempt} failed`);
   };
   return async (event, context) => {
-    const session = await batchSession(deps, parseableMessages(event.Records));
+    const session = await batchSession(deps, parseableMessages(event.Records), deps.attemptRecordGroupingMs);
     try {
       return await processPartialResponse(
         event,

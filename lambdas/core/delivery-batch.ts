@@ -8,8 +8,8 @@ import { type StoredSubscription, type SubscriptionStore, subscriptionKey } from
  * The reads and writes of a delivery that can be shared across an SQS batch. Delivered one at a time, a
  * message costs a subscription read, an event read and an attempt write; a batch of ten done through
  * batchSession() costs one BatchGetItem, one read per referenced event (none when the event rides in the
- * message) and one BatchWriteItem. Write and read units are the same either way; calls, and with them
- * latency and CPU, are not.
+ * message) and a BatchWriteItem for attempts that finish close together. Write and read units are the same
+ * either way; calls, and with them latency and CPU, are not.
  */
 export interface DeliverySession {
   subscription(tenantId: string, subscriptionId: string): Promise<StoredSubscription | undefined>;
@@ -39,15 +39,21 @@ export function singleSession(deps: SessionDependencies): DeliverySession {
   };
 }
 
+/** How long a finished attempt's record waits for others to be written with it. */
+export const ATTEMPT_RECORD_GROUPING_MS = 200;
+
 /**
- * One batch of messages: their subscriptions are read together before the first delivery, each event
- * referenced by id is read once however many messages name it, and attempt records wait for flush(). A
- * subscription the batch read could not fetch is read on its own, so one failed batch read costs calls,
- * not deliveries.
+ * One batch of messages: their subscriptions are read together before the first delivery, and each event
+ * referenced by id is read once however many messages name it. A subscription the batch read could not
+ * fetch is read on its own, so one failed batch read costs calls, not deliveries. Attempt records are
+ * written together: those finished within `groupingMs` of each other in one call, so a batch whose
+ * receivers answer alike costs one, while a record never waits long for a slow delivery in the same batch
+ * (and is not lost if the invocation dies before the batch ends). flush() writes what is left.
  */
 export async function batchSession(
   deps: SessionDependencies,
   messages: readonly DeliveryMessage[],
+  groupingMs: number = ATTEMPT_RECORD_GROUPING_MS,
 ): Promise<DeliverySession & { flush(): Promise<void> }> {
   let subscriptions: Map<string, StoredSubscription> | undefined;
   try {
@@ -57,6 +63,14 @@ export async function batchSession(
   }
   const events = new Map<string, Promise<StoredEvent | undefined>>();
   const pending: { tenantId: string; record: AttemptRecord }[] = [];
+  const writes: Promise<void>[] = [];
+  let timer: NodeJS.Timeout | undefined;
+  const writePending = () => {
+    clearTimeout(timer);
+    timer = undefined;
+    const entries = pending.splice(0);
+    if (entries.length > 0) writes.push(recordAll(deps.attempts, entries));
+  };
   return {
     subscription: (tenantId, subscriptionId) =>
       subscriptions
@@ -75,19 +89,24 @@ export async function batchSession(
     },
     async record(tenantId, record) {
       pending.push({ tenantId, record });
+      timer ??= setTimeout(writePending, groupingMs);
     },
     async flush() {
-      const entries = pending.splice(0);
-      try {
-        await deps.attempts.recordAll(entries);
-      } catch (error) {
-        logNotRecorded(
-          entries.map((entry) => entry.record),
-          error,
-        );
-      }
+      writePending();
+      await Promise.all(writes);
     },
   };
+}
+
+async function recordAll(attempts: AttemptLog, entries: { tenantId: string; record: AttemptRecord }[]) {
+  try {
+    await attempts.recordAll(entries);
+  } catch (error) {
+    logNotRecorded(
+      entries.map((entry) => entry.record),
+      error,
+    );
+  }
 }
 
 /** The message's event: carried in it, or read from the store (undefined once expired or never stored). */

@@ -118,6 +118,7 @@ export function deliverFunction(
     random?: () => number;
     now?: () => Date;
     throttledRetryMinSeconds?: number;
+    attemptRecordGroupingMs?: number;
   } = {},
 ) {
   return createDeliverHandler({
