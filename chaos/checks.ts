@@ -138,7 +138,13 @@ export function judge(evidence: Evidence): Check[] {
   for (const attempt of evidence.goneAttempts) {
     goneAttemptsPerEvent.set(attempt.eventId, (goneAttemptsPerEvent.get(attempt.eventId) ?? 0) + 1);
   }
-  const goneRetried = [...goneAttemptsPerEvent.values()].filter((times) => times > 1).length;
+  // An event sent to it twice, by the receiver's count or the attempt log's (which misses unrecorded attempts).
+  const goneRequestsPerEvent = gone?.receiver.tally.attempts ?? new Map<string, number>();
+  const goneRetried = new Set(
+    [...goneAttemptsPerEvent, ...goneRequestsPerEvent].flatMap(([eventId, times]) =>
+      times > 1 ? [eventId] : [],
+    ),
+  ).size;
   const goneNot410 = evidence.goneAttempts.filter((attempt) => attempt.statusCode !== 410).length;
   const goneReached = gone?.receiver.tally.attempts.size ?? 0;
   const goneRequests = gone?.receiver.tally.requests ?? 0;

@@ -164,6 +164,52 @@ describe('Function: deliver, endpoint health', () => {
     await receiver.close();
   });
 
+  it('does not retry a 410 whose disable could not be written; the next 410 disables', async () => {
+    const receiver = await startReceiver({ status: 410 });
+    const { id } = await subscribe(receiver.url, 'gone.unwritten');
+    const error = vi.spyOn(logger, 'error');
+    // The subscription's rewrite is throttled past the SDK's retries, once.
+    let throttled = false;
+    service.clients.db.middlewareStack.add(
+      (next, context) => async (args) => {
+        const input = args.input as { TableName?: string };
+        if (
+          !throttled &&
+          context.commandName === 'PutItemCommand' &&
+          input.TableName === service.resources.tables.subscriptions
+        ) {
+          throttled = true;
+          throw new ProvisionedThroughputExceededException({ message: 'throttled', $metadata: {} });
+        }
+        return next(args);
+      },
+      { step: 'initialize', name: 'throttleDisable' },
+    );
+    try {
+      const first = await publish('gone.unwritten');
+      // Dropped, not retried, though the subscription is still active.
+      expect(await service.pollDelivery()).toMatchObject({ received: 1, succeeded: 1, failed: 0 });
+      expect(throttled).toBe(true);
+      expect(await getSubscription(id)).toMatchObject({ status: 'active' });
+      expect((await attempts.listBySubscription(tenantId, id, { limit: 10 })).items).toEqual([
+        expect.objectContaining({ eventId: first, statusCode: 410 }),
+      ]);
+      expect(error).toHaveBeenCalledWith(
+        'subscription health not updated',
+        expect.objectContaining({ subscriptionId: id, change: 'disable' }),
+      );
+    } finally {
+      service.clients.db.middlewareStack.remove('throttleDisable');
+      error.mockRestore();
+    }
+    await publish('gone.unwritten');
+    expect(await service.pollDelivery()).toMatchObject({ received: 1, succeeded: 1 });
+    expect(await getSubscription(id)).toMatchObject({ status: 'disabled', disabledReason: 'endpoint_gone' });
+    expect(receiver.received).toHaveLength(2);
+    expect(operationalEventsOf(id).map((event) => event.type)).toEqual(['webhook.subscription.disabled']);
+    await receiver.close();
+  });
+
   it('disables a subscription failing for longer than autoDisableAfterSeconds and drops its message; PATCH active re-enables it', async () => {
     const receiver = await startReceiver({ status: 500 });
     const subscription = await subscribe(receiver.url, 'health.gives-up');

@@ -4,6 +4,7 @@ import { type DeliverySession, singleSession } from './delivery-batch.js';
 import type { DeliveryMessage } from './delivery-message.js';
 import type { EventStore, StoredEvent } from './event-store.js';
 import { anyFilterMatches } from './event-types.js';
+import { logger } from './logger.js';
 import {
   DEFAULT_THROTTLED_RETRY_MIN_SECONDS,
   parseRetryAfter,
@@ -119,7 +120,7 @@ export async function deliver(
     keepBody: (result) => deps.attempts.records(result, attempt),
   });
   const change = healthChange(subscription, outcome, now, deps.autoDisableAfterSeconds);
-  await applyHealthChange(deps, subscription, change, { eventId: event.id, now });
+  await recordHealth(deps, subscription, change, { eventId: event.id, now });
 
   const { responseBody, ...fields } = outcome;
   let result: Attempted;
@@ -160,6 +161,29 @@ export async function deliver(
 }
 
 type Attempted = Exclude<DeliveryResult, { result: 'skipped' }>;
+
+/**
+ * The attempt has happened, so a failed health write (a throttle, say) must not fail the delivery: the
+ * message would come back and send the webhook again, or retry a 410. The next attempt's result decides again:
+ * every health change is a conditional write that a later attempt can still make.
+ */
+async function recordHealth(
+  deps: DeliveryDependencies,
+  subscription: StoredSubscription,
+  change: HealthChange,
+  context: { eventId: string; now: Date },
+) {
+  try {
+    await applyHealthChange(deps, subscription, change, context);
+  } catch (error) {
+    logger.error('subscription health not updated', {
+      subscriptionId: subscription.id,
+      eventId: context.eventId,
+      change: change.kind,
+      error: (error as Error).message,
+    });
+  }
+}
 
 function disposition(change: HealthChange, attempt: number, schedule: readonly number[]): FailedDisposition {
   // Once its subscription is disabled (410 Gone, failing too long) a retry would only be skipped.
