@@ -163,6 +163,8 @@ describe('Function: ingest (POST /events)', () => {
     ['wildcard type', { type: 'order.*', data: {} }, 422, /^type: /],
     ['data not an object', { type: 'a', data: [1, 2] }, 422, /^data: must be a JSON object/],
     ['missing data', { type: 'a' }, 422, /^data: /],
+    ['a character SQS refuses', { type: 'a', data: { note: 'a\uFFFFb' } }, 422, /^data: must not contain/],
+    ['a key SQS refuses', { type: 'a', data: { 'x\uFFFE': 1 } }, 422, /^data: must not contain/],
     ['bad id', { type: 'a', data: {}, id: 'has space' }, 422, /^id: /],
     ['a tenant in the body', { type: 'a', data: {}, tenantId: 'ten_x' }, 422, /tenantId/],
     ['malformed JSON', '{"type":', 400, /not valid JSON/],

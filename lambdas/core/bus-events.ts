@@ -29,6 +29,17 @@ export function eventDataBytes(data: unknown): number {
 }
 
 /**
+ * Characters SQS refuses in a message body that JSON text can still hold raw: JSON.stringify escapes control
+ * characters and lone surrogates, but not the noncharacters U+FFFE and U+FFFF. A payload holding one could
+ * never reach the fan-out queue (EventBridge's delivery to it would fail) nor ride in a delivery message.
+ */
+const SQS_REFUSED_CHARACTERS = /[\uFFFE\uFFFF]/;
+
+export function hasSqsRefusedCharacter(data: unknown): boolean {
+  return SQS_REFUSED_CHARACTERS.test(JSON.stringify(data));
+}
+
+/**
  * The deepest nesting of objects and arrays accepted in a payload: far beyond real events, and well within
  * what receivers' JSON parsers accept, so a payload cannot be built to crash the parser at the other end.
  */

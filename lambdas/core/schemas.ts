@@ -1,6 +1,6 @@
 import * as z from 'zod/mini';
 import { hostnameProblem } from './address-guard.js';
-import { EVENT_ID_PATTERN, jsonDepth, MAX_EVENT_DATA_DEPTH } from './bus-events.js';
+import { EVENT_ID_PATTERN, hasSqsRefusedCharacter, jsonDepth, MAX_EVENT_DATA_DEPTH } from './bus-events.js';
 import { ValidationError } from './errors.js';
 import { isEventType, isEventTypeFilter } from './event-types.js';
 import { safeParse } from './validation.js';
@@ -140,7 +140,9 @@ export const publishEventSchema = z.strictObject({
     (data) =>
       jsonDepth(data) > MAX_EVENT_DATA_DEPTH
         ? `must not nest objects and arrays deeper than ${MAX_EVENT_DATA_DEPTH} levels`
-        : undefined,
+        : hasSqsRefusedCharacter(data)
+          ? 'must not contain the characters U+FFFE or U+FFFF, which SQS cannot carry'
+          : undefined,
     z.record(z.string(), z.unknown(), 'must be a JSON object'),
   ),
   id: z.optional(
