@@ -48,7 +48,7 @@ export const ATTEMPT_RECORD_GROUPING_MS = 200;
  * fetch is read on its own, so one failed batch read costs calls, not deliveries. Attempt records are
  * written together: those finished within `groupingMs` of each other in one call, so a batch whose
  * receivers answer alike costs one, while a record never waits long for a slow delivery in the same batch
- * (and is not lost if the invocation dies before the batch ends). flush() writes what is left.
+ * (and an invocation that dies before the batch ends loses at most the last group). flush() writes the rest.
  */
 export async function batchSession(
   deps: SessionDependencies,

@@ -142,7 +142,7 @@ export function webhookTransport(options: TransportOptions): WebhookFetch {
       request.on('error', reject);
       request.once('response', (message: IncomingMessage) => {
         response = message;
-        // A body's errors reach whoever iterates it; an abandoned body's concern nobody.
+        // A body's errors reach whoever iterates it; an abandoned body's errors concern no one.
         message.on('error', () => undefined);
         resolve({
           status: message.statusCode ?? 0,
