@@ -122,8 +122,10 @@ export interface WidthResult extends PerDelivery {
 export interface FanoutResult extends PerDelivery {
   subscribers: number;
   receiverDelayMs: number;
-  /** Publish to the last receipt. */
+  /** Publish to the last receipt (the median round's, when there were several). */
   seconds: number;
+  /** Each round's wall time, when the row is the median of several. */
+  rounds?: number[];
   deliveriesPerSecond: number;
   missing: number;
   duplicates: number;
@@ -214,13 +216,14 @@ export async function measureFanout(
   pipeline: Pipeline,
   receiver: Receiver,
   tenant: { apiKey: string },
-  options: { subscribers: number; receiverDelayMs: number; timeoutMs: number },
+  options: { subscribers: number; receiverDelayMs: number; timeoutMs: number; round?: number },
 ): Promise<FanoutResult> {
   await receiver.setDelay(options.receiverDelayMs);
   await receiver.takeArrivals();
   await receiver.record(true);
   const base = receiver.answered();
-  const id = `evt_bench_fanout_${options.receiverDelayMs}ms`;
+  // Each round its own event: a published id is remembered, so a repeat would be a duplicate fanned out to no one.
+  const id = `evt_bench_fanout_${options.receiverDelayMs}ms_${options.round ?? 1}`;
   const since = mark();
   const callsBefore = pipeline.awsCalls();
   const status = await publish(pipeline, tenant.apiKey, id);

@@ -30,6 +30,8 @@ const settings = {
   deliveryPollers: envNumber('BENCH_DELIVERY_POLLERS', 16),
   publishers: 8,
   largeFanout: envNumber('BENCH_SUBSCRIBERS', quick ? 1_000 : 10_000),
+  // Wall times of one large fan-out vary by a fifth from run to run on a shared machine; the median is reported.
+  largeFanoutRounds: quick ? 1 : 3,
   slowReceiverMs: 50,
   engines: 'own thread',
   attemptLog: 'all (the default)',
@@ -137,20 +139,32 @@ async function measureThroughput(receiver: Receiver) {
     const tenant = await benchTenant(pipeline, receiver.url, 'large', subscribers);
     const fanout: FanoutResult[] = [];
     for (const receiverDelayMs of [0, settings.slowReceiverMs]) {
-      const row = await measureFanout(pipeline, receiver, tenant, {
-        subscribers,
-        receiverDelayMs,
-        timeoutMs: 180_000,
-      });
-      progress(
-        `one event → ${whole(subscribers)} (${receiverDelayMs} ms receiver): ${row.seconds.toFixed(1)} s`,
-      );
-      fanout.push(row);
+      const rounds: FanoutResult[] = [];
+      for (let round = 1; round <= settings.largeFanoutRounds; round++) {
+        const row = await measureFanout(pipeline, receiver, tenant, {
+          subscribers,
+          receiverDelayMs,
+          timeoutMs: 180_000,
+          round,
+        });
+        progress(
+          `one event → ${whole(subscribers)} (${receiverDelayMs} ms receiver), round ${round}: ${row.seconds.toFixed(1)} s`,
+        );
+        rounds.push(row);
+      }
+      fanout.push(medianRound(rounds));
     }
     return { limit, naive, pipeline: widths, fanout };
   } finally {
     await pipeline.stop();
   }
+}
+
+/** The round with the median wall time, carrying every round's time. */
+function medianRound(rounds: FanoutResult[]): FanoutResult {
+  const sorted = [...rounds].sort((a, b) => a.seconds - b.seconds);
+  const median = sorted[Math.floor((sorted.length - 1) / 2)] as FanoutResult;
+  return rounds.length > 1 ? { ...median, rounds: rounds.map((round) => round.seconds) } : median;
 }
 
 /** The other sections are reported even when one fails: its error takes its place. */
