@@ -11,7 +11,7 @@ import {
   registerFunction,
 } from '../lambdas/core/functions.js';
 import type { ServiceDefinition } from '../lib/definitions.js';
-import { type ApiFunctions, invokeApi } from '../local/api-gateway.js';
+import { type ApiFunctions, bearer, invokeApi } from '../local/api-gateway.js';
 import { type Engines, startEngines } from '../local/engines.js';
 import { pollOnce, type SqsHandler } from '../local/event-source.js';
 import { createLocalService, type LocalService } from '../local/service.js';
@@ -176,7 +176,7 @@ async function runSample(engines: Engines, plan: SamplePlan): Promise<CostRun> {
   const meter = createMeter(service);
   try {
     const { apiKey } = await service.createTenant('bench-cost');
-    const headers = { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' };
+    const headers = bearer(apiKey);
     for (let index = 0; index < plan.subscribers; index++) {
       const created = await service.api({
         method: 'POST',

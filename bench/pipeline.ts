@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { logger } from '../lambdas/core/logger.js';
+import { bearer } from '../local/api-gateway.js';
 import { pollContinuously } from '../local/event-source.js';
 import { seedSubscriptions } from '../local/seed.js';
 import { createLocalService, type LocalService } from '../local/service.js';
@@ -253,7 +254,7 @@ async function publish(pipeline: Pipeline, apiKey: string, id: string): Promise<
   const response = await pipeline.service.api({
     method: 'POST',
     path: '/events',
-    headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
+    headers: bearer(apiKey),
     body: JSON.stringify({ type: BENCH_EVENT_TYPE, data: BENCH_DATA, id }),
   });
   return response.statusCode;

@@ -7,6 +7,7 @@ import {
 import { logger } from '../lambdas/core/logger.js';
 import type { QueueHandler } from '../lambdas/core/sqs-batch.js';
 import { startAlarms } from '../local/alarms.js';
+import { bearer } from '../local/api-gateway.js';
 import { pollContinuously } from '../local/event-source.js';
 import {
   createFaults,
@@ -15,10 +16,9 @@ import {
   InjectedCrash,
   seededRandom,
 } from '../local/faults.js';
-import { namedQueues, queueDepth } from '../local/queue-metrics.js';
+import { namedQueues, peekAll, queueDepth } from '../local/queue-metrics.js';
 import { createLocalService, type LocalService, type QueueFunctionName } from '../local/service.js';
-import { peekAll } from '../test/support/queues.js';
-import { waitFor } from '../test/support/wait.js';
+import { waitFor } from '../local/wait.js';
 import {
   type AttemptView,
   type ChaosMath,
@@ -527,8 +527,4 @@ function summarize(receiver: ChaosReceiver): ReceiverSummary {
 
 function flakyPairCount(receivers: readonly ChaosReceiver[], events: number): number {
   return receivers.filter((receiver) => receiver.profile.kind === 'flaky').length * events;
-}
-
-function bearer(apiKey: string): Record<string, string> {
-  return { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' };
 }

@@ -126,3 +126,8 @@ function lambdaContext(functionName: string): Context {
     succeed: () => undefined,
   };
 }
+
+/** The headers of a JSON request made with a tenant's API key. */
+export function bearer(apiKey: string): Record<string, string> {
+  return { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' };
+}

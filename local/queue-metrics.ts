@@ -1,4 +1,4 @@
-import { GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { GetQueueAttributesCommand, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { ServiceResources } from './provision.js';
 
 /** What CloudWatch would chart for a queue, read the way its metrics are: from the queue's attributes. */
@@ -34,4 +34,29 @@ export async function queueDepth(sqs: SQSClient, queueUrl: string): Promise<Queu
     visible: Number(Attributes.ApproximateNumberOfMessages ?? 0),
     inFlight: Number(Attributes.ApproximateNumberOfMessagesNotVisible ?? 0),
   };
+}
+
+/**
+ * Reads every message currently on a queue without consuming it for good: each is hidden for
+ * `hideSeconds`, long enough to inspect the lot (tests, the chaos run's dead-letter count).
+ */
+export async function peekAll(sqs: SQSClient, queueUrl: string, hideSeconds = 30) {
+  const messages: { body: string; receiveCount: number }[] = [];
+  for (;;) {
+    const { Messages = [] } = await sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: queueUrl,
+        MaxNumberOfMessages: 10,
+        VisibilityTimeout: hideSeconds,
+        MessageSystemAttributeNames: ['ApproximateReceiveCount'],
+      }),
+    );
+    if (Messages.length === 0) return messages;
+    for (const message of Messages) {
+      messages.push({
+        body: message.Body ?? '',
+        receiveCount: Number(message.Attributes?.ApproximateReceiveCount),
+      });
+    }
+  }
 }

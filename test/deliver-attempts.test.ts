@@ -13,9 +13,9 @@ import { deliveryMessage, INLINE_EVENT_MAX_BYTES } from '../lambdas/core/deliver
 import { logger } from '../lambdas/core/logger.js';
 import type { StoredSubscription } from '../lambdas/core/subscriptions.js';
 import { classifyError, type WebhookFetch, webhookTransport } from '../lambdas/core/webhook-transport.js';
+import { waitFor } from '../local/wait.js';
 import { fakeResolver } from './support/resolver.js';
 import { bearer, startTestService } from './support/service.js';
-import { waitFor } from './support/wait.js';
 
 type Reply = (request: IncomingMessage, response: ServerResponse) => void;
 

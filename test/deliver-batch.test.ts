@@ -4,9 +4,9 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { AttemptLog } from '../lambdas/core/attempts.js';
 import { INLINE_EVENT_MAX_BYTES } from '../lambdas/core/delivery-message.js';
 import { logger } from '../lambdas/core/logger.js';
+import { waitFor } from '../local/wait.js';
 import { startReceiver } from './support/receiver.js';
 import { bearer, startTestService } from './support/service.js';
-import { waitFor } from './support/wait.js';
 
 /**
  * A batch of deliveries shares its reads and writes (delivery-batch.ts): the calls each poll makes are

@@ -9,10 +9,10 @@ import {
 } from '../lambdas/core/operational-events.js';
 import { applyHealthChange, healthChange } from '../lambdas/core/subscription-health.js';
 import { SubscriptionStore } from '../lambdas/core/subscriptions.js';
-import { peekAll } from './support/queues.js';
+import { peekAll } from '../local/queue-metrics.js';
+import { waitFor } from '../local/wait.js';
 import { startReceiver } from './support/receiver.js';
 import { bearer, startTestService } from './support/service.js';
-import { waitFor } from './support/wait.js';
 
 type Service = Awaited<ReturnType<typeof startTestService>>;
 

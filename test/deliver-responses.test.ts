@@ -4,9 +4,9 @@ import { ChangeMessageVisibilityCommand, DeleteMessageCommand, SQSClient } from 
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import { AttemptLog } from '../lambdas/core/attempts.js';
 import { OPERATIONS_SOURCE } from '../lambdas/core/operational-events.js';
-import { peekAll } from './support/queues.js';
+import { peekAll } from '../local/queue-metrics.js';
+import { waitFor } from '../local/wait.js';
 import { bearer, startTestService } from './support/service.js';
-import { waitFor } from './support/wait.js';
 
 type Service = Awaited<ReturnType<typeof startTestService>>;
 type Reply = (request: IncomingMessage, response: ServerResponse) => void;

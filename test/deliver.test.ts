@@ -4,10 +4,10 @@ import { DeleteMessageCommand } from '@aws-sdk/client-sqs';
 import { Webhook, WebhookVerificationError } from 'standardwebhooks';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { USER_AGENT } from '../lambdas/core/delivery.js';
-import { peekAll } from './support/queues.js';
+import { peekAll } from '../local/queue-metrics.js';
+import { waitFor } from '../local/wait.js';
 import { startReceiver } from './support/receiver.js';
 import { bearer, startTestService } from './support/service.js';
-import { waitFor } from './support/wait.js';
 
 type Service = Awaited<ReturnType<typeof startTestService>>;
 

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_EVENT_DATA_BYTES } from '../lambdas/core/bus-events.js';
 import type { DeliveryMessage } from '../lambdas/core/delivery-message.js';
 import { EventStore } from '../lambdas/core/event-store.js';
-import { peekAll } from './support/queues.js';
+import { peekAll } from '../local/queue-metrics.js';
 import { bearer, startTestService } from './support/service.js';
 
 type Service = Awaited<ReturnType<typeof startTestService>>;

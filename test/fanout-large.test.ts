@@ -5,8 +5,8 @@ import type { DeliveryMessage } from '../lambdas/core/delivery-message.js';
 import { parseFanoutJob } from '../lambdas/core/fanout-jobs.js';
 import { fanoutFunction } from '../lambdas/core/functions.js';
 import { pollOnce } from '../local/event-source.js';
+import { peekAll } from '../local/queue-metrics.js';
 import { seedSubscriptions } from '../local/seed.js';
-import { peekAll } from './support/queues.js';
 import { bearer, startTestService } from './support/service.js';
 
 type Service = Awaited<ReturnType<typeof startTestService>>;

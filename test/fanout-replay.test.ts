@@ -6,7 +6,7 @@ import type { DeliveryMessage } from '../lambdas/core/delivery-message.js';
 import { EventStore } from '../lambdas/core/event-store.js';
 import { type FanoutJobInput, sendFanoutJob } from '../lambdas/core/fanout-jobs.js';
 import { fanoutFunction } from '../lambdas/core/functions.js';
-import { peekAll } from './support/queues.js';
+import { peekAll } from '../local/queue-metrics.js';
 import { bearer, startTestService } from './support/service.js';
 
 type Service = Awaited<ReturnType<typeof startTestService>>;

@@ -2,9 +2,9 @@ import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AttemptRecord } from '../lambdas/core/attempts.js';
 import { type LocalRuntime, startLocalRuntime } from '../local/runtime.js';
+import { waitFor } from '../local/wait.js';
 import { startReceiver } from './support/receiver.js';
 import { bearer } from './support/service.js';
-import { waitFor } from './support/wait.js';
 
 type Receiver = Awaited<ReturnType<typeof startReceiver>>;
 interface Subscription {

@@ -8,9 +8,9 @@ import { generateApiKey } from '../lambdas/core/tenants.js';
 import { startHttpServer } from '../local/http-server.js';
 import type { QueueDepth } from '../local/queue-metrics.js';
 import { type LocalRuntime, startLocalRuntime } from '../local/runtime.js';
+import { waitFor } from '../local/wait.js';
 import { startReceiver } from './support/receiver.js';
 import { bearer } from './support/service.js';
-import { waitFor } from './support/wait.js';
 
 type Receiver = Awaited<ReturnType<typeof startReceiver>>;
 interface Status {

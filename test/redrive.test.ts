@@ -10,13 +10,12 @@ import {
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import { deliveryMessage } from '../lambdas/core/delivery-message.js';
 import { REPO_ROOT } from '../lib/constructs/fanout-function.js';
-import { queueDepth } from '../local/queue-metrics.js';
+import { peekAll, queueDepth } from '../local/queue-metrics.js';
 import { type LocalRuntime, startLocalRuntime } from '../local/runtime.js';
+import { waitFor } from '../local/wait.js';
 import { messageByMessageMove, redriveCommand } from '../scripts/dead-letters.js';
-import { peekAll } from './support/queues.js';
 import { startReceiver } from './support/receiver.js';
 import { bearer, startTestService } from './support/service.js';
-import { waitFor } from './support/wait.js';
 
 type Service = Awaited<ReturnType<typeof startTestService>>;
 type Receiver = Awaited<ReturnType<typeof startReceiver>>;

@@ -9,9 +9,9 @@ import { revokeApiKey } from '../lambdas/core/tenants.js';
 import { type ApiRequest, invokeApi, type NormalizedResponse } from '../local/api-gateway.js';
 import { namedQueues, queueDepth } from '../local/queue-metrics.js';
 import { type LocalRuntime, startLocalRuntime } from '../local/runtime.js';
+import { waitFor } from '../local/wait.js';
 import { fakeResolver, PUBLIC_ADDRESS } from './support/resolver.js';
 import { bearer, startTestService } from './support/service.js';
-import { waitFor } from './support/wait.js';
 
 /**
  * The hostile-input suite: one table of distinct bad requests, each answered with its exact status and error

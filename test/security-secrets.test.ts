@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { logger } from '../lambdas/core/logger.js';
 import { type LocalRuntime, startLocalRuntime } from '../local/runtime.js';
+import { waitFor } from '../local/wait.js';
 import { startReceiver } from './support/receiver.js';
 import { bearer } from './support/service.js';
-import { waitFor } from './support/wait.js';
 
 /**
  * Secrets never reach a log: every line written during a full create → publish → deliver → fail → rotate →

@@ -13,10 +13,10 @@ import {
   webhookTransport,
 } from '../lambdas/core/webhook-transport.js';
 import { pollOnce } from '../local/event-source.js';
+import { waitFor } from '../local/wait.js';
 import { startReceiver } from './support/receiver.js';
 import { PUBLIC_ADDRESS } from './support/resolver.js';
 import { bearer, startTestService } from './support/service.js';
-import { waitFor } from './support/wait.js';
 
 type Service = Awaited<ReturnType<typeof startTestService>>;
 

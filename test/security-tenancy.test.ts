@@ -2,9 +2,9 @@ import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { API_ROUTES, routeKeyOf } from '../lambdas/core/api-routes.js';
+import { waitFor } from '../local/wait.js';
 import { startReceiver } from './support/receiver.js';
 import { bearer, startTestService } from './support/service.js';
-import { waitFor } from './support/wait.js';
 
 type Service = Awaited<ReturnType<typeof startTestService>>;
 type Tenant = Awaited<ReturnType<Service['createTenant']>>;

@@ -1,9 +1,9 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { QueueFunctionName } from '../../local/service.js';
+import { waitFor } from '../../local/wait.js';
 import { startReceiver } from '../support/receiver.js';
 import { bearer, startTestService } from '../support/service.js';
-import { waitFor } from '../support/wait.js';
 import { type Grants, grantsOf, synthesize } from './template.js';
 
 /**

@@ -17,6 +17,4 @@ export function startTestService(options: Omit<LocalServiceOptions, 'dynamoEndpo
   });
 }
 
-export function bearer(apiKey: string): Record<string, string> {
-  return { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' };
-}
+export { bearer } from '../../local/api-gateway.js';
