@@ -1,5 +1,6 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { AttemptLog } from '../lambdas/core/attempts.js';
 import { INLINE_EVENT_MAX_BYTES } from '../lambdas/core/delivery-message.js';
@@ -150,6 +151,24 @@ describe('Function: deliver, one batch at a time', () => {
     for (const { receiver } of subs) expect(receiver.received.map((d) => d.verified)).toHaveLength(1);
     for (const { receiver } of subs) expect(receiver.received[0]?.verificationError).toBeUndefined();
     await Promise.all(subs.map(({ receiver }) => receiver.close()));
+  });
+
+  it('fails a malformed message on its own and delivers the rest of its batch', async () => {
+    const [sub] = await subscribers('batch.poison', 1);
+    await publishAndFanOut('batch.poison', { n: 1 });
+    await service.clients.sqs.send(
+      new SendMessageCommand({ QueueUrl: service.resources.queues.delivery.url, MessageBody: '{"v":2}' }),
+    );
+    let received = 0;
+    let failed = 0;
+    for (let round = 0; received < 2 && round < 50; round++) {
+      const result = await service.pollDelivery();
+      received += result.received;
+      failed += result.failed;
+    }
+    expect({ received, failed }).toEqual({ received: 2, failed: 1 });
+    expect(sub?.receiver.received).toHaveLength(1);
+    await sub?.receiver.close();
   });
 
   it('logs, and does not retry, deliveries whose attempt records could not be written', async () => {

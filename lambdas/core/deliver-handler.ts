@@ -31,8 +31,13 @@ class DeliveryFailedError extends Error {
  * before the event source mapping deletes any message).
  */
 export function createDeliverHandler(deps: DeliverHandlerDependencies): QueueHandler {
-  const handleRecord = async (record: SQSRecord, session: DeliverySession) => {
-    const message = parseDeliveryMessage(record.body);
+  const handleRecord = async (
+    record: SQSRecord,
+    session: DeliverySession,
+    parsed: DeliveryMessage | undefined,
+  ) => {
+    // A malformed message was left out of the batch's messages; parsing it again throws its poison error.
+    const message = parsed ?? parseDeliveryMessage(record.body);
     const attempt = Number(record.attributes.ApproximateReceiveCount);
     const result = await deliver(deps, message, attempt, session);
     const fields = { eventId: message.eventId, subscriptionId: message.subscriptionId, attempt, ...result };
@@ -59,11 +64,12 @@ export function createDeliverHandler(deps: DeliverHandlerDependencies): QueueHan
     throw new DeliveryFailedError(`attempt ${attempt} failed`);
   };
   return async (event, context) => {
-    const session = await batchSession(deps, parseableMessages(event.Records), deps.attemptRecordGroupingMs);
+    const messages = parseableMessages(event.Records);
+    const session = await batchSession(deps, [...messages.values()], deps.attemptRecordGroupingMs);
     try {
       return await processPartialResponse(
         event,
-        (record: SQSRecord) => handleRecord(record, session),
+        (record: SQSRecord) => handleRecord(record, session, messages.get(record.messageId)),
         new BatchProcessor(EventType.SQS),
         { ...withContext(context), throwOnFullBatchFailure: false },
       );
@@ -73,13 +79,15 @@ export function createDeliverHandler(deps: DeliverHandlerDependencies): QueueHan
   };
 }
 
-/** The batch's well-formed messages; a malformed one fails on its own when its record is handled. */
-function parseableMessages(records: readonly SQSRecord[]): DeliveryMessage[] {
-  return records.flatMap((record) => {
-    try {
-      return [parseDeliveryMessage(record.body)];
-    } catch {
-      return [];
-    }
-  });
+/** The batch's well-formed messages by message id; a malformed one fails on its own when its record is handled. */
+function parseableMessages(records: readonly SQSRecord[]): Map<string, DeliveryMessage> {
+  return new Map(
+    records.flatMap((record) => {
+      try {
+        return [[record.messageId, parseDeliveryMessage(record.body)] as const];
+      } catch {
+        return [];
+      }
+    }),
+  );
 }
