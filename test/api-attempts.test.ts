@@ -36,7 +36,12 @@ describe('API: attempt log (GET /subscriptions/{id}/attempts, GET /events/{id}/a
     await storeEvent(tenantA, eventId);
 
     // One record past its retention, which must never be listed.
-    await log.record(tenantA.tenantId, attempt(busy, 'evt-old', new Date(Date.now() - 31 * 86_400_000), 1));
+    await log.recordAll([
+      {
+        tenantId: tenantA.tenantId,
+        record: attempt(busy, 'evt-old', new Date(Date.now() - 31 * 86_400_000), 1),
+      },
+    ]);
     for (let i = 0; i < 51; i++) {
       const record = attempt(
         busy,
@@ -45,12 +50,12 @@ describe('API: attempt log (GET /subscriptions/{id}/attempts, GET /events/{id}/a
         1 + (i % 3),
       );
       busyAttempts.push(record);
-      await log.record(tenantA.tenantId, record);
+      await log.recordAll([{ tenantId: tenantA.tenantId, record }]);
     }
     for (let i = 0; i < 3; i++) {
       const record = attempt(quiet, eventId, new Date(base + i * 1000 + 500), i + 1);
       quietAttempts.push(record);
-      await log.record(tenantA.tenantId, record);
+      await log.recordAll([{ tenantId: tenantA.tenantId, record }]);
     }
   });
   afterAll(() => service.close());
@@ -182,7 +187,7 @@ describe('API: attempt log (GET /subscriptions/{id}/attempts, GET /events/{id}/a
       await storeEvent(tenantB, eventId);
       const own = await subscribe(tenantB, 'https://b.example.com');
       const mine = attempt(own, eventId, new Date(base), 1);
-      await log.record(tenantB.tenantId, mine);
+      await log.recordAll([{ tenantId: tenantB.tenantId, record: mine }]);
 
       expect(json(await call(tenantB, 'GET', `/events/${eventId}/attempts`))).toEqual({ items: [mine] });
       // A cursor naming tenant A's subscription only positions tenant B's own query.

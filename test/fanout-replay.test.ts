@@ -82,9 +82,10 @@ describe('Function: fan-out jobs (replay)', () => {
     subscriptionId: string,
     results: AttemptRecord['result'][],
   ) =>
-    Promise.all(
-      results.map((result, index) =>
-        attempts.record(tenant.tenantId, {
+    attempts.recordAll(
+      results.map((result, index) => ({
+        tenantId: tenant.tenantId,
+        record: {
           id: newAttemptId(),
           eventId,
           subscriptionId,
@@ -93,8 +94,8 @@ describe('Function: fan-out jobs (replay)', () => {
           result,
           ...(result === 'delivered' ? { statusCode: 200 } : { statusCode: 500 }),
           latencyMs: 5,
-        }),
-      ),
+        },
+      })),
     );
   const sendJob = (job: FanoutJobInput) =>
     sendFanoutJob(service.clients.sqs, service.config.fanoutQueueUrl, job);

@@ -1,4 +1,4 @@
-import { type DynamoDBDocumentClient, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { batchWriteAll } from './dynamo.js';
 import { newUlid } from './ids.js';
 
@@ -61,7 +61,7 @@ export class AttemptLog {
   constructor(
     private readonly db: DynamoDBDocumentClient,
     private readonly tableName: string,
-    /** What record() writes; readers leave it out. */
+    /** What recordAll() writes; readers leave it out. */
     private readonly options: { mode: AttemptLogMode; retentionDays: number } = {
       mode: 'off',
       retentionDays: 0,
@@ -78,12 +78,6 @@ export class AttemptLog {
       case 'off':
         return false;
     }
-  }
-
-  /** Writes the record if the mode asks for it. */
-  async record(tenantId: string, record: AttemptRecord): Promise<void> {
-    if (!this.records(record.result, record.attempt)) return;
-    await this.db.send(new PutCommand({ TableName: this.tableName, Item: this.item(tenantId, record) }));
   }
 
   /**

@@ -6,9 +6,9 @@ import { type StoredSubscription, type SubscriptionStore, subscriptionKey } from
 
 /**
  * The reads and writes of a delivery that can be shared across an SQS batch. Delivered one at a time, a
- * message costs a subscription read, an event read and an attempt write; a batch of ten done through
- * batchSession() costs one BatchGetItem, one read per referenced event (none when the event rides in the
- * message) and a BatchWriteItem for attempts that finish close together. Write and read units are the same
+ * message would cost a subscription read, an event read and an attempt write; a batch of ten costs one
+ * BatchGetItem, one read per referenced event (none when the event rides in the message) and a
+ * BatchWriteItem for attempts that finish close together. Write and read units are the same
  * either way; calls, and with them latency and CPU, are not.
  */
 export interface DeliverySession {
@@ -22,21 +22,6 @@ export interface SessionDependencies {
   subscriptions: SubscriptionStore;
   events: EventStore;
   attempts: AttemptLog;
-}
-
-/** Each message on its own: reads as it goes, records at once. */
-export function singleSession(deps: SessionDependencies): DeliverySession {
-  return {
-    subscription: (tenantId, subscriptionId) => deps.subscriptions.get(tenantId, subscriptionId, false),
-    event: (message, now) => eventOf(deps.events, message, now),
-    async record(tenantId, record) {
-      try {
-        await deps.attempts.record(tenantId, record);
-      } catch (error) {
-        logNotRecorded([record], error);
-      }
-    },
-  };
 }
 
 /** How long a finished attempt's record waits for others to be written with it. */

@@ -1,6 +1,6 @@
 import type { HostResolver } from './address-guard.js';
 import { type AttemptLog, newAttemptId, RESPONSE_BODY_LIMIT_BYTES } from './attempts.js';
-import { type DeliverySession, singleSession } from './delivery-batch.js';
+import type { DeliverySession } from './delivery-batch.js';
 import type { DeliveryMessage } from './delivery-message.js';
 import type { EventStore, StoredEvent } from './event-store.js';
 import { anyFilterMatches } from './event-types.js';
@@ -101,7 +101,7 @@ export async function deliver(
   deps: DeliveryDependencies,
   message: DeliveryMessage,
   attempt: number,
-  session: DeliverySession = singleSession(deps),
+  session: DeliverySession,
 ): Promise<DeliveryResult> {
   const now = deps.now?.() ?? new Date();
   const subscription = await session.subscription(message.tenantId, message.subscriptionId);
