@@ -1,52 +1,22 @@
-import {
-  Arn,
-  ArnFormat,
-  CfnOutput,
-  Duration,
-  RemovalPolicy,
-  Stack,
-  type StackProps,
-  Token,
-} from 'aws-cdk-lib';
+import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { Grant, type IGrantable } from 'aws-cdk-lib/aws-iam';
 import { type IKey, Key } from 'aws-cdk-lib/aws-kms';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
-import { ATTEMPT_LOG_MODES, ATTEMPTS_BY_EVENT_INDEX, type AttemptLogMode } from '../lambdas/core/attempts.js';
+import { ATTEMPTS_BY_EVENT_INDEX } from '../lambdas/core/attempts.js';
 import type { FunctionName, SettingName } from '../lambdas/core/config.js';
 import { EVENTS_BY_TIME_INDEX } from '../lambdas/core/event-store.js';
-import { parseRetrySchedule } from '../lambdas/core/retry-schedule.js';
 import { AlarmTopic } from './constructs/alarm-topic.js';
 import { FanoutFunction } from './constructs/fanout-function.js';
 import { FanoutApi } from './constructs/http-api.js';
 import { Ingestion } from './constructs/ingestion.js';
 import { SecureQueue } from './constructs/secure-queue.js';
 import { Storage } from './constructs/storage.js';
-import { type QueueDefinition, type ServiceOptions, serviceDefinition } from './definitions.js';
+import { type DataKeyChoice, deployTargetOf, readStackContext } from './context.js';
+import { type QueueDefinition, serviceDefinition } from './definitions.js';
 import { acknowledgeNagFindings } from './nag-acknowledgements.js';
-
-/**
- * CDK context the stack reads (`cdk deploy -c name=value` or cdk.json):
- *   retrySchedule              delays before each delivery attempt, in seconds: "0,5,300" or a JSON array
- *                              (default: DEFAULT_RETRY_SCHEDULE_SECONDS)
- *   attemptLog                 which delivery attempts are recorded: all, failures or off (default: all)
- *   autoDisableAfterHours      a subscription failing this long without a success is disabled (default: 120)
- *   maxSubscriptionsPerTenant  subscriptions one tenant may have (default: 10000)
- *   tenantRequestsPerSecond    API requests per second one tenant may make (default: 50)
- *   alarmEmail                 an address subscribed to the alarm topic (default: none)
- *   kmsKey=create              encrypt tables, queues and the bus with a new customer-managed key
- *   kmsKeyArn                  ... or with this existing one (default for both: AWS-managed keys)
- */
-export const CONTEXT_RETRY_SCHEDULE = 'retrySchedule';
-export const CONTEXT_ATTEMPT_LOG = 'attemptLog';
-export const CONTEXT_AUTO_DISABLE_AFTER_HOURS = 'autoDisableAfterHours';
-export const CONTEXT_MAX_SUBSCRIPTIONS_PER_TENANT = 'maxSubscriptionsPerTenant';
-export const CONTEXT_TENANT_REQUESTS_PER_SECOND = 'tenantRequestsPerSecond';
-export const CONTEXT_ALARM_EMAIL = 'alarmEmail';
-export const CONTEXT_KMS_KEY = 'kmsKey';
-export const CONTEXT_KMS_KEY_ARN = 'kmsKeyArn';
 
 export type FanoutStackProps = StackProps;
 
@@ -70,14 +40,11 @@ export class FanoutStack extends Stack {
       description: 'Webhook fan-out: EventBridge in, signed Standard Webhooks out',
       ...props,
     });
-    const def = serviceDefinition(serviceOptionsFromContext((key) => this.node.tryGetContext(key)));
-    const email: unknown = this.node.tryGetContext(CONTEXT_ALARM_EMAIL);
-    if (email !== undefined && typeof email !== 'string') {
-      throw new Error(`context "${CONTEXT_ALARM_EMAIL}" must be an email address`);
-    }
+    const context = readStackContext((key) => this.node.tryGetContext(key), deployTargetOf(this));
+    const def = serviceDefinition(context.service);
 
-    this.alarms = new AlarmTopic(this, 'Alarms', email ? { email } : {});
-    this.dataKey = this.createDataKey(dataKeyFromContext((key) => this.node.tryGetContext(key)));
+    this.alarms = new AlarmTopic(this, 'Alarms', context.alarmEmail ? { email: context.alarmEmail } : {});
+    this.dataKey = this.createDataKey(context.dataKey);
     const encryption = this.dataKey ? { encryptionKey: this.dataKey } : {};
     this.storage = new Storage(this, 'Storage', { tables: def.tables, ...encryption });
 
@@ -244,15 +211,9 @@ export class FanoutStack extends Stack {
   /** The customer-managed key that context asks for, or none (AWS-managed keys). */
   private createDataKey(choice: DataKeyChoice): IKey | undefined {
     if (choice.kind === 'aws-managed') return undefined;
-    if (choice.kind === 'existing') {
-      const keyRegion = Arn.split(choice.keyArn, ArnFormat.SLASH_RESOURCE_NAME).region;
-      if (!Token.isUnresolved(this.region) && keyRegion !== this.region) {
-        throw new Error(
-          `context "${CONTEXT_KMS_KEY_ARN}": the key is in ${keyRegion} but the stack deploys to ${this.region}; KMS keys are regional, so use a key in ${this.region}`,
-        );
-      }
-      return Key.fromKeyArn(this, 'DataKey', choice.keyArn);
-    }
+    // Its account and region were checked against the stack's with the context. CDK cannot change an imported
+    // key's policy: README.md (Security) lists the statements it must already have.
+    if (choice.kind === 'existing') return Key.fromKeyArn(this, 'DataKey', choice.keyArn);
     return new Key(this, 'DataKey', {
       description: 'Encrypts the webhook fan-out tables, queues and event bus',
       enableKeyRotation: true,
@@ -300,134 +261,4 @@ function grantSendMessage(queue: IQueue, grantee: IGrantable): void {
  */
 function grantKeyUse(key: IKey | undefined, grantee: IGrantable, writes: boolean): void {
   key?.grant(grantee, 'kms:Decrypt', ...(writes ? ['kms:GenerateDataKey'] : []));
-}
-
-/** The service options CDK context sets; every value is checked, naming the key and what it accepts. */
-export function serviceOptionsFromContext(context: (key: string) => unknown): ServiceOptions {
-  const retryScheduleSeconds = retryScheduleFromContext(context(CONTEXT_RETRY_SCHEDULE));
-  const attemptLog = attemptLogFromContext(context(CONTEXT_ATTEMPT_LOG));
-  const autoDisableAfterSeconds = autoDisableAfterSecondsFromContext(
-    context(CONTEXT_AUTO_DISABLE_AFTER_HOURS),
-  );
-  const maxSubscriptionsPerTenant = positiveIntegerFromContext(
-    CONTEXT_MAX_SUBSCRIPTIONS_PER_TENANT,
-    context(CONTEXT_MAX_SUBSCRIPTIONS_PER_TENANT),
-    10_000,
-  );
-  const tenantRequestsPerSecond = positiveIntegerFromContext(
-    CONTEXT_TENANT_REQUESTS_PER_SECOND,
-    context(CONTEXT_TENANT_REQUESTS_PER_SECOND),
-    50,
-  );
-  return {
-    ...(retryScheduleSeconds ? { retryScheduleSeconds } : {}),
-    ...(attemptLog ? { attemptLog } : {}),
-    ...(autoDisableAfterSeconds ? { autoDisableAfterSeconds } : {}),
-    ...(maxSubscriptionsPerTenant ? { maxSubscriptionsPerTenant } : {}),
-    ...(tenantRequestsPerSecond ? { tenantRequestsPerSecond } : {}),
-  };
-}
-
-/**
- * A positive whole number from context: "500" (from `-c key=500`) or 500 (from cdk.json). Undefined when the
- * context is not set; `example` appears in the error message.
- */
-export function positiveIntegerFromContext(key: string, value: unknown, example: number): number | undefined {
-  if (value === undefined) return undefined;
-  const number = typeof value === 'string' && /^\s*\d+\s*$/.test(value) ? Number(value) : value;
-  if (typeof number !== 'number' || !Number.isSafeInteger(number) || number < 1) {
-    throw new Error(
-      `context "${key}" must be a positive whole number (e.g. ${example}), got ${JSON.stringify(value)}`,
-    );
-  }
-  return number;
-}
-
-/** Which key encrypts the tables, queues and bus. */
-export type DataKeyChoice =
-  | { kind: 'aws-managed' }
-  | { kind: 'create' }
-  | { kind: 'existing'; keyArn: string };
-
-/** A symmetric KMS key's ARN (single- or multi-Region); aliases are not accepted, as key policies name keys. */
-const KMS_KEY_ARN =
-  /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$/;
-
-/** `kmsKey=create` or `kmsKeyArn=<key ARN>` (not both); AWS-managed keys when neither is set. */
-export function dataKeyFromContext(context: (key: string) => unknown): DataKeyChoice {
-  const create = context(CONTEXT_KMS_KEY);
-  const keyArn = context(CONTEXT_KMS_KEY_ARN);
-  if (create !== undefined && keyArn !== undefined) {
-    throw new Error(
-      `context "${CONTEXT_KMS_KEY}" and "${CONTEXT_KMS_KEY_ARN}" cannot both be set: create a key or name an existing one`,
-    );
-  }
-  if (create !== undefined) {
-    if (create !== 'create') {
-      throw new Error(
-        `context "${CONTEXT_KMS_KEY}" accepts only "create" (use "${CONTEXT_KMS_KEY_ARN}" for an existing key), got ${JSON.stringify(create)}`,
-      );
-    }
-    return { kind: 'create' };
-  }
-  if (keyArn !== undefined) {
-    if (typeof keyArn !== 'string' || !KMS_KEY_ARN.test(keyArn.trim())) {
-      throw new Error(
-        `context "${CONTEXT_KMS_KEY_ARN}" must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<key id>), got ${JSON.stringify(keyArn)}`,
-      );
-    }
-    return { kind: 'existing', keyArn: keyArn.trim() };
-  }
-  return { kind: 'aws-managed' };
-}
-
-/** `attemptLog` context: all, failures or off. Undefined when the context is not set. */
-export function attemptLogFromContext(value: unknown): AttemptLogMode | undefined {
-  if (value === undefined) return undefined;
-  const mode = typeof value === 'string' ? value.trim() : value;
-  if (!ATTEMPT_LOG_MODES.includes(mode as AttemptLogMode)) {
-    throw new Error(
-      `context "${CONTEXT_ATTEMPT_LOG}" must be one of ${ATTEMPT_LOG_MODES.join(', ')}, got ${JSON.stringify(value)}`,
-    );
-  }
-  return mode as AttemptLogMode;
-}
-
-/**
- * `autoDisableAfterHours` context, in seconds: a positive number of hours ("120", "0.5", or a number from
- * cdk.json). Undefined when the context is not set.
- */
-export function autoDisableAfterSecondsFromContext(value: unknown): number | undefined {
-  if (value === undefined) return undefined;
-  const hours = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
-  const seconds = typeof hours === 'number' ? Math.round(hours * 3600) : Number.NaN;
-  if (!Number.isFinite(seconds) || seconds < 1) {
-    throw new Error(
-      `context "${CONTEXT_AUTO_DISABLE_AFTER_HOURS}" must be a positive number of hours (e.g. 120 for 5 days), got ${JSON.stringify(value)}`,
-    );
-  }
-  return seconds;
-}
-
-/**
- * The retry schedule from CDK context: "0,5,300" (as `-c retrySchedule=0,5,300` gives it), a JSON array
- * string, or an array (from cdk.json). Undefined when the context is not set.
- */
-export function retryScheduleFromContext(value: unknown): readonly number[] | undefined {
-  if (value === undefined) return undefined;
-  const text = typeof value === 'string' ? value.trim() : undefined;
-  if (text !== undefined && !text.startsWith('[')) return parseRetrySchedule(text);
-  let parsed: unknown = value;
-  if (text !== undefined) {
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      throw new Error(`context "${CONTEXT_RETRY_SCHEDULE}" is not a valid JSON array: ${text}`);
-    }
-  }
-  if (!Array.isArray(parsed)) {
-    throw new Error(`context "${CONTEXT_RETRY_SCHEDULE}" must be comma-separated seconds or a JSON array`);
-  }
-  // One parser for every form: it checks whole non-negative seconds and the schedule's limits.
-  return parseRetrySchedule(parsed.map(String).join(','));
 }

@@ -12,8 +12,9 @@ import {
   type SettingName,
 } from '../lambdas/core/config.js';
 import { EVENTS_BY_TIME_INDEX } from '../lambdas/core/event-store.js';
+import { CONTEXT_RETRY_SCHEDULE } from '../lib/context.js';
 import { serviceDefinition } from '../lib/definitions.js';
-import { CONTEXT_RETRY_SCHEDULE, FanoutStack } from '../lib/fanout-stack.js';
+import { FanoutStack } from '../lib/fanout-stack.js';
 import { startTestService } from './support/service.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: CloudFormation properties are untyped JSON

@@ -15,6 +15,11 @@ export interface AlarmTopicProps {
 
 const CLOUDWATCH = new ServicePrincipal('cloudwatch.amazonaws.com');
 
+/** Whether SNS could send to the address: one @, no spaces, a dot in the domain. */
+export function isEmailAddress(text: string): boolean {
+  return /^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(text);
+}
+
 /**
  * Where the service's alarms are sent: an SNS topic encrypted with a customer-managed KMS key. The AWS-managed
  * `aws/sns` key cannot be used, because its key policy cannot be changed to let CloudWatch encrypt the
@@ -26,7 +31,7 @@ export class AlarmTopic extends Construct {
 
   constructor(scope: Construct, id: string, props: AlarmTopicProps = {}) {
     super(scope, id);
-    if (props.email !== undefined && !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(props.email)) {
+    if (props.email !== undefined && !isEmailAddress(props.email)) {
       throw new Error(`${this.node.path}: alarm email "${props.email}" is not an email address`);
     }
     const { account, partition, region } = Stack.of(this);

@@ -1,7 +1,5 @@
-import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { dataKeyFromContext, FanoutStack } from '../../lib/fanout-stack.js';
 import {
   actionsOf,
   arnOf,
@@ -178,53 +176,5 @@ describe('Stack: the customer-managed key kmsKey=create makes', () => {
       if (principal.Service !== undefined) expect(principal.Service).toBe('events.amazonaws.com');
       else expect(JSON.stringify(principal.AWS)).toContain(':root');
     }
-  });
-});
-
-describe('Stack: kmsKey and kmsKeyArn context', () => {
-  const context = (values: Record<string, unknown>) => (key: string) => values[key];
-
-  it('chooses AWS-managed keys, a new key or an existing one', () => {
-    expect(dataKeyFromContext(context({}))).toEqual({ kind: 'aws-managed' });
-    expect(dataKeyFromContext(context({ kmsKey: 'create' }))).toEqual({ kind: 'create' });
-    expect(dataKeyFromContext(context({ kmsKeyArn: ` ${KEY_ARN} ` }))).toEqual({
-      kind: 'existing',
-      keyArn: KEY_ARN,
-    });
-    const multiRegion = 'arn:aws:kms:eu-west-1:111122223333:key/mrk-1234abcd12ab34cd56ef1234567890ab';
-    expect(dataKeyFromContext(context({ kmsKeyArn: multiRegion }))).toEqual({
-      kind: 'existing',
-      keyArn: multiRegion,
-    });
-  });
-
-  it('refuses anything else with a message naming the key and what it accepts', () => {
-    expect(() => dataKeyFromContext(context({ kmsKey: 'true' }))).toThrow(
-      'context "kmsKey" accepts only "create" (use "kmsKeyArn" for an existing key), got "true"',
-    );
-    expect(() => dataKeyFromContext(context({ kmsKey: 'create', kmsKeyArn: KEY_ARN }))).toThrow(
-      'context "kmsKey" and "kmsKeyArn" cannot both be set',
-    );
-    for (const bad of [
-      'arn:aws:kms:us-east-1:111122223333:alias/fanout',
-      '1234abcd-12ab-34cd-56ef-1234567890ab',
-      'arn:aws:s3:::bucket',
-      '',
-      42,
-    ]) {
-      expect(() => dataKeyFromContext(context({ kmsKeyArn: bad })), String(bad)).toThrow(
-        `context "kmsKeyArn" must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<key id>), got ${JSON.stringify(bad)}`,
-      );
-    }
-    expect(() => synthesize({ kmsKey: 'yes' })).toThrow(/context "kmsKey" accepts only "create"/);
-  });
-
-  it('refuses a key in another region than the stack’s', () => {
-    const app = new App({ context: { 'aws:cdk:bundling-stacks': [], kmsKeyArn: KEY_ARN } });
-    expect(
-      () => new FanoutStack(app, 'WebhookFanout', { env: { account: '111122223333', region: 'eu-west-1' } }),
-    ).toThrow(
-      'context "kmsKeyArn": the key is in us-east-1 but the stack deploys to eu-west-1; KMS keys are regional, so use a key in eu-west-1',
-    );
   });
 });

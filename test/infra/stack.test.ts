@@ -12,12 +12,6 @@ import {
 import { EVENTS_BY_TIME_INDEX } from '../../lambdas/core/event-store.js';
 import { type ServiceDefinition, serviceDefinition, type TableDefinition } from '../../lib/definitions.js';
 import {
-  attemptLogFromContext,
-  autoDisableAfterSecondsFromContext,
-  positiveIntegerFromContext,
-  retryScheduleFromContext,
-} from '../../lib/fanout-stack.js';
-import {
   actionsOf,
   arnOf,
   CDK_JSON_CONTEXT,
@@ -141,124 +135,6 @@ describe('Stack: queues', () => {
         FunctionResponseTypes: ['ReportBatchItemFailures'],
       });
     }
-  });
-});
-
-describe('Stack: context', () => {
-  let custom: Synthesized;
-
-  beforeAll(() => {
-    custom = synthesize({
-      retrySchedule: '0,1,2',
-      attemptLog: 'failures',
-      autoDisableAfterHours: '2',
-      alarmEmail: 'ops@example.com',
-      maxSubscriptionsPerTenant: '25',
-      tenantRequestsPerSecond: 7,
-    });
-  });
-
-  it('passes maxSubscriptionsPerTenant and tenantRequestsPerSecond from context to the functions that read them', () => {
-    const { stack, id, resources } = custom;
-    const variables = (name: FunctionName) =>
-      props(resources, id(stack.functions[name])).Environment.Variables;
-    const max = environmentVariable('maxSubscriptionsPerTenant');
-    const rate = environmentVariable('tenantRequestsPerSecond');
-    expect(variables('register')).toMatchObject({ [max]: '25', [rate]: '7' });
-    expect(variables('ingest')).toMatchObject({ [rate]: '7' });
-    expect(Object.keys(variables('ingest'))).not.toContain(max);
-    for (const name of ['authorizer', 'fanout', 'deliver'] as const) {
-      expect(Object.keys(variables(name)), name).not.toEqual(expect.arrayContaining([max]));
-      expect(Object.keys(variables(name)), name).not.toEqual(expect.arrayContaining([rate]));
-    }
-  });
-
-  it('reads maxSubscriptionsPerTenant and tenantRequestsPerSecond as positive whole numbers', () => {
-    expect(positiveIntegerFromContext('maxSubscriptionsPerTenant', ' 500 ', 10_000)).toBe(500);
-    expect(positiveIntegerFromContext('maxSubscriptionsPerTenant', 500, 10_000)).toBe(500);
-    expect(positiveIntegerFromContext('maxSubscriptionsPerTenant', undefined, 10_000)).toBeUndefined();
-    for (const bad of ['0', '-5', '1.5', '1e3', 'many', '', 0, 2.5, Number.MAX_VALUE, [5]]) {
-      expect(
-        () => positiveIntegerFromContext('tenantRequestsPerSecond', bad, 50),
-        JSON.stringify(bad),
-      ).toThrow(
-        `context "tenantRequestsPerSecond" must be a positive whole number (e.g. 50), got ${JSON.stringify(bad)}`,
-      );
-    }
-    expect(() => synthesize({ maxSubscriptionsPerTenant: 'unlimited' })).toThrow(
-      'context "maxSubscriptionsPerTenant" must be a positive whole number (e.g. 10000), got "unlimited"',
-    );
-    expect(() => synthesize({ tenantRequestsPerSecond: '0' })).toThrow(/context "tenantRequestsPerSecond"/);
-  });
-
-  it('gives the delivery queue one receive per attempt of a retrySchedule from context', () => {
-    const { stack, id, resources } = custom;
-    expect(props(resources, id(stack.deliveryQueue.queue)).RedrivePolicy.maxReceiveCount).toBe(3);
-  });
-
-  it('passes the retrySchedule from context to the deliver function', () => {
-    const { stack, id, resources } = custom;
-    const variables = props(resources, id(stack.functions.deliver)).Environment.Variables;
-    expect(variables[environmentVariable('retryScheduleSeconds')]).toBe('0,1,2');
-  });
-
-  it('passes attemptLog and autoDisableAfterHours from context to the deliver function only', () => {
-    const { stack, id, resources } = custom;
-    const variables = (name: FunctionName) =>
-      props(resources, id(stack.functions[name])).Environment.Variables;
-    expect(variables('deliver')).toMatchObject({
-      [environmentVariable('attemptLog')]: 'failures',
-      [environmentVariable('autoDisableAfterSeconds')]: '7200',
-    });
-    for (const name of FUNCTION_NAMES.filter((name) => name !== 'deliver')) {
-      expect(Object.keys(variables(name)), name).not.toContain(environmentVariable('attemptLog'));
-      expect(Object.keys(variables(name)), name).not.toContain(
-        environmentVariable('autoDisableAfterSeconds'),
-      );
-    }
-  });
-
-  it('reads attemptLog as all, failures or off, and autoDisableAfterHours as hours from the CLI or cdk.json', () => {
-    expect(attemptLogFromContext(' off ')).toBe('off');
-    expect(attemptLogFromContext(undefined)).toBeUndefined();
-    expect(autoDisableAfterSecondsFromContext('120')).toBe(432_000);
-    expect(autoDisableAfterSecondsFromContext(0.5)).toBe(1_800);
-    expect(autoDisableAfterSecondsFromContext(undefined)).toBeUndefined();
-  });
-
-  it('refuses a bad attemptLog or autoDisableAfterHours with a message naming the key and what it accepts', () => {
-    expect(() => attemptLogFromContext('some')).toThrow(
-      'context "attemptLog" must be one of all, failures, off, got "some"',
-    );
-    expect(() => attemptLogFromContext(true)).toThrow(/context "attemptLog" must be one of/);
-    for (const bad of ['0', '-1', 'five days', '', 0.0001, [120]]) {
-      expect(() => autoDisableAfterSecondsFromContext(bad), JSON.stringify(bad)).toThrow(
-        /context "autoDisableAfterHours" must be a positive number of hours \(e\.g\. 120 for 5 days\)/,
-      );
-    }
-    expect(() => synthesize({ attemptLog: 'verbose' })).toThrow(/context "attemptLog"/);
-    expect(() => synthesize({ autoDisableAfterHours: 'never' })).toThrow(/context "autoDisableAfterHours"/);
-  });
-
-  it('reads the retrySchedule as comma-separated seconds, a JSON array string or an array', () => {
-    expect(retryScheduleFromContext('0, 60,600')).toEqual([0, 60, 600]);
-    expect(retryScheduleFromContext('[0, 60, 600]')).toEqual([0, 60, 600]);
-    expect(retryScheduleFromContext([0, 60, 600])).toEqual([0, 60, 600]);
-    expect(retryScheduleFromContext(undefined)).toBeUndefined();
-  });
-
-  it('refuses a malformed retrySchedule with a message naming the problem', () => {
-    expect(() => retryScheduleFromContext('0,soon')).toThrow(/retry schedule/);
-    expect(() => retryScheduleFromContext('[0, 1.5]')).toThrow(/retry schedule/);
-    expect(() => retryScheduleFromContext({ delays: [0] })).toThrow(/retrySchedule/);
-  });
-
-  it('subscribes the alarmEmail address to the alarm topic', () => {
-    const { stack, id, resources } = custom;
-    const subscriptions = ofType(resources, 'AWS::SNS::Subscription').map(([, subscription]) => subscription);
-    expect(subscriptions).toEqual([
-      { Protocol: 'email', Endpoint: 'ops@example.com', TopicArn: ref(id(stack.alarms.topic)) },
-    ]);
   });
 });
 
