@@ -2,6 +2,7 @@ import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { Grant, type IGrantable } from 'aws-cdk-lib/aws-iam';
 import { type IKey, Key } from 'aws-cdk-lib/aws-kms';
+import { RecursiveLoop } from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
@@ -9,7 +10,7 @@ import { ATTEMPTS_BY_EVENT_INDEX } from '../lambdas/core/attempts.js';
 import type { FunctionName, SettingName } from '../lambdas/core/config.js';
 import { EVENTS_BY_TIME_INDEX } from '../lambdas/core/event-store.js';
 import { AlarmTopic } from './constructs/alarm-topic.js';
-import { FanoutFunction } from './constructs/fanout-function.js';
+import { FanoutFunction, type FanoutFunctionProps } from './constructs/fanout-function.js';
 import { FanoutApi } from './constructs/http-api.js';
 import { Ingestion } from './constructs/ingestion.js';
 import { SecureQueue } from './constructs/secure-queue.js';
@@ -89,13 +90,20 @@ export class FanoutStack extends Stack {
       maxSubscriptionsPerTenant: String(def.maxSubscriptionsPerTenant),
       tenantRequestsPerSecond: String(def.tenantRequestsPerSecond),
     };
-    const fn = (name: FunctionName, constructId: string) =>
-      new FanoutFunction(this, constructId, { name, definition: def.functions[name], settings });
+    const fn = (
+      name: FunctionName,
+      constructId: string,
+      options: Pick<FanoutFunctionProps, 'recursiveLoop'> = {},
+    ) =>
+      new FanoutFunction(this, constructId, { name, definition: def.functions[name], settings, ...options });
     this.functions = {
       authorizer: fn('authorizer', 'AuthorizerFunction'),
       register: fn('register', 'RegisterFunction'),
       ingest: fn('ingest', 'IngestFunction'),
-      fanout: fn('fanout', 'FanoutFunction'),
+      // Continuation and replay pages go to the function's own queue, one hop per page: Lambda's loop detection
+      // would stop the 17th hop (a fan-out past ~32,000 subscriptions, a replay past ~32,000 events) after the
+      // API has answered. The recursion is intended and ends with the last page.
+      fanout: fn('fanout', 'FanoutFunction', { recursiveLoop: RecursiveLoop.ALLOW }),
       deliver: fn('deliver', 'DeliverFunction'),
     };
     const { authorizer, register, ingest, fanout, deliver } = this.functions;

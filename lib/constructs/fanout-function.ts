@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Duration } from 'aws-cdk-lib';
 import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import { Architecture, LoggingFormat, Runtime } from 'aws-cdk-lib/aws-lambda';
+import { Architecture, LoggingFormat, type RecursiveLoop, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
@@ -42,6 +42,11 @@ export interface FanoutFunctionProps {
    * @default RetentionDays.ONE_MONTH
    */
   readonly logRetention?: RetentionDays;
+  /**
+   * What Lambda does when the function is invoked by the same chain of events more than 16 times.
+   * @default RecursiveLoop.TERMINATE (Lambda's default)
+   */
+  readonly recursiveLoop?: RecursiveLoop;
 }
 
 /**
@@ -80,6 +85,7 @@ export class FanoutFunction extends NodejsFunction {
       memorySize: props.definition.memoryMb,
       loggingFormat: LoggingFormat.JSON,
       logGroup,
+      ...(props.recursiveLoop ? { recursiveLoop: props.recursiveLoop } : {}),
       environment: {
         ...environmentFor(props.name, props.settings),
         // Not a service setting: makes Node translate stack traces through the bundled source maps.

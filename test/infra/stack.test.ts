@@ -340,6 +340,14 @@ describe('Stack: functions', () => {
     expect(roles.size).toBe(FUNCTION_NAMES.length);
   });
 
+  it('lets only the fan-out function, which feeds its own queue page by page, recurse past 16 hops', () => {
+    for (const name of FUNCTION_NAMES) {
+      const { RecursiveLoop } = props(synth.resources, synth.id(synth.stack.functions[name]));
+      // Unset is Lambda's default, Terminate.
+      expect(RecursiveLoop, name).toBe(name === 'fanout' ? 'Allow' : undefined);
+    }
+  });
+
   it('logs JSON to a log group kept for 30 days', () => {
     for (const name of FUNCTION_NAMES) {
       const fn = synth.stack.functions[name];
