@@ -1,11 +1,21 @@
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
+import { ContextError } from '../lib/context.js';
 import { FanoutStack } from '../lib/fanout-stack.js';
 
-const app = new App();
-new FanoutStack(app, 'WebhookFanout', {
-  env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
-});
-// Every synth (and so every deploy) fails on an unacknowledged AwsSolutions finding, error or warning; the
-// accepted ones and their reasons are in lib/nag-acknowledgements.ts.
-Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+// Synthesized explicitly, so that a refused context leaves nothing half-built to synthesize on exit.
+const app = new App({ autoSynth: false });
+try {
+  new FanoutStack(app, 'WebhookFanout', {
+    env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
+  });
+  // Every synth (and so every deploy) fails on an unacknowledged AwsSolutions finding, error or warning; the
+  // accepted ones and their reasons are in lib/nag-acknowledgements.ts.
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  app.synth();
+} catch (error) {
+  // A deployer's mistake, already explained in full: the message alone, no stack trace.
+  if (!(error instanceof ContextError)) throw error;
+  console.error(error.message);
+  process.exitCode = 1;
+}

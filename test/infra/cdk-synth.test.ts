@@ -82,3 +82,31 @@ describe('Stack: cdk synth', () => {
     }
   });
 });
+
+describe('Stack: cdk synth with bad context', () => {
+  it('exits 1 naming every bad value, without a stack trace', async () => {
+    const outDir = mkdtempSync(join(tmpdir(), 'fanout-bad-context-'));
+    try {
+      // What `cdk synth -c …` runs (cdk.json's "app"), with the context the CLI hands it.
+      const failure = await run(join(BIN, 'tsx'), ['bin/app.ts'], {
+        cwd: REPO_ROOT,
+        env: {
+          ...environmentWithoutAws(),
+          CDK_OUTDIR: outDir,
+          CDK_CONTEXT_JSON: JSON.stringify({ retrySchedule: '0,soon', tenantRequestsPerSecond: '2000' }),
+        },
+        timeout: 60_000,
+      }).then(
+        () => ({ code: 0, stderr: '' }),
+        (error: { code?: number; stderr?: string }) => ({ code: error.code, stderr: error.stderr ?? '' }),
+      );
+      expect(failure.code, failure.stderr).toBe(1);
+      expect(failure.stderr).toContain('Invalid CDK context (-c key=value or cdk.json):');
+      expect(failure.stderr).toContain('context "retrySchedule": retry schedule must be comma-separated');
+      expect(failure.stderr).toContain('context "tenantRequestsPerSecond" must be at most 500');
+      expect(failure.stderr).not.toMatch(/^\s+at /m);
+    } finally {
+      rmSync(outDir, { recursive: true, force: true });
+    }
+  }, 70_000);
+});
