@@ -8,6 +8,7 @@ import {
   type SettingTable,
   wholeNumber,
 } from '../lambdas/core/config.js';
+import { MAX_TENANT_REQUESTS_PER_SECOND, TENANT_RATE_BOUND } from '../lambdas/core/rate-limit.js';
 import { API_KEY_PATTERN } from '../lambdas/core/tenants.js';
 
 /**
@@ -34,7 +35,13 @@ const LOCAL_SETTINGS = {
   attemptLog: ['FANOUT_ATTEMPT_LOG', z.optional(z.enum(ATTEMPT_LOG_MODES))],
   autoDisableAfterSeconds: ['FANOUT_AUTO_DISABLE_AFTER_SECONDS', z.optional(wholeNumber(z.minimum(1)))],
   maxSubscriptionsPerTenant: ['FANOUT_MAX_SUBSCRIPTIONS_PER_TENANT', z.optional(wholeNumber(z.minimum(1)))],
-  tenantRequestsPerSecond: ['FANOUT_TENANT_REQUESTS_PER_SECOND', z.optional(wholeNumber(z.minimum(1)))],
+  // The deployed stack's bound, so that local mode accepts only what AWS could enforce.
+  tenantRequestsPerSecond: [
+    'FANOUT_TENANT_REQUESTS_PER_SECOND',
+    z.optional(
+      wholeNumber(z.minimum(1), z.maximum(MAX_TENANT_REQUESTS_PER_SECOND, `must be ${TENANT_RATE_BOUND}`)),
+    ),
+  ],
   alarmIntervalMs: [
     'FANOUT_ALARM_INTERVAL_MS',
     z._default(wholeNumber(z.minimum(100), z.maximum(300_000)), 5_000),

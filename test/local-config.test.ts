@@ -46,4 +46,11 @@ describe('Local mode: configuration', () => {
     );
     expect(() => loadReceiverConfig({ RECEIVER_STATUS: '99' })).toThrow(/RECEIVER_STATUS/);
   });
+
+  it('bounds the per-tenant request rate as the stack does, saying why', () => {
+    expect(loadLocalConfig({ FANOUT_TENANT_REQUESTS_PER_SECOND: '500' }).tenantRequestsPerSecond).toBe(500);
+    expect(() => loadLocalConfig({ FANOUT_TENANT_REQUESTS_PER_SECOND: '501' })).toThrow(
+      "Invalid configuration: FANOUT_TENANT_REQUESTS_PER_SECOND: must be at most 500 (each request, refused or not, writes the tenant's counter for that second: one DynamoDB item, which takes at most 1,000 writes a second)",
+    );
+  });
 });
