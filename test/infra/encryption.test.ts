@@ -1,5 +1,9 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Template } from 'aws-cdk-lib/assertions';
+import type { Key } from 'aws-cdk-lib/aws-kms';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { REPO_ROOT } from '../../lib/constructs/fanout-function.js';
 import {
   actionsOf,
   arnOf,
@@ -176,5 +180,50 @@ describe('Stack: the customer-managed key kmsKey=create makes', () => {
       if (principal.Service !== undefined) expect(principal.Service).toBe('events.amazonaws.com');
       else expect(JSON.stringify(principal.AWS)).toContain(':root');
     }
+  });
+});
+
+/** The key policy README.md (Security) asks of a kmsKeyArn key: the JSON block after its marker comment. */
+function documentedKeyPolicy(): { Version: string; Statement: Statement[] } {
+  const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
+  const block = /<!-- kms-key-policy:[^>]*-->\s*```json\n([\s\S]*?)```/.exec(readme)?.[1];
+  if (block === undefined) throw new Error('README.md has no kms-key-policy JSON block');
+  return JSON.parse(block);
+}
+
+/** A template value with the stack's account, region and partition as the README's placeholders. */
+function withPlaceholders(value: unknown): unknown {
+  const pseudo: Record<string, string> = {
+    'AWS::AccountId': '<account>',
+    'AWS::Region': '<region>',
+    'AWS::Partition': 'aws',
+  };
+  if (typeof value === 'string' || value === undefined) return value;
+  if (Array.isArray(value)) return value.map(withPlaceholders);
+  const node = value as Properties;
+  if (typeof node.Ref === 'string') {
+    const placeholder = pseudo[node.Ref];
+    if (placeholder === undefined) throw new Error(`the key policy refers to ${node.Ref}: document it`);
+    return placeholder;
+  }
+  const join = node['Fn::Join'];
+  if (Array.isArray(join)) return (join[1] as unknown[]).map(withPlaceholders).join(join[0]);
+  return Object.fromEntries(Object.entries(node).map(([key, child]) => [key, withPlaceholders(child)]));
+}
+
+describe('Stack: the key policy a kmsKeyArn key must have', () => {
+  it('is documented in the README as exactly what kmsKey=create gives the stack’s own key', () => {
+    const synth = synthesize({ kmsKey: 'create' });
+    const created = props(synth.resources, synth.id(synth.stack.dataKey as Key)).KeyPolicy;
+    const { Version, Statement } = documentedKeyPolicy();
+    expect({ Version, Statement: Statement.map(({ Sid, ...statement }) => statement) }).toEqual(
+      withPlaceholders(created),
+    );
+  });
+
+  it('needs nothing for CloudWatch: the alarm topic keeps its own key whatever the data key', () => {
+    const synth = synthesize({ kmsKeyArn: KEY_ARN });
+    const [[, topic]] = ofType(synth.resources, 'AWS::SNS::Topic') as [[string, Properties]];
+    expect(topic.KmsMasterKeyId).toEqual(arnOf(synth.id(synth.stack.alarms.key)));
   });
 });
