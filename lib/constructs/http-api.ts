@@ -113,6 +113,8 @@ export class FanoutApi extends Construct {
       autoDeploy: true,
       // A ceiling for the whole API, well above one tenant's own limit (tenantRequestsPerSecond), so that one
       // busy tenant cannot use up every other tenant's share.
+      // It also keeps the writes to one tenant's rate counter near what one DynamoDB item takes, which
+      // MAX_TENANT_REQUESTS_PER_SECOND (rate-limit.ts) relies on: raised far, the counter would need shards.
       throttle: {
         rateLimit: props.throttleRateLimit ?? 1_000,
         burstLimit: props.throttleBurstLimit ?? 2_000,
