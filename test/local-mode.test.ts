@@ -134,6 +134,30 @@ describe('Local mode: the whole service from startLocalRuntime, through HTTP', (
     expect(delivery?.verified).toMatchObject({ type: 'order.shipped', data: { orderId: 7 } });
   });
 
+  it('publishes, stores and delivers characters outside the BMP intact, as on AWS, and still refuses U+FFFF', async () => {
+    // An emoji, a CJK extension B character and a mathematical letter: surrogate pairs in UTF-16.
+    const text = '\u{1F600} \u{20000} \u{1D400}';
+    const id = await api.publish({ type: 'order.noted', data: { text } });
+
+    const [delivery] = await waitFor(() => nonEmpty(deliveriesOf(receiver, id)), { what: 'the delivery' });
+    expect(delivery?.verificationError).toBeUndefined();
+    const stored = await api.call<{ timestamp: string; data: unknown }>('GET', `/events/${id}`);
+    expect(stored.body.data).toEqual({ text });
+    // Byte for byte: the characters travel raw, not escaped, and the signature covers exactly these bytes.
+    const expected = JSON.stringify({
+      type: 'order.noted',
+      timestamp: stored.body.timestamp,
+      data: { text },
+    });
+    expect(Buffer.from(delivery?.body ?? '')).toEqual(Buffer.from(expected));
+
+    const refused = await api.call<{ error: { code: string } }>('POST', '/events', {
+      type: 'order.noted',
+      data: { text: 'a\uFFFFb' },
+    });
+    expect(refused).toMatchObject({ status: 422, body: { error: { code: 'validation_error' } } });
+  });
+
   it('delivers an event id published twice exactly once', async () => {
     for (let i = 0; i < 2; i++) await api.publish({ id: 'order-twice', type: 'order.paid', data: { i } });
 
