@@ -35,11 +35,12 @@ export function createDeliverHandler(deps: DeliverHandlerDependencies): QueueHan
     record: SQSRecord,
     session: DeliverySession,
     parsed: DeliveryMessage | undefined,
+    invokedAt: Date,
   ) => {
     // A malformed message was left out of the batch's messages; parsing it again throws its poison error.
     const message = parsed ?? parseDeliveryMessage(record.body);
     const attempt = Number(record.attributes.ApproximateReceiveCount);
-    const result = await deliver(deps, message, attempt, session);
+    const result = await deliver(deps, message, { attempt, invokedAt }, session);
     const fields = { eventId: message.eventId, subscriptionId: message.subscriptionId, attempt, ...result };
     if (result.result === 'skipped') {
       // A stored event gone before its delivery means a delivery lost: worth an operator's attention.
@@ -64,12 +65,14 @@ export function createDeliverHandler(deps: DeliverHandlerDependencies): QueueHan
     throw new DeliveryFailedError(`attempt ${attempt} failed`);
   };
   return async (event, context) => {
+    // SQS's 12-hour visibility ceiling counts from the receive; the invocation's start is the nearest we know.
+    const invokedAt = deps.now?.() ?? new Date();
     const messages = parseableMessages(event.Records);
     const session = await batchSession(deps, [...messages.values()], deps.attemptRecordGroupingMs);
     try {
       return await processPartialResponse(
         event,
-        (record: SQSRecord) => handleRecord(record, session, messages.get(record.messageId)),
+        (record: SQSRecord) => handleRecord(record, session, messages.get(record.messageId), invokedAt),
         new BatchProcessor(EventType.SQS),
         { ...withContext(context), throwOnFullBatchFailure: false },
       );
