@@ -18,14 +18,32 @@ const TENANT_ID_PATTERN = /^ten_[0-9A-Z]{26}$/;
 export const EVENT_ID_PATTERN = /^[A-Za-z0-9_.:-]{1,128}$/;
 
 /**
- * The largest event payload, as JSON, that is accepted: the API answers 413 above it, and fan-out treats a bus
- * event above it as poison, because the whole event is stored in one DynamoDB item (at most 400 KB).
+ * The largest PutEvents entry an event may make, counted as EventBridge counts it (putEventsEntryBytes): the
+ * API answers 413 above it, and the local bus refuses a request above it as EventBridge does. EventBridge
+ * itself takes entries up to 1 MB since January 2026; the service keeps 256 KB because fan-out stores the
+ * whole event in one DynamoDB item (at most 400 KB), and treats a bus event whose data alone is larger as
+ * poison.
  */
-export const MAX_EVENT_DATA_BYTES = 262_144;
+export const MAX_EVENT_ENTRY_BYTES = 262_144;
 
-/** An event payload's size as the limit counts it: its JSON in UTF-8. */
+/** An event payload's size: its JSON in UTF-8, which is the entry's Detail. */
 export function eventDataBytes(data: unknown): number {
   return Buffer.byteLength(JSON.stringify(data), 'utf8');
+}
+
+/**
+ * A PutEvents entry's size as EventBridge computes it ("Calculating PutEvents entry size"): 14 bytes for
+ * Time if present, and the UTF-8 bytes of Source, DetailType, Detail and each of Resources.
+ */
+export function putEventsEntryBytes(entry: PutEventsRequestEntry): number {
+  const utf8 = (text: string | undefined) => (text === undefined ? 0 : Buffer.byteLength(text, 'utf8'));
+  return (
+    (entry.Time === undefined ? 0 : 14) +
+    utf8(entry.Source) +
+    utf8(entry.DetailType) +
+    utf8(entry.Detail) +
+    (entry.Resources ?? []).reduce((sum, resource) => sum + utf8(resource), 0)
+  );
 }
 
 /**
@@ -109,8 +127,8 @@ export function fromBusEvent(body: unknown): AcceptedEvent {
     throw new PoisonMessageError(`event detail nests deeper than ${MAX_EVENT_DATA_DEPTH} levels`);
   }
   const bytes = eventDataBytes(raw.detail);
-  if (bytes > MAX_EVENT_DATA_BYTES) {
-    throw new PoisonMessageError(`event detail is ${bytes} bytes; the limit is ${MAX_EVENT_DATA_BYTES}`);
+  if (bytes > MAX_EVENT_ENTRY_BYTES) {
+    throw new PoisonMessageError(`event detail is ${bytes} bytes; the limit is ${MAX_EVENT_ENTRY_BYTES}`);
   }
   if (typeof raw.id !== 'string' || typeof raw.time !== 'string' || Number.isNaN(Date.parse(raw.time))) {
     throw new PoisonMessageError('event lacks the EventBridge id or time');
