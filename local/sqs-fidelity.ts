@@ -1,3 +1,8 @@
+import { findPackageJSON } from 'node:module';
+import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { MAX_VISIBILITY_SECONDS } from '../lambdas/core/retry-schedule.js';
+
 /**
  * Where fauxqs (2.4.1) and real SQS disagree on something the service relies on, this corrects fauxqs at
  * start-up, from our side, so the handlers and their SDK calls stay exactly as on AWS. Each correction first
@@ -15,12 +20,6 @@
 /** fauxqs's body check as shipped, and SQS's own character set. */
 const FAUXQS_BODY_CHECK = '[^\\x09\\x0A\\x0D\\x20-\\uD7FF\\uE000-\\uFFFD]';
 const SQS_BODY_CHECK = '[^\\x09\\x0A\\x0D\\x20-\\uD7FF\\uE000-\\uFFFD\\u{10000}-\\u{10FFFF}]';
-
-import { findPackageJSON } from 'node:module';
-import { dirname, join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-
-export const MAX_TOTAL_VISIBILITY_SECONDS = 43_200;
 
 interface InflightEntry {
   receiptHandle: string;
@@ -94,14 +93,11 @@ function enforceVisibilityCeiling(queue: FauxqsQueue | undefined, SqsError: SqsE
   queue.changeVisibility = function (this: FauxqsQueue, receiptHandle: string, timeoutSeconds: number) {
     const entry = this.inflightMessages.get(receiptHandle);
     const since = entry && receivedAt.get(entry);
-    if (
-      since !== undefined &&
-      Date.now() + timeoutSeconds * 1000 > since + MAX_TOTAL_VISIBILITY_SECONDS * 1000
-    ) {
+    if (since !== undefined && Date.now() + timeoutSeconds * 1000 > since + MAX_VISIBILITY_SECONDS * 1000) {
       // SQS's own answer (ChangeMessageVisibilityBatch would report it per entry; the service never calls it).
       throw new SqsError(
         'InvalidParameterValue',
-        `Value ${timeoutSeconds} for parameter VisibilityTimeout is invalid. Reason: Total VisibilityTimeout for the message is beyond the limit [${MAX_TOTAL_VISIBILITY_SECONDS} seconds]`,
+        `Value ${timeoutSeconds} for parameter VisibilityTimeout is invalid. Reason: Total VisibilityTimeout for the message is beyond the limit [${MAX_VISIBILITY_SECONDS} seconds]`,
       );
     }
     changeVisibility.call(this, receiptHandle, timeoutSeconds);
