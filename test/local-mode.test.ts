@@ -193,6 +193,39 @@ describe('Local mode: the whole service from startLocalRuntime, through HTTP', (
     expect(logged).toContainEqual(expect.stringMatching(/delivery-dlq: OK → ALARM/));
   });
 
+  it('sends an event put on the bus that can never be fanned out to the fan-out DLQ at once, and alarms', async () => {
+    const eventBridge = new EventBridgeClient({
+      endpoint: runtime.busEndpoint,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    });
+    // Routed by the rule's prefix, but no tenant id: fan-out can never store it.
+    const result = await eventBridge.send(
+      new PutEventsCommand({
+        Entries: [
+          {
+            EventBusName: runtime.busName,
+            Source: 'fanout.tenant.acme',
+            DetailType: 'order.lost',
+            Detail: '{}',
+          },
+        ],
+      }),
+    );
+    eventBridge.destroy();
+    expect(result.FailedEntryCount).toBe(0);
+
+    const status = await waitFor(
+      async () => {
+        const current = await api.status();
+        return current.alarms['fanout-dlq'] === 'ALARM' ? current : undefined;
+      },
+      { what: 'the fan-out DLQ alarm' },
+    );
+    expect(status.queues['fanout-dlq']).toEqual({ visible: 1, inFlight: 0 });
+    expect(status.queues.fanout).toEqual({ visible: 0, inFlight: 0 });
+  });
+
   it('frees its ports when stopped', async () => {
     const ports = [runtime.url, runtime.busEndpoint].map((url) => Number(new URL(url).port));
     await connect(ports[0] ?? 0);
