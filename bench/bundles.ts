@@ -44,6 +44,7 @@ const PLACEHOLDER_SETTINGS: Record<SettingName, string> = {
   eventBusName: 'bus',
   fanoutQueueUrl: 'https://sqs.us-east-1.amazonaws.com/000000000000/fanout',
   deliveryQueueUrl: 'https://sqs.us-east-1.amazonaws.com/000000000000/delivery',
+  fanoutDeadLetterQueueUrl: 'https://sqs.us-east-1.amazonaws.com/000000000000/fanout-dlq',
   retryScheduleSeconds: DEFAULT_RETRY_SCHEDULE_SECONDS.join(','),
   attemptTimeoutMs: '15000',
   eventRetentionDays: '30',

@@ -80,6 +80,7 @@ export class FanoutStack extends Stack {
       eventBusName: this.ingestion.bus.eventBusName,
       fanoutQueueUrl: this.fanoutQueue.queue.queueUrl,
       deliveryQueueUrl: this.deliveryQueue.queue.queueUrl,
+      fanoutDeadLetterQueueUrl: this.fanoutQueue.deadLetterQueue.queue.queueUrl,
       retryScheduleSeconds: def.retryScheduleSeconds.join(','),
       attemptTimeoutMs: String(def.attemptTimeoutMs),
       eventRetentionDays: String(def.eventRetentionDays),
@@ -147,6 +148,8 @@ export class FanoutStack extends Stack {
     grantQueryOnIndex(attempts, ATTEMPTS_BY_EVENT_INDEX, fanout);
     grantSendMessage(deliveryQueue, fanout);
     grantSendMessage(fanoutQueue, fanout);
+    // A message that can never succeed goes to the DLQ at once rather than through five receives.
+    grantSendMessage(this.fanoutQueue.deadLetterQueue.queue, fanout);
 
     // A batch's subscriptions and their secrets (BatchGetItem, GetItem when that fails); failing/recovered
     // marks (UpdateItem) and disabling, which rewrites the subscription and removes its routes (PutItem,

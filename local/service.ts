@@ -120,6 +120,7 @@ export async function createLocalService(options: LocalServiceOptions) {
     eventBusName: busName,
     fanoutQueueUrl: resources.queues.fanout.url,
     deliveryQueueUrl: resources.queues.delivery.url,
+    fanoutDeadLetterQueueUrl: resources.queues.fanout.deadLetterUrl,
     retryScheduleSeconds: [...definition.retryScheduleSeconds],
     attemptTimeoutMs: options.attemptTimeoutMs ?? definition.attemptTimeoutMs,
     eventRetentionDays: definition.eventRetentionDays,

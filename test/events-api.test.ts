@@ -1,6 +1,6 @@
 import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MAX_EVENT_DATA_BYTES } from '../lambdas/core/bus-events.js';
+import { MAX_EVENT_ENTRY_BYTES, putEventsEntryBytes, toPutEventsEntry } from '../lambdas/core/bus-events.js';
 import type { DeliveryMessage } from '../lambdas/core/delivery-message.js';
 import { EventStore } from '../lambdas/core/event-store.js';
 import { peekAll } from '../local/queue-metrics.js';
@@ -130,21 +130,85 @@ describe('Function: ingest (POST /events)', () => {
     expect(byUser['8']?.timestamp).toBe('2026-03-01T12:34:56.000Z');
   });
 
-  it('accepts data up to MAX_EVENT_DATA_BYTES as JSON and refuses one byte more with 413', async () => {
-    // {"blob":"…"} is 11 bytes around the string.
+  it('accepts an event whose bus entry is MAX_EVENT_ENTRY_BYTES and refuses one byte more with 413', async () => {
+    // {"blob":"…"} is 11 bytes around the string; the entry adds the tenant source, the type and the id.
     const data = (bytes: number) => ({ blob: 'x'.repeat(bytes - 11) });
-    const accepted = await publish({ type: 'big', data: data(MAX_EVENT_DATA_BYTES) });
+    const id = 'big-event';
+    const overhead =
+      putEventsEntryBytes(toPutEventsEntry(service.busName, tenant.tenantId, { id, type: 'big', data: {} })) -
+      2;
+    const largest = data(MAX_EVENT_ENTRY_BYTES - overhead);
+    const accepted = await publish({ id, type: 'big', data: largest });
     expect(accepted.statusCode).toBe(202);
-    const { id } = JSON.parse(accepted.body);
     await fanOutAll();
     // Too large to ride in the message: it refers to the stored event (claim-check).
     expect(await deliveries()).toEqual([{ v: 2, tenantId: tenant.tenantId, subscriptionId, eventId: id }]);
-    expect((await events.get(tenant.tenantId, id))?.data).toEqual(data(MAX_EVENT_DATA_BYTES));
+    expect((await events.get(tenant.tenantId, id))?.data).toEqual(largest);
 
-    const refused = await publish({ type: 'big', data: data(MAX_EVENT_DATA_BYTES + 1) });
+    const refused = await publish({
+      id: 'big-evenu',
+      type: 'big',
+      data: data(MAX_EVENT_ENTRY_BYTES - overhead + 1),
+    });
     expect(refused.statusCode).toBe(413);
-    expect(JSON.parse(refused.body).error).toMatchObject({ code: 'payload_too_large' });
+    expect(JSON.parse(refused.body).error).toMatchObject({
+      code: 'payload_too_large',
+      message: expect.stringMatching(/^the event is 1 byte over the limit/),
+    });
     expect(await fanoutQueueDepth()).toBe(0);
+  });
+
+  it('refuses with 413, naming the excess, data under 256 KB whose bus entry is over it', async () => {
+    // EventBridge counts source, type and id too: data 10 bytes under the limit with a 100-byte id is over.
+    const id = `near-limit-${'i'.repeat(89)}`;
+    const type = 'invoice.paid';
+    const data = { blob: 'x'.repeat(MAX_EVENT_ENTRY_BYTES - 10 - 11) };
+    const entryBytes = putEventsEntryBytes(
+      toPutEventsEntry(service.busName, tenant.tenantId, { id, type, data }),
+    );
+    const refused = await publish({ id, type, data });
+    expect(refused.statusCode).toBe(413);
+    expect(JSON.parse(refused.body).error).toEqual({
+      code: 'payload_too_large',
+      message: `the event is ${entryBytes - MAX_EVENT_ENTRY_BYTES} bytes over the limit: as a bus entry (data as JSON, type, id and tenant) it has ${entryBytes} bytes, and at most ${MAX_EVENT_ENTRY_BYTES} are allowed`,
+    });
+    expect(await fanoutQueueDepth()).toBe(0);
+  });
+
+  it('has the local bus refuse entries over the limit as EventBridge does: the whole request, nothing routed', async () => {
+    const entry = (detailBytes: number, id: string) => ({
+      EventBusName: service.busName,
+      Source: `fanout.tenant.${tenant.tenantId}`,
+      DetailType: 'big',
+      Detail: JSON.stringify({ blob: 'x'.repeat(detailBytes - 11) }),
+      Resources: [`fanout:event-id/${id}`],
+      Time: new Date(),
+    });
+    const overhead = putEventsEntryBytes(entry(11, 'bus-big')) - 11;
+    // Data under the limit, the entry one byte over it (Time counts 14 bytes).
+    await expect(
+      service.clients.eventBridge.send(
+        new PutEventsCommand({ Entries: [entry(MAX_EVENT_ENTRY_BYTES - overhead + 1, 'bus-big')] }),
+      ),
+    ).rejects.toMatchObject({
+      name: 'ValidationException',
+      message: 'Total size of the entries in the request is over the limit.',
+    });
+    // Entries count together: two that fit alone do not fit one request.
+    const half = Math.floor(MAX_EVENT_ENTRY_BYTES / 2);
+    await expect(
+      service.clients.eventBridge.send(
+        new PutEventsCommand({ Entries: [entry(half, 'bus-half-1'), entry(half, 'bus-half-2')] }),
+      ),
+    ).rejects.toMatchObject({ name: 'ValidationException' });
+    expect(await fanoutQueueDepth()).toBe(0);
+
+    const fits = await service.clients.eventBridge.send(
+      new PutEventsCommand({ Entries: [entry(MAX_EVENT_ENTRY_BYTES - overhead, 'bus-big')] }),
+    );
+    expect(fits.FailedEntryCount).toBe(0);
+    await fanOutAll();
+    expect((await deliveries()).map((message) => message.eventId)).toEqual(['bus-big']);
   });
 
   it('does not route bus events whose source is not a tenant', async () => {
@@ -168,7 +232,12 @@ describe('Function: ingest (POST /events)', () => {
     ['bad id', { type: 'a', data: {}, id: 'has space' }, 422, /^id: /],
     ['a tenant in the body', { type: 'a', data: {}, tenantId: 'ten_x' }, 422, /tenantId/],
     ['malformed JSON', '{"type":', 400, /not valid JSON/],
-    ['an oversized payload', { type: 'a', data: { blob: 'x'.repeat(257 * 1024) } }, 413, /must not exceed/],
+    [
+      'an oversized payload',
+      { type: 'a', data: { blob: 'x'.repeat(257 * 1024) } },
+      413,
+      /bytes over the limit/,
+    ],
   ])('rejects %s and publishes nothing', async (_name, body, status, message) => {
     const response = await publish(body);
     expect(response.statusCode).toBe(status);

@@ -293,7 +293,7 @@ describe('Function: fan-out jobs (replay)', () => {
     expect(await deliveries()).toEqual([]);
   });
 
-  it('reports a malformed job as failed, so redrive takes it to the DLQ, and processes the rest', async () => {
+  it('sends a malformed job to the DLQ at once, with its reason, and processes the rest', async () => {
     const handler = fanoutFunction(service.config, service.clients);
     const tenant = await service.createTenant('poison-jobs');
     const subscriber = await subscribe(tenant, ['*']);
@@ -336,7 +336,11 @@ describe('Function: fan-out jobs (replay)', () => {
       await handler({
         Records: [record('m-good', good), ...poison.map((body, i) => record(`m-${i}`, body))],
       }),
-    ).toEqual({ batchItemFailures: poison.map((_, i) => ({ itemIdentifier: `m-${i}` })) });
+    ).toEqual({ batchItemFailures: [] });
     expect(await deliveries()).toEqual([replayed(tenant, eventId, subscriber, { type: 'a', data: {} })]);
+    const deadLetters = await peekAll(service.clients.sqs, service.resources.queues.fanout.deadLetterUrl);
+    expect(
+      deadLetters.map((message) => JSON.parse(message.body)).sort((a, b) => a.job.localeCompare(b.job)),
+    ).toEqual([...poison].sort((a, b) => a.job.localeCompare(b.job)));
   });
 });

@@ -134,6 +134,30 @@ describe('Local mode: the whole service from startLocalRuntime, through HTTP', (
     expect(delivery?.verified).toMatchObject({ type: 'order.shipped', data: { orderId: 7 } });
   });
 
+  it('publishes, stores and delivers characters outside the BMP intact, as on AWS, and still refuses U+FFFF', async () => {
+    // An emoji, a CJK extension B character and a mathematical letter: surrogate pairs in UTF-16.
+    const text = '\u{1F600} \u{20000} \u{1D400}';
+    const id = await api.publish({ type: 'order.noted', data: { text } });
+
+    const [delivery] = await waitFor(() => nonEmpty(deliveriesOf(receiver, id)), { what: 'the delivery' });
+    expect(delivery?.verificationError).toBeUndefined();
+    const stored = await api.call<{ timestamp: string; data: unknown }>('GET', `/events/${id}`);
+    expect(stored.body.data).toEqual({ text });
+    // Byte for byte: the characters travel raw, not escaped, and the signature covers exactly these bytes.
+    const expected = JSON.stringify({
+      type: 'order.noted',
+      timestamp: stored.body.timestamp,
+      data: { text },
+    });
+    expect(Buffer.from(delivery?.body ?? '')).toEqual(Buffer.from(expected));
+
+    const refused = await api.call<{ error: { code: string } }>('POST', '/events', {
+      type: 'order.noted',
+      data: { text: 'a\uFFFFb' },
+    });
+    expect(refused).toMatchObject({ status: 422, body: { error: { code: 'validation_error' } } });
+  });
+
   it('delivers an event id published twice exactly once', async () => {
     for (let i = 0; i < 2; i++) await api.publish({ id: 'order-twice', type: 'order.paid', data: { i } });
 
@@ -167,6 +191,39 @@ describe('Local mode: the whole service from startLocalRuntime, through HTTP', (
     expect(deliveriesOf(failing, id)).toHaveLength(2);
     expect(failing.received.every((delivery) => delivery.verificationError === undefined)).toBe(true);
     expect(logged).toContainEqual(expect.stringMatching(/delivery-dlq: OK → ALARM/));
+  });
+
+  it('sends an event put on the bus that can never be fanned out to the fan-out DLQ at once, and alarms', async () => {
+    const eventBridge = new EventBridgeClient({
+      endpoint: runtime.busEndpoint,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    });
+    // Routed by the rule's prefix, but no tenant id: fan-out can never store it.
+    const result = await eventBridge.send(
+      new PutEventsCommand({
+        Entries: [
+          {
+            EventBusName: runtime.busName,
+            Source: 'fanout.tenant.acme',
+            DetailType: 'order.lost',
+            Detail: '{}',
+          },
+        ],
+      }),
+    );
+    eventBridge.destroy();
+    expect(result.FailedEntryCount).toBe(0);
+
+    const status = await waitFor(
+      async () => {
+        const current = await api.status();
+        return current.alarms['fanout-dlq'] === 'ALARM' ? current : undefined;
+      },
+      { what: 'the fan-out DLQ alarm' },
+    );
+    expect(status.queues['fanout-dlq']).toEqual({ visible: 1, inFlight: 0 });
+    expect(status.queues.fanout).toEqual({ visible: 0, inFlight: 0 });
   });
 
   it('frees its ports when stopped', async () => {

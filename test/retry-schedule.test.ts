@@ -8,6 +8,8 @@ import {
   parseRetrySchedule,
   type RetryPolicy,
   retryDelaySeconds,
+  VISIBILITY_CEILING_MARGIN_SECONDS,
+  visibilityLeftSeconds,
   worstCaseScheduleSeconds,
 } from '../lambdas/core/retry-schedule.js';
 import { serviceDefinition } from '../lib/definitions.js';
@@ -132,6 +134,24 @@ describe('Retry delay after a failed attempt', () => {
     ).toBe(60);
     expect(delay({ attempt: 1, statusCode: 503, retryAfterSeconds: 10 }, high)).toBe(120);
     expect(delay({ attempt: 1, statusCode: 503, retryAfterSeconds: 1_000 }, high)).toBe(240);
+  });
+
+  it('leaves what is left of 12 hours since the invocation, less a margin that covers receive to retry', () => {
+    const invokedAt = new Date('2026-12-01T00:00:00Z');
+    const at = (seconds: number) => new Date(invokedAt.getTime() + seconds * 1000);
+    expect(visibilityLeftSeconds(invokedAt, invokedAt)).toBe(
+      MAX_VISIBILITY_SECONDS - VISIBILITY_CEILING_MARGIN_SECONDS,
+    );
+    expect(visibilityLeftSeconds(invokedAt, at(10.2))).toBe(
+      MAX_VISIBILITY_SECONDS - VISIBILITY_CEILING_MARGIN_SECONDS - 11,
+    );
+    expect(visibilityLeftSeconds(invokedAt, at(50_000))).toBe(0);
+    // The receive can precede the invocation by up to the queue's visibility timeout (later, the receipt is
+    // stale), and the attempt runs up to the function's timeout before the visibility is changed.
+    const { queues, functions } = serviceDefinition();
+    expect(VISIBILITY_CEILING_MARGIN_SECONDS).toBeGreaterThan(
+      queues.delivery.visibilityTimeoutSeconds + functions.deliver.timeoutSeconds,
+    );
   });
 
   it('never asks SQS for more than its 12-hour visibility limit', () => {

@@ -18,14 +18,32 @@ const TENANT_ID_PATTERN = /^ten_[0-9A-Z]{26}$/;
 export const EVENT_ID_PATTERN = /^[A-Za-z0-9_.:-]{1,128}$/;
 
 /**
- * The largest event payload, as JSON, that is accepted: the API answers 413 above it, and fan-out treats a bus
- * event above it as poison, because the whole event is stored in one DynamoDB item (at most 400 KB).
+ * The largest PutEvents entry an event may make, counted as EventBridge counts it (putEventsEntryBytes): the
+ * API answers 413 above it, and the local bus refuses a request above it as EventBridge does. EventBridge
+ * itself takes entries up to 1 MB since January 2026; the service keeps 256 KB because fan-out stores the
+ * whole event in one DynamoDB item (at most 400 KB), and treats a bus event whose data alone is larger as
+ * poison.
  */
-export const MAX_EVENT_DATA_BYTES = 262_144;
+export const MAX_EVENT_ENTRY_BYTES = 262_144;
 
-/** An event payload's size as the limit counts it: its JSON in UTF-8. */
+/** An event payload's size: its JSON in UTF-8, which is the entry's Detail. */
 export function eventDataBytes(data: unknown): number {
   return Buffer.byteLength(JSON.stringify(data), 'utf8');
+}
+
+/**
+ * A PutEvents entry's size as EventBridge computes it ("Calculating PutEvents entry size"): 14 bytes for
+ * Time if present, and the UTF-8 bytes of Source, DetailType, Detail and each of Resources.
+ */
+export function putEventsEntryBytes(entry: PutEventsRequestEntry): number {
+  const utf8 = (text: string | undefined) => (text === undefined ? 0 : Buffer.byteLength(text, 'utf8'));
+  return (
+    (entry.Time === undefined ? 0 : 14) +
+    utf8(entry.Source) +
+    utf8(entry.DetailType) +
+    utf8(entry.Detail) +
+    (entry.Resources ?? []).reduce((sum, resource) => sum + utf8(resource), 0)
+  );
 }
 
 /**
@@ -86,34 +104,57 @@ export function toPutEventsEntry(
   };
 }
 
+/** Only the bus rule and fan-out jobs belong on the fan-out queue. */
+const NOT_AN_EVENT = {
+  reason: 'not_an_event',
+  action:
+    'only the bus rule and the service itself send to the fan-out queue: find who sent this message; it can be deleted',
+} as const;
+const INVALID_DETAIL = {
+  reason: 'invalid_detail',
+  action: `publish a Detail that is a JSON object nesting at most ${MAX_EVENT_DATA_DEPTH} levels`,
+} as const;
+
 /**
  * Reads an event as EventBridge hands it to the fan-out queue (the message body, parsed); anything malformed
  * or too large to store can never succeed.
  */
 export function fromBusEvent(body: unknown): AcceptedEvent {
-  if (typeof body !== 'object' || body === null) {
-    throw new PoisonMessageError('fan-out message is not an object');
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new PoisonMessageError('fan-out message is not an object', NOT_AN_EVENT);
   }
   const raw = body as Partial<EventBridgeEvent<string, unknown>>;
   const tenantId = typeof raw.source === 'string' ? raw.source.slice(TENANT_SOURCE_PREFIX.length) : '';
   if (!raw.source?.startsWith(TENANT_SOURCE_PREFIX) || !TENANT_ID_PATTERN.test(tenantId)) {
-    throw new PoisonMessageError(`event source "${String(raw.source)}" does not name a tenant`);
+    throw new PoisonMessageError(`event source "${String(raw.source)}" does not name a tenant`, {
+      reason: 'no_tenant',
+      action: `publish with Source "${TENANT_SOURCE_PREFIX}<tenantId>", the id of an existing tenant`,
+    });
   }
   if (typeof raw['detail-type'] !== 'string' || !isEventType(raw['detail-type'])) {
-    throw new PoisonMessageError(`event type "${String(raw['detail-type'])}" is not a valid event type`);
+    throw new PoisonMessageError(`event type "${String(raw['detail-type'])}" is not a valid event type`, {
+      reason: 'invalid_event_type',
+      action: 'publish with a DetailType of dot-separated [A-Za-z0-9_-] segments, e.g. "order.created"',
+    });
   }
   if (typeof raw.detail !== 'object' || raw.detail === null || Array.isArray(raw.detail)) {
-    throw new PoisonMessageError('event detail must be a JSON object');
+    throw new PoisonMessageError('event detail must be a JSON object', INVALID_DETAIL);
   }
   if (jsonDepth(raw.detail) > MAX_EVENT_DATA_DEPTH) {
-    throw new PoisonMessageError(`event detail nests deeper than ${MAX_EVENT_DATA_DEPTH} levels`);
+    throw new PoisonMessageError(
+      `event detail nests deeper than ${MAX_EVENT_DATA_DEPTH} levels`,
+      INVALID_DETAIL,
+    );
   }
   const bytes = eventDataBytes(raw.detail);
-  if (bytes > MAX_EVENT_DATA_BYTES) {
-    throw new PoisonMessageError(`event detail is ${bytes} bytes; the limit is ${MAX_EVENT_DATA_BYTES}`);
+  if (bytes > MAX_EVENT_ENTRY_BYTES) {
+    throw new PoisonMessageError(`event detail is ${bytes} bytes; the limit is ${MAX_EVENT_ENTRY_BYTES}`, {
+      reason: 'too_large',
+      action: `publish a Detail of at most ${MAX_EVENT_ENTRY_BYTES} bytes; larger data belongs in your own store, referred to by the event`,
+    });
   }
   if (typeof raw.id !== 'string' || typeof raw.time !== 'string' || Number.isNaN(Date.parse(raw.time))) {
-    throw new PoisonMessageError('event lacks the EventBridge id or time');
+    throw new PoisonMessageError('event lacks the EventBridge id or time', NOT_AN_EVENT);
   }
   const resources: unknown[] = Array.isArray(raw.resources) ? raw.resources : [];
   const idResource = resources.find(
@@ -121,7 +162,12 @@ export function fromBusEvent(body: unknown): AcceptedEvent {
       typeof resource === 'string' && resource.startsWith(EVENT_ID_RESOURCE_PREFIX),
   );
   const id = idResource ? idResource.slice(EVENT_ID_RESOURCE_PREFIX.length) : raw.id;
-  if (!EVENT_ID_PATTERN.test(id)) throw new PoisonMessageError(`event id "${id}" is not a valid id`);
+  if (!EVENT_ID_PATTERN.test(id)) {
+    throw new PoisonMessageError(`event id "${id}" is not a valid id`, {
+      reason: 'invalid_event_id',
+      action: `set Resources ["${EVENT_ID_RESOURCE_PREFIX}<id>"] with an id of 1 to 128 characters [A-Za-z0-9_.:-]`,
+    });
+  }
   return {
     tenantId,
     id,

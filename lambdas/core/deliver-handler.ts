@@ -20,7 +20,8 @@ class DeliveryFailedError extends Error {
 
 /**
  * Deliver: one attempt per record (delivery.ts decides; this turns the decision into SQS actions). A failed
- * attempt to retry sets the message's visibility to the wait before the next one and is reported in
+ * attempt to retry sets the message's visibility to the wait before the next one (within SQS's 12 hours
+ * from the receive) and is reported in
  * batchItemFailures, so SQS brings it back then; after the last attempt the visibility is 0 and SQS moves it
  * to the DLQ on its next receive. A failure that disabled the subscription (410 Gone, failing too long) is
  * not retried: the record succeeds and SQS deletes the message. A receiver that fails is not our error, so a
@@ -35,11 +36,12 @@ export function createDeliverHandler(deps: DeliverHandlerDependencies): QueueHan
     record: SQSRecord,
     session: DeliverySession,
     parsed: DeliveryMessage | undefined,
+    invokedAt: Date,
   ) => {
     // A malformed message was left out of the batch's messages; parsing it again throws its poison error.
     const message = parsed ?? parseDeliveryMessage(record.body);
     const attempt = Number(record.attributes.ApproximateReceiveCount);
-    const result = await deliver(deps, message, attempt, session);
+    const result = await deliver(deps, message, { attempt, invokedAt }, session);
     const fields = { eventId: message.eventId, subscriptionId: message.subscriptionId, attempt, ...result };
     if (result.result === 'skipped') {
       // A stored event gone before its delivery means a delivery lost: worth an operator's attention.
@@ -64,12 +66,14 @@ export function createDeliverHandler(deps: DeliverHandlerDependencies): QueueHan
     throw new DeliveryFailedError(`attempt ${attempt} failed`);
   };
   return async (event, context) => {
+    // SQS's 12-hour visibility ceiling counts from the receive; the invocation's start is the nearest we know.
+    const invokedAt = deps.now?.() ?? new Date();
     const messages = parseableMessages(event.Records);
     const session = await batchSession(deps, [...messages.values()], deps.attemptRecordGroupingMs);
     try {
       return await processPartialResponse(
         event,
-        (record: SQSRecord) => handleRecord(record, session, messages.get(record.messageId)),
+        (record: SQSRecord) => handleRecord(record, session, messages.get(record.messageId), invokedAt),
         new BatchProcessor(EventType.SQS),
         { ...withContext(context), throwOnFullBatchFailure: false },
       );

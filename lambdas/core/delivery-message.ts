@@ -1,6 +1,6 @@
 import * as z from 'zod/mini';
 import { PoisonMessageError } from './errors.js';
-import { safeParse } from './validation.js';
+import { describeIssues, safeParse } from './validation.js';
 
 /**
  * What fan-out puts on the delivery queue: one message per (event, subscription). The deliver step reads the
@@ -64,14 +64,25 @@ export function deliveryMessage(
   };
 }
 
+/** Only fan-out writes delivery messages, so a malformed one was written by hand or by a bug. */
+const MALFORMED_DELIVERY = {
+  reason: 'malformed_delivery',
+  action: 'only fan-out writes delivery messages: find who sent this one; it can be deleted',
+} as const;
+
 export function parseDeliveryMessage(body: string): DeliveryMessage {
   let json: unknown;
   try {
     json = JSON.parse(body);
   } catch {
-    throw new PoisonMessageError('delivery message is not JSON');
+    throw new PoisonMessageError('delivery message is not JSON', MALFORMED_DELIVERY);
   }
   const result = safeParse(deliveryMessageSchema, json);
-  if (!result.success) throw new PoisonMessageError(`delivery message is malformed: ${result.error.message}`);
+  if (!result.success) {
+    throw new PoisonMessageError(
+      `delivery message is malformed: ${describeIssues(result.error.issues, 'message')}`,
+      MALFORMED_DELIVERY,
+    );
+  }
   return result.data;
 }

@@ -10,6 +10,7 @@ import {
   parseRetryAfter,
   type RetryPolicy,
   retryDelaySeconds,
+  visibilityLeftSeconds,
 } from './retry-schedule.js';
 import { signatureHeaders } from './signing.js';
 import {
@@ -91,16 +92,21 @@ export type HttpOutcome =
 
 export const USER_AGENT = 'webhook-fanout/0.1 (+https://www.standardwebhooks.com)';
 
+/** What the receive tells about a message: SQS's receive count, and when the invocation handling it started. */
+export interface Receipt {
+  attempt: number;
+  invokedAt: Date;
+}
+
 /**
  * Delivers one message: reads the subscription afresh (so a disabled, deleted or re-filtered subscription is
  * honoured even for messages queued before the change) and the event, makes one signed POST, updates the
- * subscription's health, records the attempt and decides what becomes of the message. `attempt` is SQS's
- * receive count. `session` shares reads and writes across a batch (delivery-batch.ts).
+ * subscription's health, records the attempt and decides what becomes of the message. `session` shares reads and writes across a batch (delivery-batch.ts).
  */
 export async function deliver(
   deps: DeliveryDependencies,
   message: DeliveryMessage,
-  attempt: number,
+  { attempt, invokedAt }: Receipt,
   session: DeliverySession,
 ): Promise<DeliveryResult> {
   const now = deps.now?.() ?? new Date();
@@ -131,12 +137,16 @@ export async function deliver(
     const then = disposition(change, attempt, deps.retryScheduleSeconds);
     const retryInSeconds =
       then === 'retry'
-        ? retryDelaySeconds(retryPolicy(deps), {
-            ...failed,
-            attempt,
-            // An HTTP-date counts from the attempt's start: off by the latency at most, within the clamp.
-            retryAfterSeconds: parseRetryAfter(retryAfter, now),
-          })
+        ? Math.min(
+            retryDelaySeconds(retryPolicy(deps), {
+              ...failed,
+              attempt,
+              // An HTTP-date counts from the attempt's start: off by the latency at most, within the clamp.
+              retryAfterSeconds: parseRetryAfter(retryAfter, now),
+            }),
+            // SQS's 12 hours count from this receive, which was before the invocation started.
+            visibilityLeftSeconds(invokedAt, now),
+          )
         : 0;
     result = { ...failed, then, retryInSeconds };
   }

@@ -90,7 +90,31 @@ export class ServiceUnavailableError extends HttpError {
   }
 }
 
-/** A queue message that can never be processed; it is left to SQS redrive so it ends in the DLQ. */
+/** Why a queue message can never be processed; a DLQ message attribute carries it. */
+export type PoisonReason =
+  | 'not_json'
+  | 'not_an_event'
+  | 'no_tenant'
+  | 'invalid_event_type'
+  | 'invalid_detail'
+  | 'too_large'
+  | 'invalid_event_id'
+  | 'malformed_job'
+  | 'malformed_delivery';
+
+/**
+ * A queue message that can never be processed, whatever the retries: the permanent failure of a queue
+ * consumer. Every other error a consumer meets (a throttle, a failed SQS or DynamoDB call) is transient and
+ * left to SQS to retry. The message says what is wrong, the action what an operator can do about it.
+ */
 export class PoisonMessageError extends Error {
   override name = 'PoisonMessageError';
+  readonly reason: PoisonReason;
+  readonly action: string;
+
+  constructor(message: string, problem: { reason: PoisonReason; action: string }) {
+    super(message);
+    this.reason = problem.reason;
+    this.action = problem.action;
+  }
 }

@@ -1,6 +1,6 @@
 import { type EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import type { RouteKey } from './api-routes.js';
-import { eventDataBytes, MAX_EVENT_DATA_BYTES, toPutEventsEntry } from './bus-events.js';
+import { MAX_EVENT_ENTRY_BYTES, putEventsEntryBytes, toPutEventsEntry } from './bus-events.js';
 import { PayloadTooLargeError, ServiceUnavailableError } from './errors.js';
 import { jsonResponse, type RouteHandler } from './http.js';
 import { newId } from './ids.js';
@@ -21,18 +21,17 @@ export function eventRoutes(
       const input = validate(publishEventSchema, body);
       // The payload as parsed, not as the schema rebuilt it: a record schema drops a "__proto__" key.
       const data = (body as { data: Record<string, unknown> }).data;
-      const dataBytes = eventDataBytes(data);
-      if (dataBytes > MAX_EVENT_DATA_BYTES) {
+      const id = input.id ?? newId('evt');
+      const entry = toPutEventsEntry(busName, request.tenantId, { type: input.type, data, id });
+      // EventBridge counts the whole entry, so data just under the limit can still make an entry over it.
+      const entryBytes = putEventsEntryBytes(entry);
+      const excess = entryBytes - MAX_EVENT_ENTRY_BYTES;
+      if (excess > 0) {
         throw new PayloadTooLargeError(
-          `data must not exceed ${MAX_EVENT_DATA_BYTES} bytes as JSON; it has ${dataBytes}`,
+          `the event is ${excess} byte${excess === 1 ? '' : 's'} over the limit: as a bus entry (data as JSON, type, id and tenant) it has ${entryBytes} bytes, and at most ${MAX_EVENT_ENTRY_BYTES} are allowed`,
         );
       }
-      const id = input.id ?? newId('evt');
-      const result = await eventBridge.send(
-        new PutEventsCommand({
-          Entries: [toPutEventsEntry(busName, request.tenantId, { type: input.type, data, id })],
-        }),
-      );
+      const result = await eventBridge.send(new PutEventsCommand({ Entries: [entry] }));
       const failure = result.Entries?.[0];
       if ((result.FailedEntryCount ?? 0) > 0 || !failure?.EventId) {
         logger.error('event bus rejected an event', { eventId: id, errorCode: failure?.ErrorCode });

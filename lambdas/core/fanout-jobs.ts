@@ -1,7 +1,7 @@
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import * as z from 'zod/mini';
 import { PoisonMessageError } from './errors.js';
-import { safeParse } from './validation.js';
+import { describeIssues, safeParse } from './validation.js';
 
 /**
  * Besides the events EventBridge delivers, the fan-out queue carries jobs: work that expands into delivery
@@ -67,7 +67,14 @@ export function isFanoutJob(body: unknown): boolean {
 
 export function parseFanoutJob(json: unknown): FanoutJob {
   const result = safeParse(fanoutJobSchema, json);
-  if (!result.success) throw new PoisonMessageError(`fan-out job is malformed: ${result.error.message}`);
+  if (!result.success) {
+    // Jobs are written by the register and fan-out functions only: a bad one is a bug or a hand-made message.
+    throw new PoisonMessageError(`fan-out job is malformed: ${describeIssues(result.error.issues, 'job')}`, {
+      reason: 'malformed_job',
+      action:
+        'jobs are written by the API (replays) and fan-out (continuations) only: report it as a bug with this body, then delete it from the DLQ; ask for the replay again if one is missing',
+    });
+  }
   return result.data;
 }
 

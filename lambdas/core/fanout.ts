@@ -18,6 +18,8 @@ export interface FanoutDependencies {
   attempts: AttemptLog;
   deliveryQueueUrl: string;
   fanoutQueueUrl: string;
+  /** The fan-out queue's DLQ, where a message that can never succeed goes at once. */
+  deadLetterQueueUrl: string;
   /** Subscriptions one invocation enqueues before it hands the rest to a continuation. */
   pageSize: number;
 }

@@ -107,6 +107,7 @@ export function fanoutFunction(config: FunctionConfig<'fanout'>, clients: Pick<C
     attempts: new AttemptLog(clients.db, config.attemptsTable),
     deliveryQueueUrl: config.deliveryQueueUrl,
     fanoutQueueUrl: config.fanoutQueueUrl,
+    deadLetterQueueUrl: config.fanoutDeadLetterQueueUrl,
     pageSize: config.fanoutPageSize,
   });
 }

@@ -5,7 +5,7 @@ import type {
   Context,
 } from 'aws-lambda';
 import { type RouteKey, routesForPath } from './api-routes.js';
-import { MAX_EVENT_DATA_BYTES } from './bus-events.js';
+import { MAX_EVENT_ENTRY_BYTES } from './bus-events.js';
 import {
   BadRequestError,
   HttpError,
@@ -42,11 +42,11 @@ export interface ApiRequest {
 export type RouteHandler = (request: ApiRequest) => Promise<ApiResponse>;
 
 /**
- * Requests above this are refused before parsing. The largest valid body is an event whose data is
- * MAX_EVENT_DATA_BYTES, so the cap leaves room for its envelope (type, id, escaping); the data itself is
+ * Requests above this are refused before parsing. The largest valid body is an event whose data is nearly
+ * MAX_EVENT_ENTRY_BYTES, so the cap leaves room for its envelope (type, id, escaping); the bus entry itself is
  * measured exactly by the events route.
  */
-export const MAX_REQUEST_BODY_BYTES = MAX_EVENT_DATA_BYTES + 16 * 1024;
+export const MAX_REQUEST_BODY_BYTES = MAX_EVENT_ENTRY_BYTES + 16 * 1024;
 
 export function jsonResponse(statusCode: number, body: unknown): ApiResponse {
   return { statusCode, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) };

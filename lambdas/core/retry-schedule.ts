@@ -7,8 +7,19 @@ export const DEFAULT_RETRY_SCHEDULE_SECONDS: readonly number[] = [
   0, 5, 300, 1_800, 7_200, 18_000, 36_000, 36_000,
 ];
 
-/** SQS ChangeMessageVisibility accepts at most 12 hours. */
+/**
+ * SQS ChangeMessageVisibility accepts at most 12 hours, and that counts from the ReceiveMessage: however
+ * often the visibility is changed, a received message stays invisible at most 12 hours after its receive.
+ */
 export const MAX_VISIBILITY_SECONDS = 43_200;
+/**
+ * What a retry leaves unused of those 12 hours. The deliver step knows when its invocation started, not
+ * when the event source mapping received the batch: the mapping may hold a received batch while it retries
+ * a throttled invocation, up to the queue's visibility timeout (180 s for deliver; later the receipt is
+ * stale anyway), and the attempt itself runs up to the function's timeout (30 s) before the change. Five
+ * minutes covers both and clock differences; a test checks it against the delivery queue's definition.
+ */
+export const VISIBILITY_CEILING_MARGIN_SECONDS = 300;
 /** Each scheduled delay is spread by up to ±20% so that retries after an outage do not arrive in one wave. */
 export const JITTER_RATIO = 0.2;
 
@@ -48,6 +59,15 @@ export function delayAfterAttempt(
   if (base === undefined || base === 0) return 0;
   const jittered = base * (1 + (random() * 2 - 1) * JITTER_RATIO);
   return Math.min(MAX_VISIBILITY_SECONDS, Math.max(0, Math.round(jittered)));
+}
+
+/**
+ * The longest visibility SQS still accepts at `now` for a message of a batch whose invocation started at
+ * `invokedAt` (its receive came shortly before: the margin above).
+ */
+export function visibilityLeftSeconds(invokedAt: Date, now: Date): number {
+  const elapsed = Math.max(0, Math.ceil((now.getTime() - invokedAt.getTime()) / 1000));
+  return Math.max(0, MAX_VISIBILITY_SECONDS - VISIBILITY_CEILING_MARGIN_SECONDS - elapsed);
 }
 
 /** Worst-case time from the first attempt to the last, used to size queue retention. */

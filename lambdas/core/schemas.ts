@@ -3,7 +3,7 @@ import { hostnameProblem } from './address-guard.js';
 import { EVENT_ID_PATTERN, hasSqsRefusedCharacter, jsonDepth, MAX_EVENT_DATA_DEPTH } from './bus-events.js';
 import { ValidationError } from './errors.js';
 import { isEventType, isEventTypeFilter } from './event-types.js';
-import { safeParse } from './validation.js';
+import { describeIssues, safeParse } from './validation.js';
 
 /**
  * Request schemas. Unknown fields are rejected (422) rather than ignored, so a typo such as "eventType"
@@ -189,15 +189,5 @@ export const replaySinceSchema = z.strictObject({
 export function validate<T extends z.ZodMiniType>(schema: T, input: unknown, where = 'body'): z.output<T> {
   const result = safeParse(schema, input);
   if (result.success) return result.data;
-  const messages = result.error.issues
-    .slice(0, 5)
-    .map((issue) => `${fieldName(where, issue.path)}: ${issue.message}`);
-  throw new ValidationError(messages.join('; '));
-}
-
-function fieldName(where: string, path: readonly PropertyKey[]): string {
-  if (path.length === 0) return where;
-  return path
-    .map((part, i) => (typeof part === 'number' ? `[${part}]` : `${i === 0 ? '' : '.'}${String(part)}`))
-    .join('');
+  throw new ValidationError(describeIssues(result.error.issues, where));
 }

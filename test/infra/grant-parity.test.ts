@@ -1,4 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { QueueFunctionName } from '../../local/service.js';
 import { waitFor } from '../../local/wait.js';
@@ -10,7 +11,8 @@ import { type Grants, grantsOf, synthesize } from './template.js';
  * The stack's grants against the calls the queue consumers really make. Local engines do not enforce IAM,
  * so a call a function's role lacks passes every other test and fails only on AWS. Here the fan-out and
  * deliver handlers run through a scenario that reaches every kind of call they make (pages and
- * continuations, small and claim-checked events, a retry, failing and recovered, a 410 disable, both replays),
+ * continuations, small and claim-checked events, a retry, failing and recovered, a 410 disable, both replays,
+ * a poison message),
  * each call is recorded as the IAM action and resource it needs, and every one must be in the synthesized
  * role of the function that made it.
  */
@@ -37,6 +39,7 @@ describe('Stack: grants cover the calls the functions make', () => {
     const queueNames = new Map([
       [queues.fanout.url, 'fanoutQueue'],
       [queues.delivery.url, 'deliveryQueue'],
+      [queues.fanout.deadLetterUrl, 'fanoutDlq'],
     ]);
     const record = (action: string, resource: string | undefined) => {
       const name = running.getStore();
@@ -132,6 +135,10 @@ describe('Stack: grants cover the calls the functions make', () => {
       });
       expect(response.statusCode, path).toBe(202);
     }
+    // A message that can never succeed, which fan-out sends to its DLQ itself.
+    await service.clients.sqs.send(
+      new SendMessageCommand({ QueueUrl: service.resources.queues.fanout.url, MessageBody: 'not json' }),
+    );
     await drain();
     await Promise.all([ok.close(), gone.close(), flaky.close()]);
 
@@ -163,6 +170,7 @@ describe('Stack: grants cover the calls the functions make', () => {
         'attempts/index/byEvent dynamodb:Query',
         'fanoutQueue sqs:SendMessage',
         'deliveryQueue sqs:SendMessage',
+        'fanoutDlq sqs:SendMessage',
       ]),
     );
   });

@@ -370,6 +370,7 @@ describe('Stack: functions', () => {
       eventBusName: ref(id(stack.ingestion.bus)),
       fanoutQueueUrl: ref(id(stack.fanoutQueue.queue)),
       deliveryQueueUrl: ref(id(stack.deliveryQueue.queue)),
+      fanoutDeadLetterQueueUrl: ref(id(stack.fanoutQueue.deadLetterQueue.queue)),
       retryScheduleSeconds: def.retryScheduleSeconds.join(','),
       attemptTimeoutMs: String(def.attemptTimeoutMs),
       eventRetentionDays: String(def.eventRetentionDays),
@@ -582,7 +583,7 @@ describe('Stack: least privilege', () => {
     });
   });
 
-  it('lets the fan-out function route, store and replay events, and send deliveries and continuations', () => {
+  it('lets the fan-out function route, store and replay events, send deliveries and continuations, and dead-letter poison', () => {
     expect(grants.fanout).toEqual({
       subscriptions: ['dynamodb:GetItem', 'dynamodb:Query'],
       events: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
@@ -590,6 +591,7 @@ describe('Stack: least privilege', () => {
       'attempts/index/byEvent': ['dynamodb:Query'],
       deliveryQueue: ['sqs:SendMessage'],
       fanoutQueue: ['sqs:SendMessage', ...CONSUMER].sort(),
+      fanoutDlq: ['sqs:SendMessage'],
       logs: LOGS,
     });
   });
@@ -617,18 +619,19 @@ describe('Stack: least privilege', () => {
     expect(indexNames(def.tables.attempts)).toContain(ATTEMPTS_BY_EVENT_INDEX);
   });
 
-  it('keeps the issue’s boundaries: register cannot send deliveries, deliver cannot read tenants, ingest touches only the bus and the request counters', () => {
+  it('keeps the issue’s boundaries: register cannot send deliveries, deliver cannot read tenants, ingest touches only the bus and the request counters, only fan-out sends to a DLQ', () => {
     expect(Object.keys(grants.register)).not.toContain('deliveryQueue');
     expect(Object.keys(grants.deliver)).not.toContain('tenants');
     expect(grants.ingest.tenants).toEqual(['dynamodb:UpdateItem']);
     expect(Object.keys(grants.ingest).sort()).toEqual(['bus', 'logs', 'tenants']);
     expect(Object.keys(grants.authorizer).sort()).toEqual(['logs', 'tenants']);
-    // No function touches a DLQ: redriving runs with an operator's rights.
+    // Only fan-out touches a DLQ, its own, and only to send a message that can never succeed; reading from
+    // a DLQ and redriving run with an operator's rights.
     for (const name of FUNCTION_NAMES) {
       expect(
-        Object.keys(grants[name]).filter((resource) => resource.endsWith('Dlq')),
+        Object.fromEntries(Object.entries(grants[name]).filter(([resource]) => resource.endsWith('Dlq'))),
         name,
-      ).toEqual([]);
+      ).toEqual(name === 'fanout' ? { fanoutDlq: ['sqs:SendMessage'] } : {});
     }
   });
 

@@ -1,0 +1,152 @@
+import {
+  DeleteMessageCommand,
+  ReceiveMessageCommand,
+  SendMessageCommand,
+  SQSClient,
+} from '@aws-sdk/client-sqs';
+import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
+import { MAX_EVENT_ENTRY_BYTES, toPutEventsEntry } from '../lambdas/core/bus-events.js';
+import { DEAD_LETTER_ERROR_ATTRIBUTE, DEAD_LETTER_REASON_ATTRIBUTE } from '../lambdas/core/fanout-handler.js';
+import { fanoutFunction } from '../lambdas/core/functions.js';
+import { logger } from '../lambdas/core/logger.js';
+import { toBusEvent } from '../local/event-bus.js';
+import { pollOnce } from '../local/event-source.js';
+import { queueDepth } from '../local/queue-metrics.js';
+import { moveMessages } from '../scripts/dead-letters.js';
+import { startTestService } from './support/service.js';
+
+type Service = Awaited<ReturnType<typeof startTestService>>;
+
+/**
+ * A message on the fan-out queue that can never succeed goes to the fan-out DLQ at its first receive, so the
+ * alarm fires within minutes instead of after five receives half an hour apart; a transient failure is
+ * still retried by SQS. Everything runs on fauxqs through the event source mapping's stand-in.
+ */
+describe('Function: fan-out, poison messages', () => {
+  let service: Service;
+  let tenantId: string;
+
+  beforeAll(async () => {
+    service = await startTestService();
+    ({ tenantId } = await service.createTenant('poison'));
+  });
+  afterAll(() => service.close());
+
+  const queues = () => service.resources.queues.fanout;
+  const busEvent = (fields: Record<string, unknown> = {}, data: Record<string, unknown> = { n: 1 }) =>
+    JSON.stringify({
+      ...toBusEvent(
+        toPutEventsEntry(service.busName, tenantId, { id: 'evt_poison', type: 'order.created', data }),
+        {
+          account: '000000000000',
+          region: 'us-east-1',
+        },
+      ),
+      ...fields,
+    });
+  const send = (body: string) =>
+    service.clients.sqs.send(new SendMessageCommand({ QueueUrl: queues().url, MessageBody: body }));
+  const receiveDeadLetters = async () => {
+    const { Messages = [] } = await service.clients.sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: queues().deadLetterUrl,
+        MaxNumberOfMessages: 10,
+        VisibilityTimeout: 0,
+        MessageAttributeNames: ['All'],
+      }),
+    );
+    return Messages;
+  };
+
+  it.each([
+    ['a body that is not JSON', () => 'not json', 'not_json'],
+    ['a body that is not an event', () => '[1,2]', 'not_an_event'],
+    ['a source that names no tenant', () => busEvent({ source: 'fanout.tenant.acme' }), 'no_tenant'],
+    ['an invalid detail-type', () => busEvent({ 'detail-type': 'order created' }), 'invalid_event_type'],
+    ['a detail that is not an object', () => busEvent({ detail: [1] }), 'invalid_detail'],
+    [
+      'a detail over the size limit',
+      () => busEvent({}, { blob: 'x'.repeat(MAX_EVENT_ENTRY_BYTES) }),
+      'too_large',
+    ],
+    ['an invalid event id', () => busEvent({ resources: ['fanout:event-id/has space'] }), 'invalid_event_id'],
+    [
+      'a malformed replay job',
+      () => JSON.stringify({ kind: 'fanout.job', job: 'event', tenantId }),
+      'malformed_job',
+    ],
+  ])(
+    'sends %s to the DLQ after one receive, body unchanged, with its reason',
+    async (_name, body, reason) => {
+      const errors = vi.spyOn(logger, 'error');
+      const original = body();
+      await send(original);
+
+      expect(await service.pollFanout()).toMatchObject({ received: 1, succeeded: 1, failed: 0 });
+      expect(await queueDepth(service.clients.sqs, queues().url)).toEqual({ visible: 0, inFlight: 0 });
+      const [deadLetter, ...others] = await receiveDeadLetters();
+      expect(others).toEqual([]);
+      expect(deadLetter?.Body).toBe(original);
+      expect(deadLetter?.MessageAttributes?.[DEAD_LETTER_REASON_ATTRIBUTE]?.StringValue).toBe(reason);
+      expect(deadLetter?.MessageAttributes?.[DEAD_LETTER_ERROR_ATTRIBUTE]?.StringValue).toEqual(
+        expect.any(String),
+      );
+      // The operator learns which message, what is wrong and what to do.
+      expect(errors).toHaveBeenCalledWith(
+        'fan-out message sent to the DLQ: it can never succeed',
+        expect.objectContaining({ reason, problem: expect.any(String), action: expect.any(String) }),
+      );
+      errors.mockRestore();
+
+      // Redrive puts it back as it was (where it would fail again: the fix is the publisher's).
+      await moveMessages(service.clients.sqs, {
+        sourceUrl: queues().deadLetterUrl,
+        destinationUrl: queues().url,
+      });
+      const { Messages = [] } = await service.clients.sqs.send(
+        new ReceiveMessageCommand({ QueueUrl: queues().url, MaxNumberOfMessages: 10 }),
+      );
+      expect(Messages.map((message) => message.Body)).toEqual([original]);
+      await service.clients.sqs.send(
+        new DeleteMessageCommand({
+          QueueUrl: queues().url,
+          ReceiptHandle: Messages[0]?.ReceiptHandle,
+        }),
+      );
+    },
+  );
+
+  it('leaves transient failures to SQS: a failed DLQ send, a DynamoDB error', async () => {
+    // A real SQS client whose SendMessage calls fail, as a throttled call would.
+    const flakySqs = new SQSClient({
+      endpoint: inject('sqsEndpoint'),
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    });
+    flakySqs.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName === 'SendMessageCommand') throw new Error('injected SQS failure');
+        return next(args);
+      },
+      { step: 'initialize' },
+    );
+    const handler = fanoutFunction(
+      { ...service.config, eventsTable: 'no-such-table' },
+      { db: service.clients.db, sqs: flakySqs },
+    );
+    const poll = () =>
+      pollOnce(service.clients.sqs, handler, {
+        queueUrl: queues().url,
+        queueArn: queues().arn,
+        batchSize: 10,
+      });
+    await send('not json');
+    await send(busEvent());
+
+    // Neither is deleted: both come back after the visibility timeout for another receive.
+    expect(await poll()).toMatchObject({ received: 2, succeeded: 0, failed: 2 });
+    expect(await queueDepth(service.clients.sqs, queues().url)).toEqual({ visible: 0, inFlight: 2 });
+    expect(await receiveDeadLetters()).toEqual([]);
+    flakySqs.destroy();
+  });
+});
