@@ -3,12 +3,12 @@ import type {
   APIGatewaySimpleAuthorizerWithContextResult,
   Context,
 } from 'aws-lambda';
-import { API_ROUTES, DEFAULT_ROUTE_HANDLER, matchPath, routeKeyOf } from '../lambdas/core/api-routes.js';
+import { DEFAULT_ROUTE_HANDLER, GATEWAY_ROUTES, matchPath, routeKeyOf } from '../lambdas/core/api-routes.js';
 import type { ApiEvent, ApiResponse, AuthorizerContext } from '../lambdas/core/http.js';
 
 /**
  * What API Gateway's HTTP API does in front of our functions: run the Lambda authorizer (no identity source,
- * no cache, as in the stack), match the route from lambdas/core/api-routes.ts or fall back to $default, and
+ * no cache, as in the stack), match the route from lambdas/core/api-routes.ts (GATEWAY_ROUTES, as the stack creates them) or fall back to $default, and
  * invoke the route's function with a payload-format-2.0 event carrying the authorizer's context.
  */
 export interface ApiFunctions {
@@ -95,7 +95,7 @@ export async function invokeApi(functions: ApiFunctions, request: ApiRequest): P
 }
 
 function matchRoute(method: string, path: string) {
-  for (const route of API_ROUTES) {
+  for (const route of GATEWAY_ROUTES) {
     const pathParameters = route.method === method ? matchPath(route.path, path) : undefined;
     if (pathParameters) return { route, pathParameters };
   }

@@ -32,35 +32,36 @@ export async function startHttpServer(options: {
 
   const handle = async (request: IncomingMessage): Promise<NormalizedResponse> => {
     const path = request.url ?? '/';
+    const method = request.method ?? 'GET';
     const { pathname } = new URL(path, 'http://localhost');
-    const isGet = request.method === 'GET';
-    if (isGet && pathname === '/health') {
+    const allowed = LOCAL_ROUTES[pathname];
+    if (allowed && !allowed.includes(method)) {
+      return error(405, 'method_not_allowed', `${method} is not allowed on ${pathname}`, {
+        allow: allowed.join(', '),
+      });
+    }
+    if (pathname === '/health') {
       return target ? json(200, { status: 'ok' }) : json(503, { status: 'starting' });
     }
-    if (!target) return json(503, { message: 'local mode is starting' });
-    if (isGet && pathname === '/_local/status') return json(200, await target.status());
+    if (!target) return error(503, 'service_unavailable', 'local mode is starting');
+    if (pathname === '/_local/status') return json(200, await target.status());
     const body = await readBody(request, API_GATEWAY_MAX_BODY_BYTES);
-    if (body === undefined) {
-      return json(413, { error: { code: 'payload_too_large', message: 'the request body exceeds 10 MB' } });
-    }
-    if (pathname === '/_local/redrive') return redrive(target, request.method, body);
-    return target.api({
-      method: request.method ?? 'GET',
-      path,
-      headers: flattenHeaders(request),
-      ...(body ? { body } : {}),
-    });
+    if (body === undefined) return error(413, 'payload_too_large', 'the request body exceeds 10 MB');
+    if (pathname === '/_local/redrive') return redrive(target, body);
+    return target.api({ method, path, headers: flattenHeaders(request), ...(body ? { body } : {}) });
   };
 
   const server = createServer(async (request: IncomingMessage, response: ServerResponse) => {
     let reply: NormalizedResponse;
     try {
       reply = await handle(request);
-    } catch (error) {
-      options.log(`[http] ${request.method} ${request.url} failed: ${(error as Error).message}`);
-      reply = json(500, { message: 'Internal Server Error' });
+    } catch (failure) {
+      options.log(`[http] ${request.method} ${request.url} failed: ${(failure as Error).message}`);
+      reply = error(500, 'internal_error', 'Internal server error');
     }
-    response.writeHead(reply.statusCode, reply.headers).end(reply.body);
+    // Given explicitly so that a HEAD answer carries its GET's length (Node sends none for HEAD).
+    const headers = { 'content-length': String(Buffer.byteLength(reply.body)), ...reply.headers };
+    response.writeHead(reply.statusCode, headers).end(reply.body);
   });
   const port = await listen(server, options.port, options.host);
   return {
@@ -71,6 +72,13 @@ export async function startHttpServer(options: {
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }
+
+/** Local-only routes and their methods; HEAD answers as GET does, without the body. */
+const LOCAL_ROUTES: Readonly<Record<string, readonly string[]>> = {
+  '/health': ['GET', 'HEAD'],
+  '/_local/status': ['GET', 'HEAD'],
+  '/_local/redrive': ['POST'],
+};
 
 /** What API Gateway accepts as a request body; larger requests never reach a function. */
 const API_GATEWAY_MAX_BODY_BYTES = 10 * 1024 * 1024;
@@ -87,13 +95,8 @@ export async function listen(server: Server, port: number, host: string): Promis
   return (server.address() as AddressInfo).port;
 }
 
-async function redrive(
-  target: LocalHttpTarget,
-  method: string | undefined,
-  body: string,
-): Promise<NormalizedResponse> {
+async function redrive(target: LocalHttpTarget, body: string): Promise<NormalizedResponse> {
   if (!target.redrive) return error(404, 'not_found', 'redrive is not available here');
-  if (method !== 'POST') return error(405, 'method_not_allowed', 'use POST /_local/redrive');
   let queue: unknown;
   try {
     queue = (JSON.parse(body) as { queue?: unknown } | null)?.queue;
@@ -106,8 +109,14 @@ async function redrive(
   return json(200, await target.redrive(queue as RedriveQueue));
 }
 
-function error(statusCode: number, code: string, message: string): NormalizedResponse {
-  return json(statusCode, { error: { code, message } });
+function error(
+  statusCode: number,
+  code: string,
+  message: string,
+  headers: Record<string, string> = {},
+): NormalizedResponse {
+  const reply = json(statusCode, { error: { code, message } });
+  return { ...reply, headers: { ...reply.headers, ...headers } };
 }
 
 function json(statusCode: number, value: unknown): NormalizedResponse {
