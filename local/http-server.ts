@@ -1,5 +1,11 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import {
+  createServer,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+  STATUS_CODES,
+} from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
 import type { ApiRequest, NormalizedResponse } from './api-gateway.js';
 
 /**
@@ -63,6 +69,7 @@ export async function startHttpServer(options: {
     const headers = { 'content-length': String(Buffer.byteLength(reply.body)), ...reply.headers };
     response.writeHead(reply.statusCode, headers).end(reply.body);
   });
+  answerClientErrors(server);
   const port = await listen(server, options.port, options.host);
   return {
     url: `http://${options.host}:${port}`,
@@ -82,6 +89,45 @@ const LOCAL_ROUTES: Readonly<Record<string, readonly string[]>> = {
 
 /** What API Gateway accepts as a request body; larger requests never reach a function. */
 const API_GATEWAY_MAX_BODY_BYTES = 10 * 1024 * 1024;
+
+/** Node's own answers to requests it cannot parse or wait for, by error code; anything else is a 400. */
+const CLIENT_ERRORS: Readonly<Record<string, [status: number, code: string, message: string]>> = {
+  HPE_HEADER_OVERFLOW: [431, 'request_header_fields_too_large', 'the request headers exceed 16 KB'],
+  HPE_CHUNK_EXTENSIONS_OVERFLOW: [413, 'payload_too_large', 'the chunk extensions are too large'],
+  ERR_HTTP_REQUEST_TIMEOUT: [408, 'request_timeout', 'the request did not arrive in time'],
+};
+
+/**
+ * Node answers what it cannot parse (or what arrives too slowly) itself, with an empty body. Here the answer is
+ * the API's JSON error instead, and the connection is closed, as Node does. Like Node, it answers only when
+ * the socket can still take it and no response of its own has started on it.
+ */
+function answerClientErrors(server: Server): void {
+  const responding = new WeakMap<Socket, ServerResponse>();
+  server.on('request', (request: IncomingMessage, response: ServerResponse) => {
+    responding.set(request.socket, response);
+    response.once('finish', () => responding.delete(request.socket));
+  });
+  server.on('clientError', (failure: NodeJS.ErrnoException, socket: Socket) => {
+    if (failure.code === 'ECONNRESET' || !socket.writable || responding.has(socket)) {
+      socket.destroy();
+      return;
+    }
+    const [status, code, message] = CLIENT_ERRORS[failure.code ?? ''] ?? [
+      400,
+      'bad_request',
+      `the request is not valid HTTP/1.1 (${failure.code ?? failure.message})`,
+    ];
+    const body = JSON.stringify({ error: { code, message } });
+    socket.end(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n` +
+        'content-type: application/json\r\n' +
+        `content-length: ${Buffer.byteLength(body)}\r\n` +
+        'connection: close\r\n\r\n' +
+        body,
+    );
+  });
+}
 
 /** Listens and resolves with the port, or rejects when it cannot (EADDRINUSE) instead of crashing. */
 export async function listen(server: Server, port: number, host: string): Promise<number> {

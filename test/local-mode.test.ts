@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateApiKey } from '../lambdas/core/tenants.js';
-import { startHttpServer } from '../local/http-server.js';
+import { type LocalHttpServer, startHttpServer } from '../local/http-server.js';
 import type { QueueDepth } from '../local/queue-metrics.js';
 import { type LocalRuntime, startLocalRuntime } from '../local/runtime.js';
 import { waitFor } from '../local/wait.js';
@@ -258,6 +258,52 @@ describe('Local mode: HTTP server', () => {
     } finally {
       await server.close();
     }
+  });
+});
+
+describe('Local mode: HTTP server rejections', () => {
+  let server: LocalHttpServer;
+  beforeAll(async () => {
+    server = await startHttpServer({ port: 0, host: '127.0.0.1', log: () => undefined });
+  });
+  afterAll(() => server.close());
+
+  /** Sends raw bytes and reads the whole answer, up to the server closing the connection. */
+  const exchange = (request: string) =>
+    new Promise<{ head: string; body: string }>((resolve, reject) => {
+      const socket = createConnection({ port: Number(new URL(server.url).port), host: '127.0.0.1' });
+      const chunks: Buffer[] = [];
+      socket.on('data', (chunk) => chunks.push(chunk));
+      socket.once('error', reject);
+      socket.once('close', () => {
+        const [head = '', body = ''] = Buffer.concat(chunks).toString('utf8').split('\r\n\r\n');
+        resolve({ head, body });
+      });
+      socket.write(request);
+    });
+
+  it.each([
+    [
+      'oversized headers',
+      `GET /health HTTP/1.1\r\nhost: x\r\nx-big: ${'a'.repeat(20_000)}\r\n\r\n`,
+      431,
+      'request_header_fields_too_large',
+    ],
+    ['a malformed request line', 'NOT A REQUEST\r\n\r\n', 400, 'bad_request'],
+    ['a malformed header', 'GET /health HTTP/1.1\r\nno colon here\r\n\r\n', 400, 'bad_request'],
+  ])('answers %s with a JSON error, then closes the connection', async (_name, request, status, code) => {
+    const { head, body } = await exchange(request);
+    const [statusLine, ...headerLines] = head.split('\r\n');
+    expect(statusLine).toMatch(new RegExp(`^HTTP/1\\.1 ${status} `));
+    const headers = Object.fromEntries(
+      headerLines.map((line) => [
+        line.slice(0, line.indexOf(':')).toLowerCase(),
+        line.slice(line.indexOf(':') + 1).trim(),
+      ]),
+    );
+    expect(headers).toMatchObject({ 'content-type': 'application/json', connection: 'close' });
+    expect(Number(headers['content-length'])).toBe(Buffer.byteLength(body));
+    expect(JSON.parse(body)).toEqual({ error: { code, message: expect.any(String) } });
   });
 });
 
