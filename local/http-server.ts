@@ -51,10 +51,15 @@ export async function startHttpServer(options: {
     }
     if (!target) return error(503, 'service_unavailable', 'local mode is starting');
     if (pathname === '/_local/status') return json(200, await target.status());
-    const body = await readBody(request, API_GATEWAY_MAX_BODY_BYTES);
+    const body = await readBodyBytes(request, API_GATEWAY_MAX_BODY_BYTES);
     if (body === undefined) return error(413, 'payload_too_large', 'the request body exceeds 10 MB');
-    if (pathname === '/_local/redrive') return redrive(target, body);
-    return target.api({ method, path, headers: flattenHeaders(request), ...(body ? { body } : {}) });
+    if (pathname === '/_local/redrive') return redrive(target, body.toString('utf8'));
+    return target.api({
+      method,
+      path,
+      headers: flattenHeaders(request),
+      ...(body.length > 0 ? { body } : {}),
+    });
   };
 
   const server = createServer(async (request: IncomingMessage, response: ServerResponse) => {
@@ -174,13 +179,18 @@ function json(statusCode: number, value: unknown): NormalizedResponse {
  * kept, so that the connection can still carry the answer.
  */
 export async function readBody(request: IncomingMessage, maxBytes: number): Promise<string | undefined> {
+  return (await readBodyBytes(request, maxBytes))?.toString('utf8');
+}
+
+/** As readBody, but the bytes as sent, for API Gateway's handling of bodies that are not UTF-8 text. */
+async function readBodyBytes(request: IncomingMessage, maxBytes: number): Promise<Buffer | undefined> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of request) {
     size += (chunk as Buffer).length;
     if (size <= maxBytes) chunks.push(chunk as Buffer);
   }
-  return size > maxBytes ? undefined : Buffer.concat(chunks).toString('utf8');
+  return size > maxBytes ? undefined : Buffer.concat(chunks);
 }
 
 /** Repeated headers are joined with commas, as API Gateway does for payload format 2.0. */

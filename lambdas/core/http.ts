@@ -153,11 +153,25 @@ function unmatchedRoute(event: ApiEvent): never {
   throw new NotFoundError(`no route for ${method} ${path}`);
 }
 
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/**
+ * A body API Gateway passed base64-encoded (any content-type but text/*, application/json, xml or javascript,
+ * none included) is decoded here, and bytes that are not UTF-8 are refused rather than replaced by U+FFFD.
+ */
+function decodeUtf8(bytes: Buffer): string {
+  try {
+    return strictUtf8.decode(bytes);
+  } catch {
+    throw new BadRequestError('invalid_json', 'the request body is not valid UTF-8');
+  }
+}
+
 function parseJsonBody(event: ApiEvent): unknown {
   if (event.body === undefined || event.body === '') {
     throw new BadRequestError('invalid_json', 'the request body must be a JSON document');
   }
-  const text = event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
+  const text = event.isBase64Encoded ? decodeUtf8(Buffer.from(event.body, 'base64')) : event.body;
   if (Buffer.byteLength(text, 'utf8') > MAX_REQUEST_BODY_BYTES) {
     throw new PayloadTooLargeError(`the request body must not exceed ${MAX_REQUEST_BODY_BYTES} bytes`);
   }
