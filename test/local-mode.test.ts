@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -201,6 +201,44 @@ describe('Local mode: FANOUT_DATA_DIR', () => {
     const second = await startLocalRuntime(options);
     try {
       expect(second.tenants).toEqual([{ ...first.tenants[0], existing: true }]);
+      const listed = await client(second, apiKey).call<{ items: { id: string }[] }>('GET', '/subscriptions');
+      expect(listed.status).toBe(200);
+      expect(listed.body.items.map((item) => item.id)).toEqual([subscription.body.id]);
+    } finally {
+      await second.stop();
+    }
+  });
+});
+
+describe('Local mode: FANOUT_DATA_DIR without FANOUT_API_KEY', () => {
+  let dataDir: string;
+
+  beforeAll(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'fanout-local-'));
+  });
+  afterAll(() => rm(dataDir, { recursive: true, force: true }));
+
+  it('keeps the generated key in an owner-only file, so a restart finds the same tenant and subscriptions', async () => {
+    const options = { port: 0, dataDir, log: () => undefined };
+    const keyFile = join(dataDir, 'local-api-key');
+
+    const first = await startLocalRuntime(options);
+    const [tenant] = first.tenants;
+    const apiKey = tenant?.apiKey ?? '';
+    expect(tenant).toMatchObject({ existing: false, keyFile });
+    const subscription = await client(first, apiKey).call('POST', '/subscriptions', {
+      url: 'http://127.0.0.1:9/webhooks',
+      eventTypes: ['*'],
+    });
+    expect(subscription.status).toBe(201);
+    await first.stop();
+
+    expect((await readFile(keyFile, 'utf8')).trim()).toBe(apiKey);
+    expect((await stat(keyFile)).mode & 0o777).toBe(0o600);
+
+    const second = await startLocalRuntime(options);
+    try {
+      expect(second.tenants).toEqual([{ ...tenant, existing: true }]);
       const listed = await client(second, apiKey).call<{ items: { id: string }[] }>('GET', '/subscriptions');
       expect(listed.status).toBe(200);
       expect(listed.body.items.map((item) => item.id)).toEqual([subscription.body.id]);
