@@ -40,7 +40,7 @@ export async function startHttpServer(options: {
     const path = request.url ?? '/';
     const method = request.method ?? 'GET';
     const { pathname } = new URL(path, 'http://localhost');
-    const allowed = LOCAL_ROUTES[pathname];
+    const allowed = LOCAL_ROUTES.get(pathname);
     if (allowed && !allowed.includes(method)) {
       return error(405, 'method_not_allowed', `${method} is not allowed on ${pathname}`, {
         allow: allowed.join(', '),
@@ -86,11 +86,11 @@ export async function startHttpServer(options: {
 }
 
 /** Local-only routes and their methods; HEAD answers as GET does, without the body. */
-const LOCAL_ROUTES: Readonly<Record<string, readonly string[]>> = {
-  '/health': ['GET', 'HEAD'],
-  '/_local/status': ['GET', 'HEAD'],
-  '/_local/redrive': ['POST'],
-};
+const LOCAL_ROUTES: ReadonlyMap<string, readonly string[]> = new Map([
+  ['/health', ['GET', 'HEAD']],
+  ['/_local/status', ['GET', 'HEAD']],
+  ['/_local/redrive', ['POST']],
+]);
 
 /** What API Gateway accepts as a request body; larger requests never reach a function. */
 const API_GATEWAY_MAX_BODY_BYTES = 10 * 1024 * 1024;
