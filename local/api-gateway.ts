@@ -3,12 +3,12 @@ import type {
   APIGatewaySimpleAuthorizerWithContextResult,
   Context,
 } from 'aws-lambda';
-import { API_ROUTES, DEFAULT_ROUTE_HANDLER, matchPath, routeKeyOf } from '../lambdas/core/api-routes.js';
+import { DEFAULT_ROUTE_HANDLER, GATEWAY_ROUTES, matchPath, routeKeyOf } from '../lambdas/core/api-routes.js';
 import type { ApiEvent, ApiResponse, AuthorizerContext } from '../lambdas/core/http.js';
 
 /**
  * What API Gateway's HTTP API does in front of our functions: run the Lambda authorizer (no identity source,
- * no cache, as in the stack), match the route from lambdas/core/api-routes.ts or fall back to $default, and
+ * no cache, as in the stack), match the route from lambdas/core/api-routes.ts (GATEWAY_ROUTES, as the stack creates them) or fall back to $default, and
  * invoke the route's function with a payload-format-2.0 event carrying the authorizer's context.
  */
 export interface ApiFunctions {
@@ -24,7 +24,8 @@ export interface ApiRequest {
   /** Path with an optional query string, e.g. "/subscriptions?limit=2". */
   path: string;
   headers?: Record<string, string>;
-  body?: string;
+  /** Bytes as a client sent them (local mode's HTTP server), or text (tests that build requests). */
+  body?: string | Uint8Array;
 }
 
 export interface NormalizedResponse {
@@ -87,15 +88,35 @@ export async function invokeApi(functions: ApiFunctions, request: ApiRequest): P
     ...(queryStringParameters ? { queryStringParameters } : {}),
     ...(route ? { pathParameters } : {}),
     requestContext: { ...requestContext, authorizer: { lambda: authorization.context } },
-    ...(request.body !== undefined ? { body: request.body } : {}),
-    isBase64Encoded: false,
+    ...gatewayBody(request.body, headers['content-type']),
   };
   const target = functions[route?.handler ?? DEFAULT_ROUTE_HANDLER];
   return normalize(await target(event, lambdaContext(route?.handler ?? DEFAULT_ROUTE_HANDLER)));
 }
 
+/**
+ * The body as API Gateway hands it to a function: bytes of a text content-type (text/*, application/json,
+ * application/xml, application/javascript) as a string, decoded as UTF-8 (invalid bytes become U+FFFD),
+ * and any other body, one without a content-type included, base64-encoded. This split is not in AWS's
+ * documentation; it is what API Gateway was observed to do (ministackorg/ministack#766).
+ */
+function gatewayBody(
+  body: string | Uint8Array | undefined,
+  contentType: string | undefined,
+): { body?: string; isBase64Encoded: boolean } {
+  if (body === undefined) return { isBase64Encoded: false };
+  if (typeof body === 'string') return { body, isBase64Encoded: false };
+  const mediaType = (contentType ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+  const isText = mediaType.startsWith('text/') || TEXT_MEDIA_TYPES.has(mediaType);
+  return isText
+    ? { body: Buffer.from(body).toString('utf8'), isBase64Encoded: false }
+    : { body: Buffer.from(body).toString('base64'), isBase64Encoded: true };
+}
+
+const TEXT_MEDIA_TYPES = new Set(['application/json', 'application/xml', 'application/javascript']);
+
 function matchRoute(method: string, path: string) {
-  for (const route of API_ROUTES) {
+  for (const route of GATEWAY_ROUTES) {
     const pathParameters = route.method === method ? matchPath(route.path, path) : undefined;
     if (pathParameters) return { route, pathParameters };
   }

@@ -1,5 +1,11 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import {
+  createServer,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+  STATUS_CODES,
+} from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
 import type { ApiRequest, NormalizedResponse } from './api-gateway.js';
 
 /**
@@ -32,23 +38,27 @@ export async function startHttpServer(options: {
 
   const handle = async (request: IncomingMessage): Promise<NormalizedResponse> => {
     const path = request.url ?? '/';
+    const method = request.method ?? 'GET';
     const { pathname } = new URL(path, 'http://localhost');
-    const isGet = request.method === 'GET';
-    if (isGet && pathname === '/health') {
+    const allowed = LOCAL_ROUTES.get(pathname);
+    if (allowed && !allowed.includes(method)) {
+      return error(405, 'method_not_allowed', `${method} is not allowed on ${pathname}`, {
+        allow: allowed.join(', '),
+      });
+    }
+    if (pathname === '/health') {
       return target ? json(200, { status: 'ok' }) : json(503, { status: 'starting' });
     }
-    if (!target) return json(503, { message: 'local mode is starting' });
-    if (isGet && pathname === '/_local/status') return json(200, await target.status());
-    const body = await readBody(request, API_GATEWAY_MAX_BODY_BYTES);
-    if (body === undefined) {
-      return json(413, { error: { code: 'payload_too_large', message: 'the request body exceeds 10 MB' } });
-    }
-    if (pathname === '/_local/redrive') return redrive(target, request.method, body);
+    if (!target) return error(503, 'service_unavailable', 'local mode is starting');
+    if (pathname === '/_local/status') return json(200, await target.status());
+    const body = await readBodyBytes(request, API_GATEWAY_MAX_BODY_BYTES);
+    if (body === undefined) return error(413, 'payload_too_large', 'the request body exceeds 10 MB');
+    if (pathname === '/_local/redrive') return redrive(target, body.toString('utf8'));
     return target.api({
-      method: request.method ?? 'GET',
+      method,
       path,
       headers: flattenHeaders(request),
-      ...(body ? { body } : {}),
+      ...(body.length > 0 ? { body } : {}),
     });
   };
 
@@ -56,12 +66,15 @@ export async function startHttpServer(options: {
     let reply: NormalizedResponse;
     try {
       reply = await handle(request);
-    } catch (error) {
-      options.log(`[http] ${request.method} ${request.url} failed: ${(error as Error).message}`);
-      reply = json(500, { message: 'Internal Server Error' });
+    } catch (failure) {
+      options.log(`[http] ${request.method} ${request.url} failed: ${(failure as Error).message}`);
+      reply = error(500, 'internal_error', 'Internal server error');
     }
-    response.writeHead(reply.statusCode, reply.headers).end(reply.body);
+    // Given explicitly so that a HEAD answer carries its GET's length (Node sends none for HEAD).
+    const headers = { 'content-length': String(Buffer.byteLength(reply.body)), ...reply.headers };
+    response.writeHead(reply.statusCode, headers).end(reply.body);
   });
+  answerClientErrors(server);
   const port = await listen(server, options.port, options.host);
   return {
     url: `http://${options.host}:${port}`,
@@ -72,8 +85,54 @@ export async function startHttpServer(options: {
   };
 }
 
+/** Local-only routes and their methods; HEAD answers as GET does, without the body. */
+const LOCAL_ROUTES: ReadonlyMap<string, readonly string[]> = new Map([
+  ['/health', ['GET', 'HEAD']],
+  ['/_local/status', ['GET', 'HEAD']],
+  ['/_local/redrive', ['POST']],
+]);
+
 /** What API Gateway accepts as a request body; larger requests never reach a function. */
 const API_GATEWAY_MAX_BODY_BYTES = 10 * 1024 * 1024;
+
+/** Node's own answers to requests it cannot parse or wait for, by error code; anything else is a 400. */
+const CLIENT_ERRORS: Readonly<Record<string, [status: number, code: string, message: string]>> = {
+  HPE_HEADER_OVERFLOW: [431, 'request_header_fields_too_large', 'the request headers exceed 16 KB'],
+  HPE_CHUNK_EXTENSIONS_OVERFLOW: [413, 'payload_too_large', 'the chunk extensions are too large'],
+  ERR_HTTP_REQUEST_TIMEOUT: [408, 'request_timeout', 'the request did not arrive in time'],
+};
+
+/**
+ * Node answers what it cannot parse (or what arrives too slowly) itself, with an empty body. Here the answer is
+ * the API's JSON error instead, and the connection is closed, as Node does. Like Node, it answers only when
+ * the socket can still take it and no response of its own has started on it.
+ */
+function answerClientErrors(server: Server): void {
+  const responding = new WeakMap<Socket, ServerResponse>();
+  server.on('request', (request: IncomingMessage, response: ServerResponse) => {
+    responding.set(request.socket, response);
+    response.once('finish', () => responding.delete(request.socket));
+  });
+  server.on('clientError', (failure: NodeJS.ErrnoException, socket: Socket) => {
+    if (failure.code === 'ECONNRESET' || !socket.writable || responding.has(socket)) {
+      socket.destroy();
+      return;
+    }
+    const [status, code, message] = CLIENT_ERRORS[failure.code ?? ''] ?? [
+      400,
+      'bad_request',
+      `the request is not valid HTTP/1.1 (${failure.code ?? failure.message})`,
+    ];
+    const body = JSON.stringify({ error: { code, message } });
+    socket.end(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n` +
+        'content-type: application/json\r\n' +
+        `content-length: ${Buffer.byteLength(body)}\r\n` +
+        'connection: close\r\n\r\n' +
+        body,
+    );
+  });
+}
 
 /** Listens and resolves with the port, or rejects when it cannot (EADDRINUSE) instead of crashing. */
 export async function listen(server: Server, port: number, host: string): Promise<number> {
@@ -87,13 +146,8 @@ export async function listen(server: Server, port: number, host: string): Promis
   return (server.address() as AddressInfo).port;
 }
 
-async function redrive(
-  target: LocalHttpTarget,
-  method: string | undefined,
-  body: string,
-): Promise<NormalizedResponse> {
+async function redrive(target: LocalHttpTarget, body: string): Promise<NormalizedResponse> {
   if (!target.redrive) return error(404, 'not_found', 'redrive is not available here');
-  if (method !== 'POST') return error(405, 'method_not_allowed', 'use POST /_local/redrive');
   let queue: unknown;
   try {
     queue = (JSON.parse(body) as { queue?: unknown } | null)?.queue;
@@ -106,8 +160,14 @@ async function redrive(
   return json(200, await target.redrive(queue as RedriveQueue));
 }
 
-function error(statusCode: number, code: string, message: string): NormalizedResponse {
-  return json(statusCode, { error: { code, message } });
+function error(
+  statusCode: number,
+  code: string,
+  message: string,
+  headers: Record<string, string> = {},
+): NormalizedResponse {
+  const reply = json(statusCode, { error: { code, message } });
+  return { ...reply, headers: { ...reply.headers, ...headers } };
 }
 
 function json(statusCode: number, value: unknown): NormalizedResponse {
@@ -119,13 +179,18 @@ function json(statusCode: number, value: unknown): NormalizedResponse {
  * kept, so that the connection can still carry the answer.
  */
 export async function readBody(request: IncomingMessage, maxBytes: number): Promise<string | undefined> {
+  return (await readBodyBytes(request, maxBytes))?.toString('utf8');
+}
+
+/** As readBody, but the bytes as sent, for API Gateway's handling of bodies that are not UTF-8 text. */
+async function readBodyBytes(request: IncomingMessage, maxBytes: number): Promise<Buffer | undefined> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of request) {
     size += (chunk as Buffer).length;
     if (size <= maxBytes) chunks.push(chunk as Buffer);
   }
-  return size > maxBytes ? undefined : Buffer.concat(chunks).toString('utf8');
+  return size > maxBytes ? undefined : Buffer.concat(chunks);
 }
 
 /** Repeated headers are joined with commas, as API Gateway does for payload format 2.0. */

@@ -39,7 +39,7 @@ console.log(
     `  attempt log  ${runtime.attemptLog}`,
     ...runtime.tenants.map(
       (tenant) =>
-        `  API key      ${tenant.apiKey}  (tenant ${tenant.tenantId}, ${tenant.existing ? 'found on disk' : 'new'})`,
+        `  API key      ${tenant.apiKey}  (tenant ${tenant.tenantId}, ${tenant.existing ? 'found on disk' : 'new'}${tenant.keyFile ? `; kept in ${tenant.keyFile}` : ''})`,
     ),
     '',
     'Press Ctrl-C to stop.',

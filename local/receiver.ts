@@ -3,7 +3,8 @@ import { type ReceivedWebhook, startWebhookReceiver } from './webhook-receiver.j
 
 /**
  * `npm run receiver`: a webhook endpoint that prints each delivery and whether its signature verified.
- *   WEBHOOK_SECRET   the subscription's secret (whsec_…), to verify signatures
+ *   WEBHOOK_SECRET   the subscription's secret (whsec_…), to verify signatures; a delivery that does not verify
+ *                    is answered 401 with the reason. Without it, signatures are not checked and all accepted.
  *   RECEIVER_PORT    default 4000
  *   RECEIVER_STATUS  the status to answer with, default 204; 500 makes every delivery fail
  */
@@ -25,8 +26,8 @@ const receiver = await startWebhookReceiver({
 console.log(`receiver listening on ${receiver.url}, answering ${config.receiverStatus}`);
 if (!config.webhookSecret) {
   console.log(
-    'WEBHOOK_SECRET is not set, so signatures cannot be checked. Restart with the "secret" that\n' +
-      'POST /subscriptions returned:  WEBHOOK_SECRET=whsec_... npm run receiver',
+    'WEBHOOK_SECRET is not set, so signatures cannot be checked and every delivery is accepted. Restart\n' +
+      'with the "secret" that POST /subscriptions returned:  WEBHOOK_SECRET=whsec_... npm run receiver',
   );
 }
 
@@ -38,9 +39,11 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 }
 
 function print(delivery: ReceivedWebhook) {
-  const signature = delivery.verificationError
-    ? `signature NOT verified (${delivery.verificationError})`
-    : 'signature verified';
+  const signature = !config.webhookSecret
+    ? 'signature not checked (WEBHOOK_SECRET is not set)'
+    : delivery.verificationError
+      ? `signature NOT verified (${delivery.verificationError})`
+      : 'signature verified';
   console.log(
     `${new Date().toISOString()}  ${delivery.headers['webhook-id']}  ${typeOf(delivery.body)}  ${signature}  → ${delivery.status}`,
   );

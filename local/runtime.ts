@@ -1,5 +1,7 @@
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import type { AttemptLogMode } from '../lambdas/core/attempts.js';
-import { resolveApiKey } from '../lambdas/core/tenants.js';
+import { API_KEY_PATTERN, generateApiKey, resolveApiKey } from '../lambdas/core/tenants.js';
 import { moveMessages } from '../scripts/dead-letters.js';
 import { startAlarms } from './alarms.js';
 import { type Engines, startEngines } from './engines.js';
@@ -23,7 +25,10 @@ export interface LocalRuntimeOptions {
   namePrefix?: string;
   retryScheduleSeconds?: readonly number[];
   allowPrivateUrls?: boolean;
-  /** One tenant per key, found again when the key is already stored; one generated key when absent. */
+  /**
+   * One tenant per key, found again when the key is already stored. When absent, one generated key, which with
+   * dataDir is kept in `<dataDir>/local-api-key` (owner-only) so that a restart finds the same tenant.
+   */
   apiKeys?: readonly string[];
   attemptLog?: AttemptLogMode;
   autoDisableAfterSeconds?: number;
@@ -38,6 +43,8 @@ export interface LocalTenant {
   apiKey: string;
   /** True when the key was already in the tenants table (a restart with FANOUT_DATA_DIR). */
   existing: boolean;
+  /** The file the generated key is kept in, with FANOUT_DATA_DIR and no FANOUT_API_KEY. */
+  keyFile?: string;
 }
 
 export type LocalRuntime = Awaited<ReturnType<typeof startLocalRuntime>>;
@@ -77,7 +84,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}) {
     stops.push(service.close);
     // Requests under way finish before the service and engines go (closing twice is harmless).
     stops.push(http.close);
-    const tenants = await ensureTenants(service, options.apiKeys ?? []);
+    const tenants = await ensureTenants(service, options.apiKeys ?? [], options.dataDir);
 
     const queues = namedQueues(service.resources);
     const alarms = await startAlarms({
@@ -138,7 +145,16 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}) {
   }
 }
 
-async function ensureTenants(service: LocalService, apiKeys: readonly string[]): Promise<LocalTenant[]> {
+async function ensureTenants(
+  service: LocalService,
+  apiKeys: readonly string[],
+  dataDir: string | undefined,
+): Promise<LocalTenant[]> {
+  if (apiKeys.length === 0 && dataDir) {
+    const keyFile = join(dataDir, LOCAL_API_KEY_FILE);
+    const tenants = await ensureTenants(service, [await keptApiKey(keyFile)], undefined);
+    return tenants.map((tenant) => ({ ...tenant, keyFile }));
+  }
   if (apiKeys.length === 0) {
     const { tenantId, apiKey } = await service.createTenant('local');
     return [{ tenantId, apiKey, existing: false }];
@@ -150,4 +166,26 @@ async function ensureTenants(service: LocalService, apiKeys: readonly string[]):
     tenants.push({ tenantId, apiKey, existing: found !== undefined });
   }
   return tenants;
+}
+
+const LOCAL_API_KEY_FILE = 'local-api-key';
+
+/**
+ * The key kept beside the data: created once, exclusively and readable by its owner only, then read again on
+ * every start. The tenants table holds only its hash, as on AWS; the file is what lets the banner show it again.
+ */
+async function keptApiKey(keyFile: string): Promise<string> {
+  await mkdir(dirname(keyFile), { recursive: true });
+  try {
+    await writeFile(keyFile, `${generateApiKey()}\n`, { flag: 'wx', mode: 0o600 });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+  }
+  const apiKey = (await readFile(keyFile, 'utf8')).trim();
+  if (!API_KEY_PATTERN.test(apiKey)) {
+    throw new Error(
+      `${keyFile} does not hold an API key (fk_ + 43 characters); delete it to have a new one made`,
+    );
+  }
+  return apiKey;
 }

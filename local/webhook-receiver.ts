@@ -4,7 +4,9 @@ import { listen, readBody } from './http-server.js';
 
 /**
  * A webhook receiver as a subscriber would write one: it verifies every request with the `standardwebhooks`
- * package and answers with the status it is set to. `npm run receiver` and the tests both use it.
+ * package and answers with the status it is set to, or 401 with the reason when the signature does not verify.
+ * Without a secret it cannot verify, and accepts (the walkthrough starts it before the secret is known).
+ * `npm run receiver` and the tests both use it.
  */
 export interface ReceivedWebhook {
   headers: IncomingHttpHeaders;
@@ -12,14 +14,14 @@ export interface ReceivedWebhook {
   /** The payload as standardwebhooks verified it, or undefined when verification failed. */
   verified: unknown;
   verificationError?: string;
-  /** The status the receiver answered with. */
+  /** The status the receiver answered with: 401 when a secret is set and the signature did not verify. */
   status: number;
 }
 
 export interface WebhookReceiverOptions {
   port?: number;
   host?: string;
-  /** The subscription's signing secret (whsec_…); without it nothing verifies. */
+  /** The subscription's signing secret (whsec_…); without it nothing is verified and everything accepted. */
   secret?: string;
   /** @default 204 */
   status?: number;
@@ -45,8 +47,15 @@ export async function startWebhookReceiver(options: WebhookReceiverOptions = {})
       delivery.verified = new Webhook(secret).verify(body, request.headers as Record<string, string>);
     } catch (error) {
       delivery.verificationError = (error as Error).message;
+      if (secret) delivery.status = 401;
     }
     options.onDelivery?.(delivery);
+    if (delivery.status === 401) {
+      response
+        .writeHead(401, { 'content-type': 'text/plain; charset=utf-8' })
+        .end(`signature not verified: ${delivery.verificationError}\n`);
+      return;
+    }
     response.writeHead(status).end();
   });
   const port = await listen(server, options.port ?? 0, host);

@@ -306,7 +306,8 @@ describe('API: attempt log (GET /subscriptions/{id}/attempts, GET /events/{id}/a
     it('answers 405 with the allowed method for other methods', async () => {
       const response = await call(tenantA, 'DELETE', `/subscriptions/${busy}/attempts`);
       expect(response.statusCode).toBe(405);
-      expect(json(response).error.message).toMatch(/allowed: GET$/);
+      expect(json(response).error.message).toMatch(/allowed: GET, HEAD$/);
+      expect(response.headers.allow).toBe('GET, HEAD');
     });
   });
 });

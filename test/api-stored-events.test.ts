@@ -85,7 +85,8 @@ describe('API: stored events (GET /events/{id}) and event size', () => {
     it('answers 405 for methods other than GET', async () => {
       const response = await call(tenantA, 'DELETE', `/events/${encodeURIComponent(stored.id)}`);
       expect(response.statusCode).toBe(405);
-      expect(json(response).error.message).toMatch(/allowed: GET$/);
+      expect(json(response).error.message).toMatch(/allowed: GET, HEAD$/);
+      expect(response.headers.allow).toBe('GET, HEAD');
     });
   });
 

@@ -1,11 +1,11 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateApiKey } from '../lambdas/core/tenants.js';
-import { startHttpServer } from '../local/http-server.js';
+import { type LocalHttpServer, startHttpServer } from '../local/http-server.js';
 import type { QueueDepth } from '../local/queue-metrics.js';
 import { type LocalRuntime, startLocalRuntime } from '../local/runtime.js';
 import { waitFor } from '../local/wait.js';
@@ -267,6 +267,44 @@ describe('Local mode: FANOUT_DATA_DIR', () => {
   });
 });
 
+describe('Local mode: FANOUT_DATA_DIR without FANOUT_API_KEY', () => {
+  let dataDir: string;
+
+  beforeAll(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'fanout-local-'));
+  });
+  afterAll(() => rm(dataDir, { recursive: true, force: true }));
+
+  it('keeps the generated key in an owner-only file, so a restart finds the same tenant and subscriptions', async () => {
+    const options = { port: 0, dataDir, log: () => undefined };
+    const keyFile = join(dataDir, 'local-api-key');
+
+    const first = await startLocalRuntime(options);
+    const [tenant] = first.tenants;
+    const apiKey = tenant?.apiKey ?? '';
+    expect(tenant).toMatchObject({ existing: false, keyFile });
+    const subscription = await client(first, apiKey).call('POST', '/subscriptions', {
+      url: 'http://127.0.0.1:9/webhooks',
+      eventTypes: ['*'],
+    });
+    expect(subscription.status).toBe(201);
+    await first.stop();
+
+    expect((await readFile(keyFile, 'utf8')).trim()).toBe(apiKey);
+    expect((await stat(keyFile)).mode & 0o777).toBe(0o600);
+
+    const second = await startLocalRuntime(options);
+    try {
+      expect(second.tenants).toEqual([{ ...tenant, existing: true }]);
+      const listed = await client(second, apiKey).call<{ items: { id: string }[] }>('GET', '/subscriptions');
+      expect(listed.status).toBe(200);
+      expect(listed.body.items.map((item) => item.id)).toEqual([subscription.body.id]);
+    } finally {
+      await second.stop();
+    }
+  });
+});
+
 describe('Local mode: HTTP server', () => {
   it('answers 503 until the service is ready, then serves /health and the API', async () => {
     const server = await startHttpServer({ port: 0, host: '127.0.0.1', log: () => undefined });
@@ -315,6 +353,52 @@ describe('Local mode: HTTP server', () => {
     } finally {
       await server.close();
     }
+  });
+});
+
+describe('Local mode: HTTP server rejections', () => {
+  let server: LocalHttpServer;
+  beforeAll(async () => {
+    server = await startHttpServer({ port: 0, host: '127.0.0.1', log: () => undefined });
+  });
+  afterAll(() => server.close());
+
+  /** Sends raw bytes and reads the whole answer, up to the server closing the connection. */
+  const exchange = (request: string) =>
+    new Promise<{ head: string; body: string }>((resolve, reject) => {
+      const socket = createConnection({ port: Number(new URL(server.url).port), host: '127.0.0.1' });
+      const chunks: Buffer[] = [];
+      socket.on('data', (chunk) => chunks.push(chunk));
+      socket.once('error', reject);
+      socket.once('close', () => {
+        const [head = '', body = ''] = Buffer.concat(chunks).toString('utf8').split('\r\n\r\n');
+        resolve({ head, body });
+      });
+      socket.write(request);
+    });
+
+  it.each([
+    [
+      'oversized headers',
+      `GET /health HTTP/1.1\r\nhost: x\r\nx-big: ${'a'.repeat(20_000)}\r\n\r\n`,
+      431,
+      'request_header_fields_too_large',
+    ],
+    ['a malformed request line', 'NOT A REQUEST\r\n\r\n', 400, 'bad_request'],
+    ['a malformed header', 'GET /health HTTP/1.1\r\nno colon here\r\n\r\n', 400, 'bad_request'],
+  ])('answers %s with a JSON error, then closes the connection', async (_name, request, status, code) => {
+    const { head, body } = await exchange(request);
+    const [statusLine, ...headerLines] = head.split('\r\n');
+    expect(statusLine).toMatch(new RegExp(`^HTTP/1\\.1 ${status} `));
+    const headers = Object.fromEntries(
+      headerLines.map((line) => [
+        line.slice(0, line.indexOf(':')).toLowerCase(),
+        line.slice(line.indexOf(':') + 1).trim(),
+      ]),
+    );
+    expect(headers).toMatchObject({ 'content-type': 'application/json', connection: 'close' });
+    expect(Number(headers['content-length'])).toBe(Buffer.byteLength(body));
+    expect(JSON.parse(body)).toEqual({ error: { code, message: expect.any(String) } });
   });
 });
 

@@ -374,7 +374,15 @@ describe('Function: register (subscription API)', () => {
         /does not exist/,
       ],
       ['unknown route', 'GET', '/nothing-here', undefined, 404, 'not_found', /no route/],
-      ['wrong method', 'PUT', '/subscriptions', undefined, 405, 'method_not_allowed', /allowed: POST, GET/],
+      [
+        'wrong method',
+        'PUT',
+        '/subscriptions',
+        undefined,
+        405,
+        'method_not_allowed',
+        /allowed: GET, HEAD, POST/,
+      ],
     ];
 
     it.each(cases)('%s → %i %s', async (_name, method, path, body, status, code, message) => {

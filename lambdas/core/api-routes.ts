@@ -21,11 +21,37 @@ export const API_ROUTES = [
 export type ApiRoute = (typeof API_ROUTES)[number];
 export type RouteKey = `${ApiRoute['method']} ${ApiRoute['path']}`;
 
+/** A route as API Gateway sees it: one of API_ROUTES, or the HEAD twin of a GET route. */
+export interface GatewayRoute {
+  method: ApiRoute['method'] | 'HEAD';
+  path: ApiRoute['path'];
+  handler: ApiRoute['handler'];
+}
+
+/**
+ * Every route the HTTP API has. HEAD is answered wherever GET is (RFC 9110 §9.3.2), by GET's handler without
+ * the body; API Gateway matches a route's method exactly, so HEAD needs routes of its own, derived here.
+ */
+export const GATEWAY_ROUTES: readonly GatewayRoute[] = [
+  ...API_ROUTES,
+  ...API_ROUTES.filter((route) => route.method === 'GET').map((route) => ({
+    ...route,
+    method: 'HEAD' as const,
+  })),
+];
+
 /** Requests that match no route go to the register function, which answers 404 or 405 in the error format. */
 export const DEFAULT_ROUTE_HANDLER = 'register';
 
-export function routeKeyOf(route: ApiRoute): RouteKey {
-  return `${route.method} ${route.path}` as RouteKey;
+export function routeKeyOf(route: ApiRoute): RouteKey;
+export function routeKeyOf(route: GatewayRoute): string;
+export function routeKeyOf(route: GatewayRoute): string {
+  return `${route.method} ${route.path}`;
+}
+
+/** The handler key a gateway route key runs: a HEAD route runs its GET route's handler. */
+export function handlerKeyOf(routeKey: string): string {
+  return routeKey.startsWith('HEAD ') ? `GET ${routeKey.slice('HEAD '.length)}` : routeKey;
 }
 
 /**
@@ -49,9 +75,12 @@ export function matchPath(template: string, path: string): Record<string, string
   return parameters;
 }
 
-/** The routes whose template fits a path, whatever their method. */
-export function routesForPath(path: string): ApiRoute[] {
-  return API_ROUTES.filter((route) => matchPath(route.path, path) !== undefined);
+/** The methods a path answers, sorted, as a 405's `Allow` header lists them; empty when no route fits. */
+export function allowedMethods(path: string): string[] {
+  const methods = GATEWAY_ROUTES.filter((route) => matchPath(route.path, path) !== undefined).map(
+    (route) => route.method,
+  );
+  return [...new Set(methods)].sort();
 }
 
 /** A malformed escape such as "%E0%A4" is kept as sent: it then matches no id, which is a 404, not a crash. */

@@ -37,7 +37,11 @@ export class NotFoundError extends HttpError {
 }
 
 export class MethodNotAllowedError extends HttpError {
-  constructor(message: string) {
+  /** The path's methods, for the `Allow` header RFC 9110 requires on a 405. */
+  constructor(
+    message: string,
+    readonly allowed: readonly string[],
+  ) {
     super(405, 'method_not_allowed', message);
   }
 }

@@ -4,7 +4,7 @@ import type {
   APIGatewayProxyStructuredResultV2,
   Context,
 } from 'aws-lambda';
-import { type RouteKey, routesForPath } from './api-routes.js';
+import { allowedMethods, handlerKeyOf, type RouteKey } from './api-routes.js';
 import { MAX_EVENT_ENTRY_BYTES } from './bus-events.js';
 import {
   BadRequestError,
@@ -71,11 +71,12 @@ export function createApiHandler(
   options: ApiHandlerOptions = {},
 ) {
   return middy<ApiEvent, ApiResponse, Error, Context>()
+    .use(headWithoutBody())
     .use(jsonErrors())
     .handler(async (event) => {
       const tenantId = requireTenant(event);
       await options.rateLimiter?.admit(tenantId);
-      const handler = routes[event.routeKey as RouteKey] ?? (() => unmatchedRoute(event));
+      const handler = routes[handlerKeyOf(event.routeKey) as RouteKey] ?? (() => unmatchedRoute(event));
       return handler({
         tenantId,
         pathParameters: event.pathParameters ?? {},
@@ -95,6 +96,8 @@ function jsonErrors(): MiddlewareObj<ApiEvent, ApiResponse, Error, Context> {
         request.response = jsonResponse(error.statusCode, error.toJSON());
         if (error.statusCode === 401)
           request.response.headers = { ...request.response.headers, 'www-authenticate': 'Bearer' };
+        if (error instanceof MethodNotAllowedError)
+          request.response.headers = { ...request.response.headers, allow: error.allowed.join(', ') };
         if (error instanceof TooManyRequestsError)
           request.response.headers = {
             ...request.response.headers,
@@ -110,6 +113,24 @@ function jsonErrors(): MiddlewareObj<ApiEvent, ApiResponse, Error, Context> {
   };
 }
 
+/**
+ * A HEAD request is answered as its GET would be, errors included, with the same headers and no body
+ * (RFC 9110 §9.3.2); content-length still gives the size the GET body would have.
+ */
+function headWithoutBody(): MiddlewareObj<ApiEvent, ApiResponse, Error, Context> {
+  const strip = (request: { event: ApiEvent; response?: ApiResponse | null }) => {
+    const { response } = request;
+    if (request.event.requestContext.http.method !== 'HEAD' || !response || response.body === undefined)
+      return;
+    const { body, ...rest } = response;
+    request.response = {
+      ...rest,
+      headers: { ...rest.headers, 'content-length': String(Buffer.byteLength(body, 'utf8')) },
+    };
+  };
+  return { after: strip, onError: strip };
+}
+
 function requireTenant(event: ApiEvent): string {
   const context = event.requestContext.authorizer?.lambda;
   if (context?.tenantId) return context.tenantId;
@@ -122,18 +143,35 @@ function requireTenant(event: ApiEvent): string {
 function unmatchedRoute(event: ApiEvent): never {
   const path = event.rawPath;
   const method = event.requestContext.http.method;
-  const allowed = routesForPath(path).map((route) => route.method);
+  const allowed = allowedMethods(path);
   if (allowed.length > 0) {
-    throw new MethodNotAllowedError(`${method} is not allowed on ${path}; allowed: ${allowed.join(', ')}`);
+    throw new MethodNotAllowedError(
+      `${method} is not allowed on ${path}; allowed: ${allowed.join(', ')}`,
+      allowed,
+    );
   }
   throw new NotFoundError(`no route for ${method} ${path}`);
+}
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/**
+ * A body API Gateway passed base64-encoded (any content-type but text/*, application/json, xml or javascript,
+ * none included) is decoded here, and bytes that are not UTF-8 are refused rather than replaced by U+FFFD.
+ */
+function decodeUtf8(bytes: Buffer): string {
+  try {
+    return strictUtf8.decode(bytes);
+  } catch {
+    throw new BadRequestError('invalid_json', 'the request body is not valid UTF-8');
+  }
 }
 
 function parseJsonBody(event: ApiEvent): unknown {
   if (event.body === undefined || event.body === '') {
     throw new BadRequestError('invalid_json', 'the request body must be a JSON document');
   }
-  const text = event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
+  const text = event.isBase64Encoded ? decodeUtf8(Buffer.from(event.body, 'base64')) : event.body;
   if (Buffer.byteLength(text, 'utf8') > MAX_REQUEST_BODY_BYTES) {
     throw new PayloadTooLargeError(`the request body must not exceed ${MAX_REQUEST_BODY_BYTES} bytes`);
   }

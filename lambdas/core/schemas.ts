@@ -45,20 +45,60 @@ const plainText = (max: number) =>
     z.refine((text) => !CONTROL_CHARACTERS.test(text), 'must not contain control characters'),
   );
 
+/** What a check found wrong, optionally at a path inside the value it checked. */
+type Problem = string | { path: PropertyKey[]; message: string } | undefined;
+
 /**
  * Runs `check` on a value exactly as JSON.parse produced it, then `schema`. A record schema copies objects and
  * drops an own "__proto__" key on the way, so checks on keys and nesting must see the original.
  */
-function asParsed<T extends z.ZodMiniType>(check: (value: unknown) => string | undefined, schema: T) {
+function asParsed<T extends z.ZodMiniType>(check: (value: unknown) => Problem, schema: T) {
   return z.pipe(
     z.unknown().check(
       z.superRefine((value, ctx) => {
         const problem = check(value);
-        if (problem) ctx.addIssue({ code: 'custom', message: problem, abort: true });
+        if (problem === undefined) return;
+        const { path = [], message } = typeof problem === 'string' ? { message: problem } : problem;
+        ctx.addIssue({ code: 'custom', message, path, abort: true });
       }),
     ),
     schema,
   );
+}
+
+/**
+ * Where a JSON value holds a number too large for a double, as JSON.parse reads "1e400": Infinity, which
+ * JSON.stringify would store and deliver as null. Iterative, like jsonDepth, so no stack to overflow.
+ */
+function nonFiniteNumberPath(value: unknown): PropertyKey[] | undefined {
+  const pending: [unknown, PropertyKey[]][] = [[value, []]];
+  for (let next = pending.pop(); next; next = pending.pop()) {
+    const [node, path] = next;
+    if (typeof node === 'number' && !Number.isFinite(node)) return path;
+    if (typeof node !== 'object' || node === null) continue;
+    for (const [key, child] of Object.entries(node)) {
+      pending.push([child, [...path, Array.isArray(node) ? Number(key) : key]]);
+    }
+  }
+  return undefined;
+}
+
+function eventDataProblem(data: unknown): Problem {
+  if (jsonDepth(data) > MAX_EVENT_DATA_DEPTH) {
+    return `must not nest objects and arrays deeper than ${MAX_EVENT_DATA_DEPTH} levels`;
+  }
+  if (hasSqsRefusedCharacter(data)) {
+    return 'must not contain the characters U+FFFE or U+FFFF, which SQS cannot carry';
+  }
+  const path = nonFiniteNumberPath(data);
+  if (path) {
+    return {
+      path,
+      message:
+        'must be a number a double can hold (at most about 1.8e308 in size); send larger ones as strings',
+    };
+  }
+  return undefined;
 }
 
 const isObject = (value: unknown): value is object => typeof value === 'object' && value !== null;
@@ -136,15 +176,7 @@ export const publishEventSchema = z.strictObject({
         'must be dot-separated segments of letters, digits, "_" and "-", at most 128 characters',
       ),
     ),
-  data: asParsed(
-    (data) =>
-      jsonDepth(data) > MAX_EVENT_DATA_DEPTH
-        ? `must not nest objects and arrays deeper than ${MAX_EVENT_DATA_DEPTH} levels`
-        : hasSqsRefusedCharacter(data)
-          ? 'must not contain the characters U+FFFE or U+FFFF, which SQS cannot carry'
-          : undefined,
-    z.record(z.string(), z.unknown(), 'must be a JSON object'),
-  ),
+  data: asParsed(eventDataProblem, z.record(z.string(), z.unknown(), 'must be a JSON object')),
   id: z.optional(
     z
       .string()

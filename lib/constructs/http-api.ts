@@ -13,9 +13,9 @@ import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { API_ROUTES, type ApiRoute, DEFAULT_ROUTE_HANDLER } from '../../lambdas/core/api-routes.js';
+import { DEFAULT_ROUTE_HANDLER, GATEWAY_ROUTES, type GatewayRoute } from '../../lambdas/core/api-routes.js';
 
-type RouteHandlerName = (typeof API_ROUTES)[number]['handler'] | typeof DEFAULT_ROUTE_HANDLER;
+type RouteHandlerName = GatewayRoute['handler'] | typeof DEFAULT_ROUTE_HANDLER;
 
 export interface FanoutApiProps {
   /** Resolves the caller's API key; runs before every route. */
@@ -57,7 +57,8 @@ const ACCESS_LOG_FORMAT = AccessLogFormat.custom(
 );
 
 /**
- * The HTTP API: one route per entry of API_ROUTES plus `$default`, every one behind the Lambda authorizer.
+ * The HTTP API: one route per entry of GATEWAY_ROUTES (API_ROUTES and a HEAD twin of each GET route) plus
+ * `$default`, every one behind the Lambda authorizer.
  *
  * The authorizer has no identity source and no result cache. With an identity source, API Gateway would answer
  * a request without the header with its own 401 and never call the authorizer; the API promises a JSON 401
@@ -95,7 +96,7 @@ export class FanoutApi extends Construct {
       defaultAuthorizer: authorizer,
       defaultIntegration: integrationFor(DEFAULT_ROUTE_HANDLER),
     });
-    for (const route of API_ROUTES) {
+    for (const route of GATEWAY_ROUTES) {
       new HttpRoute(this, routeId(route), {
         httpApi: this.api,
         routeKey: HttpRouteKey.with(route.path, HttpMethod[route.method]),
@@ -133,7 +134,7 @@ export class FanoutApi extends Construct {
 }
 
 /** A stable construct id for a route, e.g. "GET /subscriptions/{id}" → "GetSubscriptionsIdRoute". */
-function routeId(route: ApiRoute): string {
+function routeId(route: GatewayRoute): string {
   const words = [
     route.method.toLowerCase(),
     ...route.path.split('/').map((part) => part.replace(/[{}]/g, '')),

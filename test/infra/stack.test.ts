@@ -1,7 +1,12 @@
 import { Names } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { API_ROUTES, DEFAULT_ROUTE_HANDLER, routeKeyOf } from '../../lambdas/core/api-routes.js';
+import {
+  API_ROUTES,
+  DEFAULT_ROUTE_HANDLER,
+  GATEWAY_ROUTES,
+  routeKeyOf,
+} from '../../lambdas/core/api-routes.js';
 import { ATTEMPTS_BY_EVENT_INDEX } from '../../lambdas/core/attempts.js';
 import {
   environmentVariable,
@@ -472,9 +477,19 @@ describe('Stack: HTTP API', () => {
     authorizerId = authorizers[0]?.[0] ?? '';
   });
 
-  it('has exactly one route per API route plus $default', () => {
-    const expected = [...API_ROUTES.map(routeKeyOf), '$default'];
+  it('has exactly one route per API route, a HEAD route per GET route, plus $default', () => {
+    const expected = [...GATEWAY_ROUTES.map(routeKeyOf), '$default'];
     expect(routes.map((route) => route.RouteKey).sort()).toEqual(expected.sort());
+  });
+
+  it('routes HEAD wherever GET is routed, to the same function (API Gateway matches methods exactly)', () => {
+    const keys = new Map(routes.map((route) => [route.RouteKey as string, route.Target]));
+    const gets = API_ROUTES.filter((route) => route.method === 'GET');
+    expect(gets.length).toBeGreaterThan(0);
+    for (const route of gets) {
+      expect(keys.get(`HEAD ${route.path}`), route.path).toEqual(keys.get(`GET ${route.path}`));
+    }
+    expect([...keys.keys()].filter((key) => key.startsWith('HEAD ')).length).toBe(gets.length);
   });
 
   it('puts the authorizer on every route, $default included', () => {
@@ -488,7 +503,7 @@ describe('Stack: HTTP API', () => {
 
   it('integrates each route with the function its handler names, payload format 2.0', () => {
     const handlerOf = new Map<string, FunctionName>([
-      ...API_ROUTES.map((route) => [routeKeyOf(route), route.handler] as const),
+      ...GATEWAY_ROUTES.map((route) => [routeKeyOf(route), route.handler] as const),
       ['$default', DEFAULT_ROUTE_HANDLER],
     ]);
     for (const route of routes) {
