@@ -155,6 +155,7 @@ export async function createLocalService(options: LocalServiceOptions) {
 
   return {
     definition,
+    region: REGION,
     resources,
     config,
     clients,
