@@ -37,6 +37,13 @@ console.log(
     `  DynamoDB     ${runtime.dynamoEndpoint}  (${dynamoStorage})`,
     `  retries      after ${runtime.retryScheduleSeconds.join(', ')} seconds`,
     `  attempt log  ${runtime.attemptLog}`,
+    // What the operator commands need; with --local they read it from /_local/status themselves.
+    `  tenants      ${runtime.resources.tables.tenants}  (DynamoDB table)`,
+    ...Object.entries(runtime.resources.queues).flatMap(([name, queue]) => [
+      `  ${`${name} DLQ`.padEnd(12)} ${queue.deadLetterUrl}`,
+      `               ${queue.deadLetterArn}`,
+    ]),
+    '  operators    add --local, e.g. npm run create-tenant -- --name acme --local',
     ...runtime.tenants.map(
       (tenant) =>
         `  API key      ${tenant.apiKey}  (tenant ${tenant.tenantId}, ${tenant.existing ? 'found on disk' : 'new'}${tenant.keyFile ? `; kept in ${tenant.keyFile}` : ''})`,

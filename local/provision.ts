@@ -16,11 +16,22 @@ export interface QueueResources {
   url: string;
   arn: string;
   deadLetterUrl: string;
+  deadLetterArn: string;
 }
 
 export interface ServiceResources {
   tables: Record<keyof ServiceDefinition['tables'], string>;
   queues: Record<keyof ServiceDefinition['queues'], QueueResources>;
+}
+
+/**
+ * Where local mode's resources are and what they are called, as the operator commands need them (the deployed
+ * stack's outputs, locally): served in GET /_local/status, which `--local` reads, and printed in the banner.
+ */
+export interface LocalResourceNames extends ServiceResources {
+  region: string;
+  endpoints: { dynamodb: string; sqs: string; eventBridge: string };
+  eventBusName: string;
 }
 
 export async function provisionResources(
@@ -89,16 +100,17 @@ async function createQueueWithDeadLetter(
     MessageRetentionPeriod: String(definition.deadLetterRetentionSeconds),
     MaximumMessageSize: String(definition.maxMessageSizeBytes),
   });
+  const deadLetterArn = await queueArn(sqs, deadLetterUrl);
   const url = await createQueue(sqs, queueName, {
     VisibilityTimeout: String(queue.visibilityTimeoutSeconds),
     MessageRetentionPeriod: String(queue.retentionSeconds),
     MaximumMessageSize: String(definition.maxMessageSizeBytes),
     RedrivePolicy: JSON.stringify({
-      deadLetterTargetArn: await queueArn(sqs, deadLetterUrl),
+      deadLetterTargetArn: deadLetterArn,
       maxReceiveCount: queue.maxReceiveCount,
     }),
   });
-  return { url, arn: await queueArn(sqs, url), deadLetterUrl };
+  return { url, arn: await queueArn(sqs, url), deadLetterUrl, deadLetterArn };
 }
 
 async function createQueue(

@@ -7,6 +7,7 @@ import { startAlarms } from './alarms.js';
 import { type Engines, startEngines } from './engines.js';
 import { pollContinuously } from './event-source.js';
 import { type RedriveQueue, startHttpServer } from './http-server.js';
+import type { LocalResourceNames } from './provision.js';
 import { namedQueues, queueDepth } from './queue-metrics.js';
 import { createLocalService, type LocalService } from './service.js';
 
@@ -103,6 +104,16 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}) {
       await Promise.all(pollers.map((poller) => poller.stop()));
     });
 
+    const resources: LocalResourceNames = {
+      region: service.region,
+      endpoints: {
+        dynamodb: engines.dynamoEndpoint,
+        sqs: engines.sqsEndpoint,
+        eventBridge: service.busEndpoint,
+      },
+      eventBusName: service.busName,
+      ...service.resources,
+    };
     const status = async () => ({
       queues: Object.fromEntries(
         await Promise.all(
@@ -111,6 +122,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}) {
       ),
       alarms: alarms.states(),
       operationalEvents: service.operationalEvents.slice(-20),
+      resources,
     });
     // Local mode's StartMessageMoveTask: fauxqs does not implement it (scripts/dead-letters.ts).
     const redrive = async (queue: RedriveQueue) => {
@@ -128,6 +140,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}) {
       busEndpoint: service.busEndpoint,
       sqsEndpoint: engines.sqsEndpoint,
       dynamoEndpoint: engines.dynamoEndpoint,
+      resources,
       retryScheduleSeconds: service.definition.retryScheduleSeconds,
       attemptLog: service.definition.attemptLog,
       tenants,

@@ -156,6 +156,7 @@ export async function createLocalService(options: LocalServiceOptions) {
 
   return {
     definition,
+    region: REGION,
     resources,
     config,
     clients,

@@ -1,4 +1,3 @@
-import { parseArgs } from 'node:util';
 import {
   DeleteMessageBatchCommand,
   GetQueueAttributesCommand,
@@ -9,6 +8,17 @@ import {
   SQSClient,
   StartMessageMoveTaskCommand,
 } from '@aws-sdk/client-sqs';
+import type { LocalResourceNames } from '../local/provision.js';
+import {
+  awsClientConfig,
+  CommandError,
+  type CommandIo,
+  describeFailure,
+  requireOptions,
+  runCommand,
+  UsageError,
+} from './command-line.js';
+import { localModeOf } from './local-mode.js';
 
 /**
  * Moving dead letters back to where they came from, two ways behind one small interface:
@@ -191,82 +201,78 @@ async function deadLetterSource(sqs: SQSClient, deadLetterArn: string): Promise<
   return source;
 }
 
-export const REDRIVE_USAGE =
-  'usage: npm run redrive -- --dlq <DLQ ARN or URL> [--region <region>] [--destination <queue ARN>] [--endpoint <local SQS URL>]';
+const REDRIVE = {
+  usage:
+    'usage: npm run redrive -- --dlq <DLQ ARN or URL> [--destination <queue ARN>] [--region <region>] [--endpoint <SQS URL> | --local]',
+  help: `usage: npm run redrive -- --dlq <DLQ ARN or URL> [options]
+  --dlq <ARN or URL>          the dead-letter queue (a …DeadLetterQueueArn or …Url stack output)
+  --destination <queue ARN>   where to move to; by default the queue that dead-lettered the messages.
+                              Needed for the bus rule's DLQ (to the FanoutQueueArn output)
+  --region <region>           the stack's region; AWS credentials and region as usual otherwise
+  --endpoint <SQS URL>        another SQS, such as local mode's (placeholder credentials)
+  --local                     local mode's SQS (npm start on PORT, 3000 by default); --dlq may then also
+                              be one of its queue names, fanout-dlq or delivery-dlq
+On AWS without --destination this starts an SQS message move task; otherwise it moves the messages itself.`,
+  options: {
+    dlq: { type: 'string' },
+    region: { type: 'string' },
+    destination: { type: 'string' },
+    endpoint: { type: 'string' },
+    local: { type: 'boolean' },
+  },
+} as const;
 
 /**
  * The operator command (scripts/redrive.ts). Without --destination on AWS it starts a move task and says how
  * to watch it; with --destination (needed for a DLQ no queue dead-letters to, such as the bus rule's) or with
- * --endpoint (local mode's SQS) it moves the messages itself, message by message. Returns the exit code.
+ * --endpoint or --local (local mode's SQS) it moves the messages itself, message by message. Returns the exit
+ * code.
  */
-export async function redriveCommand(
+export function redriveCommand(
   argv: readonly string[],
-  io: { log: (line: string) => void; error: (line: string) => void; sqs?: SQSClient },
+  io: CommandIo & { sqs?: SQSClient; env?: Record<string, string | undefined> },
 ): Promise<number> {
-  let values: { dlq?: string; region?: string; destination?: string; endpoint?: string; help?: boolean };
-  try {
-    ({ values } = parseArgs({
-      args: [...argv],
-      options: {
-        dlq: { type: 'string' },
-        region: { type: 'string' },
-        destination: { type: 'string' },
-        endpoint: { type: 'string' },
-        help: { type: 'boolean' },
-      },
-    }));
-  } catch (error) {
-    io.error(`${(error as Error).message}\n${REDRIVE_USAGE}`);
-    return 2;
-  }
-  if (values.help || !values.dlq) {
-    (values.help ? io.log : io.error)(REDRIVE_USAGE);
-    return values.help ? 0 : 2;
-  }
-  if (values.destination && !isQueueArn(values.destination)) {
-    io.error(`--destination must be a queue ARN, got ${values.destination}\n${REDRIVE_USAGE}`);
-    return 2;
-  }
-  const sqs = io.sqs ?? sqsClient(values.region, values.endpoint);
-  const byMessage = Boolean(values.endpoint || values.destination);
-  try {
-    const mover = byMessage ? messageByMessageMove(sqs) : messageMoveTask(sqs);
-    const result = await mover.redrive({ source: values.dlq, destinationArn: values.destination });
-    if (result.kind === 'moved') {
+  return runCommand(REDRIVE, argv, io, async ({ values }) => {
+    requireOptions(values, ['dlq']);
+    if (values.destination && !isQueueArn(values.destination)) {
+      throw new UsageError(`--destination must be a queue ARN, got ${values.destination}`);
+    }
+    const local = await localModeOf(values, io.env);
+    const source = (local && localDeadLetterQueue(local, values.dlq ?? '')) ?? values.dlq ?? '';
+    const endpoint = values.endpoint ?? local?.endpoints.sqs;
+    const sqs = io.sqs ?? new SQSClient(awsClientConfig(values.region ?? local?.region, endpoint));
+    const byMessage = Boolean(endpoint || values.destination);
+    try {
+      const mover = byMessage ? messageByMessageMove(sqs) : messageMoveTask(sqs);
+      const result = await mover.redrive({ source, destinationArn: values.destination });
+      if (result.kind === 'moved') {
+        io.log(
+          `Moved ${result.moved} messages from ${result.sourceUrl} to ${result.destinationUrl}, message by message (receive, send, delete).`,
+        );
+        return 0;
+      }
+      const region = await sqs.config.region();
       io.log(
-        `Moved ${result.moved} messages from ${result.sourceUrl} to ${result.destinationUrl}, message by message (receive, send, delete).`,
+        [
+          `Started a message move task from ${result.sourceArn} to the queue that dead-lettered its messages.`,
+          `  task handle  ${result.taskHandle}`,
+          `Watch it:  aws sqs list-message-move-tasks --source-arn ${result.sourceArn} --region ${region}`,
+          `Stop it:   aws sqs cancel-message-move-task --task-handle ${result.taskHandle} --region ${region}`,
+        ].join('\n'),
       );
       return 0;
+    } catch (error) {
+      const hint = byMessage
+        ? ''
+        : " (a move task only takes the DLQ of another SQS queue; for any other, such as the bus rule's DLQ, name the queue to move to with --destination)";
+      throw new CommandError(`redrive failed: ${describeFailure(error)}${hint}`);
+    } finally {
+      if (!io.sqs) sqs.destroy();
     }
-    const region = await sqs.config.region();
-    io.log(
-      [
-        `Started a message move task from ${result.sourceArn} to the queue that dead-lettered its messages.`,
-        `  task handle  ${result.taskHandle}`,
-        `Watch it:  aws sqs list-message-move-tasks --source-arn ${result.sourceArn} --region ${region}`,
-        `Stop it:   aws sqs cancel-message-move-task --task-handle ${result.taskHandle} --region ${region}`,
-      ].join('\n'),
-    );
-    return 0;
-  } catch (error) {
-    io.error(`redrive failed: ${(error as Error).message}`);
-    if (!byMessage) {
-      io.error(
-        "A move task only takes the DLQ of another SQS queue; for any other (such as the bus rule's DLQ), name the queue to move to with --destination.",
-      );
-    }
-    return 1;
-  } finally {
-    if (!io.sqs) sqs.destroy();
-  }
+  });
 }
 
-/** The default credential chain on AWS; placeholder credentials for a local SQS, which does not check them. */
-function sqsClient(region: string | undefined, endpoint: string | undefined): SQSClient {
-  if (!endpoint) return new SQSClient(region ? { region } : {});
-  return new SQSClient({
-    endpoint,
-    region: region ?? 'us-east-1',
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-  });
+/** Local mode's DLQ by its short name (fanout-dlq, delivery-dlq), as /_local/status lists the queues. */
+function localDeadLetterQueue(local: LocalResourceNames, name: string): string | undefined {
+  return Object.entries(local.queues).find(([queue]) => `${queue}-dlq` === name)?.[1].deadLetterUrl;
 }

@@ -1,4 +1,3 @@
-import { parseArgs } from 'node:util';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { AUTH_CACHE_TTL_SECONDS } from '../lambdas/core/authorizer.js';
@@ -12,62 +11,108 @@ import {
   rotateApiKey,
   TenantKeyError,
 } from '../lambdas/core/tenants.js';
+import {
+  awsClientConfig,
+  CommandError,
+  type CommandIo,
+  describeFailure,
+  type OptionValues,
+  requireOptions,
+  runCommand,
+  UsageError,
+} from './command-line.js';
+import { localModeOf } from './local-mode.js';
 
-export const TENANT_KEYS_USAGE = `usage: npm run tenant-keys -- <command> --table <TenantsTableName stack output> [options]
+const TABLE_OPTIONS = {
+  table: { type: 'string' },
+  region: { type: 'string' },
+  endpoint: { type: 'string' },
+  local: { type: 'boolean' },
+} as const;
+const TARGET = '(--table <TenantsTableName> [--region <region>] [--endpoint <DynamoDB URL>] | --local)';
+
+export const TENANT_KEYS_USAGE = `usage: npm run tenant-keys -- <command> ${TARGET} [options]
   create-tenant --name <name>               a new tenant and its first key
   list          --tenant <tenantId>         the tenant's keys: id, status, dates, hash hint (never the key)
   create-key    --tenant <tenantId>         one more key for the tenant (to rotate without downtime,
                                             then revoke the old key once clients use the new one)
   revoke        --tenant <tenantId> --key <keyId>
   rotate        --tenant <tenantId> --key <keyId>   create-key, then revoke the old key at once
-options: --region <region>, --endpoint <DynamoDB URL> (local mode; placeholder credentials)
+where the tenants table is
+  --table <TenantsTableName>  the stack output; AWS credentials and region as usual, or --region <region>
+  --endpoint <DynamoDB URL>   another DynamoDB, such as local mode's (placeholder credentials)
+  --local                     local mode's (npm start on PORT, 3000 by default): its table and endpoint
 A new key is printed once: only its hash is stored. A revoked key stops working within ${AUTH_CACHE_TTL_SECONDS} s.`;
 
 const COMMANDS = ['create-tenant', 'list', 'create-key', 'revoke', 'rotate'] as const;
 type Command = (typeof COMMANDS)[number];
+const NEEDED: Record<Command, readonly string[]> = {
+  'create-tenant': ['name'],
+  list: ['tenant'],
+  'create-key': ['tenant'],
+  revoke: ['tenant', 'key'],
+  rotate: ['tenant', 'key'],
+};
 
-interface Io {
-  log: (line: string) => void;
-  error: (line: string) => void;
-  /** Tests pass the local engine's client; otherwise one is made from --region/--endpoint. */
+const TENANT_KEYS = {
+  usage: `usage: npm run tenant-keys -- <${COMMANDS.join('|')}> ${TARGET} [--name <name>] [--tenant <tenantId>] [--key <keyId>] (--help for more)`,
+  help: TENANT_KEYS_USAGE,
+  options: {
+    ...TABLE_OPTIONS,
+    name: { type: 'string' },
+    tenant: { type: 'string' },
+    key: { type: 'string' },
+  },
+  positionals: 1,
+} as const;
+
+const CREATE_TENANT = {
+  usage: `usage: npm run create-tenant -- --name <tenant name> ${TARGET}`,
+  options: { ...TABLE_OPTIONS, name: { type: 'string' } },
+} as const;
+
+interface Io extends CommandIo {
+  /** Tests pass the local engine's client; otherwise one is made from --region/--endpoint/--local. */
   db?: DynamoDBDocumentClient;
+  /** Where --local finds local mode (PORT); process.env by default. */
+  env?: Record<string, string | undefined>;
 }
 
 /**
  * Operator commands for tenants and their API keys (lambdas/core/tenants.ts), on a deployed stack with the
- * standard AWS credential chain, or on local mode's DynamoDB with --endpoint. Returns the exit code.
+ * standard AWS credential chain, or on local mode's DynamoDB with --endpoint or --local. Returns the exit code.
  */
-export async function tenantKeysCommand(argv: readonly string[], io: Io): Promise<number> {
-  let parsed: ReturnType<typeof parse>;
-  try {
-    parsed = parse(argv);
-  } catch (error) {
-    io.error(`${(error as Error).message}\n${TENANT_KEYS_USAGE}`);
-    return 2;
-  }
-  const { values, positionals } = parsed;
-  const command = positionals[0] as Command | undefined;
-  if (values.help) {
-    io.log(TENANT_KEYS_USAGE);
-    return 0;
-  }
-  const missing = missingOptions(command, values);
-  if (!command || !COMMANDS.includes(command) || positionals.length > 1 || missing.length > 0) {
-    io.error(
-      `${missing.length > 0 ? `missing ${missing.map((name) => `--${name}`).join(', ')}\n` : ''}${TENANT_KEYS_USAGE}`,
-    );
-    return 2;
-  }
+export function tenantKeysCommand(argv: readonly string[], io: Io): Promise<number> {
+  return runCommand(TENANT_KEYS, argv, io, async ({ values, positionals }) => {
+    const command = positionals[0];
+    if (!command) throw new UsageError('missing the command');
+    if (!COMMANDS.includes(command as Command)) throw new UsageError(`unknown command '${command}'`);
+    return run(command as Command, values, io);
+  });
+}
 
-  const dynamo = io.db ? undefined : dynamoClient(values.region, values.endpoint);
+/** `npm run create-tenant`: tenant-keys create-tenant under its own name. */
+export function createTenantCommand(argv: readonly string[], io: Io): Promise<number> {
+  return runCommand(CREATE_TENANT, argv, io, ({ values }) => run('create-tenant', values, io));
+}
+
+type Values = OptionValues<(typeof TENANT_KEYS)['options']>;
+
+async function run(command: Command, values: Values, io: Io): Promise<number> {
+  requireOptions(values, [...(values.local ? [] : ['table']), ...NEEDED[command]]);
+  const local = await localModeOf(values, io.env);
+  const table = values.table ?? local?.tables.tenants ?? '';
+  const region = values.region ?? local?.region;
+  const dynamo = io.db
+    ? undefined
+    : new DynamoDBClient(awsClientConfig(region, values.endpoint ?? local?.endpoints.dynamodb));
   const db = io.db ?? documentClient(dynamo);
-  const table = values.table as string;
-  const tenantId = values.tenant as string;
-  const keyId = values.key as string;
+  const tenantId = values.tenant ?? '';
+  const keyId = values.key ?? '';
   try {
     switch (command) {
       case 'create-tenant': {
-        const tenant = await createTenant(db, table, { name: values.name as string });
+        const tenant = await createTenant(db, table, { name: values.name ?? '' });
         io.log(`tenant:  ${tenant.tenantId} (${tenant.name})`);
         printNewKey(io, tenant.keyId, tenant.apiKey);
         break;
@@ -99,39 +144,14 @@ export async function tenantKeysCommand(argv: readonly string[], io: Io): Promis
     }
     return 0;
   } catch (error) {
-    io.error(`${command} failed: ${(error as Error).message}`);
-    return error instanceof TenantKeyError ? 2 : 1;
+    const problem =
+      (error as Error).name === 'ResourceNotFoundException'
+        ? `the table ${table} does not exist${region ? ` in ${region}` : ''}: check --table (the TenantsTableName output) and the region`
+        : describeFailure(error);
+    throw new CommandError(`${command} failed: ${problem}`, error instanceof TenantKeyError ? 2 : 1);
   } finally {
     dynamo?.destroy();
   }
-}
-
-function parse(argv: readonly string[]) {
-  return parseArgs({
-    args: [...argv],
-    allowPositionals: true,
-    options: {
-      table: { type: 'string' },
-      name: { type: 'string' },
-      tenant: { type: 'string' },
-      key: { type: 'string' },
-      region: { type: 'string' },
-      endpoint: { type: 'string' },
-      help: { type: 'boolean' },
-    },
-  });
-}
-
-function missingOptions(command: string | undefined, values: Record<string, unknown>): string[] {
-  const needed: Record<Command, string[]> = {
-    'create-tenant': ['table', 'name'],
-    list: ['table', 'tenant'],
-    'create-key': ['table', 'tenant'],
-    revoke: ['table', 'tenant', 'key'],
-    rotate: ['table', 'tenant', 'key'],
-  };
-  const names = COMMANDS.includes(command as Command) ? needed[command as Command] : [];
-  return names.filter((name) => !values[name]);
 }
 
 function printNewKey(io: Io, keyId: string, apiKey: string): void {
@@ -148,14 +168,4 @@ function describeKey(key: ApiKeyInfo): string {
     ...(key.revokedAt ? [`revoked ${key.revokedAt}`] : []),
     `sha256 ${key.hashHint}…`,
   ].join('  ');
-}
-
-/** The default credential chain on AWS; placeholder credentials for a local DynamoDB, which ignores them. */
-function dynamoClient(region: string | undefined, endpoint: string | undefined): DynamoDBClient {
-  if (!endpoint) return new DynamoDBClient(region ? { region } : {});
-  return new DynamoDBClient({
-    endpoint,
-    region: region ?? 'us-east-1',
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-  });
 }

@@ -330,7 +330,7 @@ describe('Redrive: npm run redrive on AWS (a fake SQS in a client middleware, no
   it('prints the usage without --dlq and exits 2', async () => {
     const { code, errors } = await command([]);
     expect(code).toBe(2);
-    expect(errors).toMatch(/^usage: npm run redrive -- --dlq <DLQ ARN or URL>/);
+    expect(errors).toMatch(/^missing --dlq\. usage: npm run redrive -- --dlq <DLQ ARN or URL>/);
   });
 });
 

@@ -202,11 +202,11 @@ describe('Security: API keys (create, list, add, revoke, rotate)', () => {
     });
 
     it.each([
-      [[], /^usage:/],
-      [['list', '--table', 't'], /^missing --tenant\nusage:/],
-      [['revoke', '--table', 't', '--tenant', 'ten_1'], /^missing --key\nusage:/],
-      [['explode', '--table', 't'], /^usage:/],
-      [['list', '--tenant', 'ten_1', '--bogus'], /Unknown option '--bogus'/],
+      [[], /^missing the command\. usage:/],
+      [['list', '--table', 't'], /^missing --tenant\. usage:/],
+      [['revoke', '--table', 't', '--tenant', 'ten_1'], /^missing --key\. usage:/],
+      [['explode', '--table', 't'], /^unknown command 'explode'\. usage:/],
+      [['list', '--tenant', 'ten_1', '--bogus'], /^Unknown option '--bogus'\. usage:/],
     ])('refuses %j with usage and exit code 2', async (argv, message) => {
       const result = await cli(...argv);
       expect(result.code).toBe(2);

@@ -2,7 +2,7 @@ import { Webhook } from 'standardwebhooks';
 
 /**
  * Standard Webhooks headers for one attempt: each signature covers "{id}.{unix seconds}.{body}", one per
- * secret, space-separated, so during a secret rotation receivers holding either secret can verify.
+ * live secret, space-separated, so during a secret rotation receivers holding any of them can verify.
  */
 export function signatureHeaders(
   secrets: readonly string[],
