@@ -134,18 +134,35 @@ export function judge(evidence: Evidence): Check[] {
   const alarm = observed.alarms['delivery-dlq'];
 
   const goneView = evidence.subscriptions.find((view) => view.id === gone?.subscriptionId);
-  const goneAttemptsPerEvent = new Map<string, number>();
+  // The sender's view, per event: its 410 answers, and its attempts cut short before any answer (a timeout,
+  // a reset), which say nothing of the 410 handling. How fast the machine is decides how many of those there
+  // are, never whether the subscription is dropped at its first answered 410.
+  const goneLog = new Map<string, { answered410: number[]; unanswered: number }>();
   for (const attempt of evidence.goneAttempts) {
-    goneAttemptsPerEvent.set(attempt.eventId, (goneAttemptsPerEvent.get(attempt.eventId) ?? 0) + 1);
+    const event = goneLog.get(attempt.eventId) ?? { answered410: [], unanswered: 0 };
+    if (attempt.statusCode === 410) event.answered410.push(attempt.attempt);
+    if (attempt.statusCode === undefined) event.unanswered++;
+    goneLog.set(attempt.eventId, event);
   }
-  // An event sent to it twice, by the receiver's count or the attempt log's (which misses unrecorded attempts).
   const goneRequestsPerEvent = gone?.receiver.tally.attempts ?? new Map<string, number>();
+  // An event sent again after its 410 was answered: by the attempt log, or by the receiver's count (which
+  // also sees attempts the log missed), allowing one more request for each attempt cut short.
   const goneRetried = new Set(
-    [...goneAttemptsPerEvent, ...goneRequestsPerEvent].flatMap(([eventId, times]) =>
-      times > 1 ? [eventId] : [],
-    ),
+    [...goneLog.keys(), ...goneRequestsPerEvent.keys()].filter((eventId) => {
+      const { answered410, unanswered } = goneLog.get(eventId) ?? { answered410: [], unanswered: 0 };
+      const firstGone = Math.min(...answered410);
+      const attemptedAfter = evidence.goneAttempts.some(
+        (attempt) => attempt.eventId === eventId && attempt.attempt > firstGone,
+      );
+      return (
+        answered410.length > 1 || attemptedAfter || (goneRequestsPerEvent.get(eventId) ?? 0) > 1 + unanswered
+      );
+    }),
   ).size;
-  const goneNot410 = evidence.goneAttempts.filter((attempt) => attempt.statusCode !== 410).length;
+  const goneUnanswered = evidence.goneAttempts.filter((attempt) => attempt.statusCode === undefined).length;
+  const goneNot410 = evidence.goneAttempts.filter(
+    (attempt) => attempt.statusCode !== undefined && attempt.statusCode !== 410,
+  ).length;
   const goneReached = gone?.receiver.tally.attempts.size ?? 0;
   const goneRequests = gone?.receiver.tally.requests ?? 0;
   // Only the attempt whose write disabled it tells the owner, so exactly once.
@@ -183,7 +200,7 @@ export function judge(evidence: Evidence): Check[] {
       figures: `${whole(failingPairs.size - failingMissing)} of ${whole(failingPairs.size)} pairs dead-lettered (${whole(failingDuplicateLetters)} more as duplicate messages); delivery-dlq alarm ${alarm ?? 'missing'}`,
     },
     {
-      name: '410 subscription: disabled after one attempt, its owner told once',
+      name: '410 subscription: disabled at its first answered 410, no event sent again after its 410, its owner told once',
       passed:
         goneView?.status === 'disabled' &&
         goneView.disabledReason === 'endpoint_gone' &&
@@ -192,7 +209,7 @@ export function judge(evidence: Evidence): Check[] {
         goneNot410 === 0 &&
         goneDisabledEvents === 1 &&
         othersDisabled === 0,
-      figures: `${goneView?.status ?? 'missing'} (${goneView?.disabledReason ?? 'no reason'}); ${goneReached} events reached it in ${goneRequests} requests (those in flight when the first 410 came back), attempt log ${evidence.goneAttempts.length} attempts, ${goneRetried} events attempted twice; webhook.subscription.disabled put ${goneDisabledEvents} times; ${othersDisabled} other subscriptions disabled`,
+      figures: `${goneView?.status ?? 'missing'} (${goneView?.disabledReason ?? 'no reason'}); ${goneReached} events reached it in ${goneRequests} requests (those in flight when the first 410 came back), attempt log ${evidence.goneAttempts.length} attempts (${goneNot410} answered other than 410, ${goneUnanswered} cut short before an answer), ${goneRetried} events sent again after their 410; webhook.subscription.disabled put ${goneDisabledEvents} times; ${othersDisabled} other subscriptions disabled`,
     },
     {
       name: 'no other DLQ holds anything',

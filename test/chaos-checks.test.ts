@@ -79,6 +79,12 @@ function healthy(): Made {
   };
 }
 
+/** The gone receiver's e1: a first attempt that timed out (the receiver saw it), then `next`. */
+function timedOutThen(evidence: Made, next: Evidence['goneAttempts'][number]) {
+  evidence.goneAttempts = [{ eventId: 'e1', attempt: 1, result: 'failed' }, next];
+  (evidence.receivers[3] as ChaosReceiver).tally.attempts.set('e1', 2);
+}
+
 const failed = (evidence: Evidence) =>
   judge(evidence)
     .filter((check) => !check.passed)
@@ -87,6 +93,13 @@ const failed = (evidence: Evidence) =>
 describe('Chaos checks', () => {
   it('pass a run where every promise held', () => {
     expect(failed(healthy())).toEqual([]);
+  });
+
+  // On a slow machine the first 410 can come back after the attempt's timeout: the retry gets it.
+  it('pass a run where an attempt to the 410 receiver timed out before its answer', () => {
+    const evidence = healthy();
+    timedOutThen(evidence, { eventId: 'e1', attempt: 2, result: 'failed', statusCode: 410 });
+    expect(failed(evidence)).toEqual([]);
   });
 
   it.each<[string, (evidence: Made) => void, string[]]>([
@@ -138,6 +151,47 @@ describe('Chaos checks', () => {
     [
       'the gone receiver asked twice for one event',
       (evidence) => (evidence.receivers[3] as ChaosReceiver).tally.attempts.set('e1', 2),
+      ['410 subscription'],
+    ],
+    [
+      'a 500 before the 410',
+      (evidence) => {
+        evidence.goneAttempts = [
+          { eventId: 'e1', attempt: 1, result: 'failed', statusCode: 500 },
+          { eventId: 'e1', attempt: 2, result: 'failed', statusCode: 410 },
+        ];
+        (evidence.receivers[3] as ChaosReceiver).tally.attempts.set('e1', 2);
+      },
+      ['410 subscription'],
+    ],
+    [
+      'an attempt after the 410, cut short',
+      (evidence) => {
+        evidence.goneAttempts = [
+          { eventId: 'e1', attempt: 1, result: 'failed', statusCode: 410 },
+          { eventId: 'e1', attempt: 2, result: 'failed' },
+        ];
+      },
+      ['410 subscription'],
+    ],
+    [
+      'two 410s for one event after a timeout',
+      (evidence) => {
+        timedOutThen(evidence, { eventId: 'e1', attempt: 2, result: 'failed', statusCode: 410 });
+        evidence.goneAttempts = [
+          ...evidence.goneAttempts,
+          { eventId: 'e1', attempt: 3, result: 'failed', statusCode: 410 },
+        ];
+        (evidence.receivers[3] as ChaosReceiver).tally.attempts.set('e1', 3);
+      },
+      ['410 subscription'],
+    ],
+    [
+      'the receiver asked again after a timeout and a 410',
+      (evidence) => {
+        timedOutThen(evidence, { eventId: 'e1', attempt: 2, result: 'failed', statusCode: 410 });
+        (evidence.receivers[3] as ChaosReceiver).tally.attempts.set('e1', 3);
+      },
       ['410 subscription'],
     ],
     [
