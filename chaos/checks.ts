@@ -200,7 +200,7 @@ export function judge(evidence: Evidence): Check[] {
       figures: `${whole(failingPairs.size - failingMissing)} of ${whole(failingPairs.size)} pairs dead-lettered (${whole(failingDuplicateLetters)} more as duplicate messages); delivery-dlq alarm ${alarm ?? 'missing'}`,
     },
     {
-      name: '410 subscription: disabled at its first answered 410, no event sent again after its 410, its owner told once',
+      name: '410 subscription: disabled at its first answered 410, owner told once, no resend',
       passed:
         goneView?.status === 'disabled' &&
         goneView.disabledReason === 'endpoint_gone' &&
@@ -209,7 +209,7 @@ export function judge(evidence: Evidence): Check[] {
         goneNot410 === 0 &&
         goneDisabledEvents === 1 &&
         othersDisabled === 0,
-      figures: `${goneView?.status ?? 'missing'} (${goneView?.disabledReason ?? 'no reason'}); ${goneReached} events reached it in ${goneRequests} requests (those in flight when the first 410 came back), attempt log ${evidence.goneAttempts.length} attempts (${goneNot410} answered other than 410, ${goneUnanswered} cut short before an answer), ${goneRetried} events sent again after their 410; webhook.subscription.disabled put ${goneDisabledEvents} times; ${othersDisabled} other subscriptions disabled`,
+      figures: `${goneView?.status ?? 'missing'} (${goneView?.disabledReason ?? 'no reason'}); ${goneReached} events reached it in ${goneRequests} requests; log: ${evidence.goneAttempts.length} attempts, ${goneNot410} answered other than 410, ${goneUnanswered} cut short, ${goneRetried} events resent after their 410; webhook.subscription.disabled put ${goneDisabledEvents} times; ${othersDisabled} other subscriptions disabled`,
     },
     {
       name: 'no other DLQ holds anything',
