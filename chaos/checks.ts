@@ -209,7 +209,7 @@ export function judge(evidence: Evidence): Check[] {
         goneNot410 === 0 &&
         goneDisabledEvents === 1 &&
         othersDisabled === 0,
-      figures: `${goneView?.status ?? 'missing'} (${goneView?.disabledReason ?? 'no reason'}); ${goneReached} events reached it in ${goneRequests} requests; log: ${evidence.goneAttempts.length} attempts, ${goneNot410} answered other than 410, ${goneUnanswered} cut short, ${goneRetried} events resent after their 410; webhook.subscription.disabled put ${goneDisabledEvents} times; ${othersDisabled} other subscriptions disabled`,
+      figures: `${goneView?.status ?? 'missing'} (${goneView?.disabledReason ?? 'no reason'}); ${goneReached} events reached it in ${goneRequests} requests; log: ${evidence.goneAttempts.length} attempts, ${goneNot410} answered other than 410, ${goneUnanswered} cut short, ${goneRetried} events re-sent after their first 410; webhook.subscription.disabled put ${goneDisabledEvents} times; ${othersDisabled} other subscriptions disabled`,
     },
     {
       name: 'no other DLQ holds anything',
