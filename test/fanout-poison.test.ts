@@ -236,12 +236,17 @@ describe('Function: fan-out, poison messages', () => {
 
   it('fans out a known tenant’s events, reading the tenant once per instance', async () => {
     const fanout = instrumentedFanout();
-    for (const id of ['evt_known_1', 'evt_known_2']) {
-      await send(busEvent({}, {}, { id }));
-      expect(await fanout.poll()).toMatchObject({ received: 1, succeeded: 1, failed: 0 });
-      expect(await events().get(tenantId, id)).toMatchObject({ id, tenantId });
+    // A batch of three, whose records are handled at once, then one more event.
+    for (const batch of [['evt_known_1', 'evt_known_2', 'evt_known_3'], ['evt_known_4']]) {
+      for (const id of batch) await send(busEvent({}, {}, { id }));
+      expect(await fanout.poll()).toMatchObject({
+        received: batch.length,
+        succeeded: batch.length,
+        failed: 0,
+      });
+      for (const id of batch) expect(await events().get(tenantId, id)).toMatchObject({ id, tenantId });
     }
-    // One eventually consistent read for both events: the second found the tenant in the cache.
+    // One eventually consistent read for all four: the batch shared it, the last event found it remembered.
     expect(fanout.tenantReads()).toEqual([
       { command: 'GetItemCommand', table: 'tenants', consistent: false },
     ]);

@@ -243,6 +243,8 @@ export const MAX_KNOWN_TENANTS = 10_000;
  */
 export class KnownTenants {
   private readonly found: TtlCache<string, true>;
+  /** Reads in flight: a batch's records are handled at once, and those of one tenant share one read. */
+  private readonly lookups = new Map<string, Promise<boolean>>();
 
   constructor(
     private readonly db: DynamoDBDocumentClient,
@@ -254,6 +256,15 @@ export class KnownTenants {
 
   async exists(tenantId: string): Promise<boolean> {
     if (this.found.get(tenantId)) return true;
+    let lookup = this.lookups.get(tenantId);
+    if (!lookup) {
+      lookup = this.read(tenantId).finally(() => this.lookups.delete(tenantId));
+      this.lookups.set(tenantId, lookup);
+    }
+    return lookup;
+  }
+
+  private async read(tenantId: string): Promise<boolean> {
     const read = (consistent: boolean) =>
       tenantItem(this.db, this.tableName, tenantId, { consistent, projection: 'pk' });
     const exists = (await read(false)) !== undefined || (await read(true)) !== undefined;
