@@ -242,17 +242,17 @@ export const MAX_KNOWN_TENANTS = 10_000;
  * read (ProjectionExpression), so fan-out never holds the tenant's key hashes.
  */
 export class KnownTenants {
-  private readonly found: TtlCache<string, true>;
+  private readonly found = new TtlCache<string, true>({
+    ttlMs: KNOWN_TENANT_TTL_MS,
+    maxEntries: MAX_KNOWN_TENANTS,
+  });
   /** Reads in flight: a batch's records are handled at once, and those of one tenant share one read. */
   private readonly lookups = new Map<string, Promise<boolean>>();
 
   constructor(
     private readonly db: DynamoDBDocumentClient,
     private readonly tableName: string,
-    options: { now?: () => number } = {},
-  ) {
-    this.found = new TtlCache({ ttlMs: KNOWN_TENANT_TTL_MS, maxEntries: MAX_KNOWN_TENANTS, ...options });
-  }
+  ) {}
 
   async exists(tenantId: string): Promise<boolean> {
     if (this.found.get(tenantId)) return true;
