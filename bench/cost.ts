@@ -348,6 +348,8 @@ function priceUsage(usage: Usage, definition: ServiceDefinition): CostLine[] {
   }
   for (const [key, units] of Object.entries(usage.dynamo)) {
     const [table = '', operation = ''] = key.split(' ');
+    // The tenants table also serves fan-out's check that a bus event's tenant exists, counted with the API's
+    // reads: one read per tenant per instance every few minutes, too small to show as a line of its own.
     const part: CostPart = table === 'tenants' ? 'api' : table === 'attempts' ? 'attempt log' : 'pipeline';
     const item = `DynamoDB ${table}: ${operation}`;
     add({

@@ -140,8 +140,10 @@ export class FanoutStack extends Stack {
     this.ingestion.bus.grantPutEventsTo(ingest);
     grantOnTable(tenants, ingest, 'dynamodb:UpdateItem');
 
-    // Routes and replay targets; claims, fan-out marks and stored events; events since T (byTime) that have
-    // no delivered attempt (byEvent); deliveries, and continuations of large fan-outs.
+    // Whether a bus event's tenant exists; routes and replay targets; claims, fan-out marks and stored events;
+    // events since T (byTime) that have no delivered attempt (byEvent); deliveries, and continuations of large
+    // fan-outs.
+    grantOnTable(tenants, fanout, 'dynamodb:GetItem');
     grantOnTable(subscriptions, fanout, 'dynamodb:Query', 'dynamodb:GetItem');
     grantOnTable(events, fanout, 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:GetItem');
     grantQueryOnIndex(events, EVENTS_BY_TIME_INDEX, fanout);

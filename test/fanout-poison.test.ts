@@ -1,3 +1,4 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
   DeleteMessageCommand,
   ReceiveMessageCommand,
@@ -5,10 +6,14 @@ import {
   SQSClient,
 } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
+import { documentClient } from '../lambdas/core/aws.js';
 import { MAX_EVENT_ENTRY_BYTES, toPutEventsEntry } from '../lambdas/core/bus-events.js';
+import { EventStore } from '../lambdas/core/event-store.js';
 import { DEAD_LETTER_ERROR_ATTRIBUTE, DEAD_LETTER_REASON_ATTRIBUTE } from '../lambdas/core/fanout-handler.js';
 import { fanoutFunction } from '../lambdas/core/functions.js';
+import { newId } from '../lambdas/core/ids.js';
 import { logger } from '../lambdas/core/logger.js';
+import { createTenant } from '../lambdas/core/tenants.js';
 import { toBusEvent } from '../local/event-bus.js';
 import { pollOnce } from '../local/event-source.js';
 import { queueDepth } from '../local/queue-metrics.js';
@@ -33,10 +38,18 @@ describe('Function: fan-out, poison messages', () => {
   afterAll(() => service.close());
 
   const queues = () => service.resources.queues.fanout;
-  const busEvent = (fields: Record<string, unknown> = {}, data: Record<string, unknown> = { n: 1 }) =>
+  const busEvent = (
+    fields: Record<string, unknown> = {},
+    data: Record<string, unknown> = { n: 1 },
+    event: { tenantId?: string; id?: string } = {},
+  ) =>
     JSON.stringify({
       ...toBusEvent(
-        toPutEventsEntry(service.busName, tenantId, { id: 'evt_poison', type: 'order.created', data }),
+        toPutEventsEntry(service.busName, event.tenantId ?? tenantId, {
+          id: event.id ?? 'evt_poison',
+          type: 'order.created',
+          data,
+        }),
         {
           account: '000000000000',
           region: 'us-east-1',
@@ -62,6 +75,7 @@ describe('Function: fan-out, poison messages', () => {
     ['a body that is not JSON', () => 'not json', 'not_json'],
     ['a body that is not an event', () => '[1,2]', 'not_an_event'],
     ['a source that names no tenant', () => busEvent({ source: 'fanout.tenant.acme' }), 'no_tenant'],
+    ['a tenant that does not exist', () => busEvent({}, {}, { tenantId: newId('ten') }), 'unknown_tenant'],
     ['an invalid detail-type', () => busEvent({ 'detail-type': 'order created' }), 'invalid_event_type'],
     ['a detail that is not an object', () => busEvent({ detail: [1] }), 'invalid_detail'],
     [
@@ -116,6 +130,130 @@ describe('Function: fan-out, poison messages', () => {
     },
   );
 
+  const reasonOf = (message: { MessageAttributes?: Record<string, { StringValue?: string }> }) =>
+    message.MessageAttributes?.[DEAD_LETTER_REASON_ATTRIBUTE]?.StringValue;
+  const takeDeadLetters = async () => {
+    const messages = await receiveDeadLetters();
+    for (const { ReceiptHandle } of messages) {
+      await service.clients.sqs.send(
+        new DeleteMessageCommand({ QueueUrl: queues().deadLetterUrl, ReceiptHandle }),
+      );
+    }
+    return messages;
+  };
+  const pollWith = (handler: ReturnType<typeof fanoutFunction>) =>
+    pollOnce(service.clients.sqs, handler, {
+      queueUrl: queues().url,
+      queueArn: queues().arn,
+      batchSize: 10,
+    });
+  const localDynamo = () =>
+    new DynamoDBClient({
+      endpoint: inject('dynamoEndpoint'),
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    });
+  /** A fan-out instance of its own (so its own tenant cache) that records each DynamoDB call it makes. */
+  const instrumentedFanout = () => {
+    const dynamo = localDynamo();
+    const calls: { command: string; table: string; consistent: boolean }[] = [];
+    dynamo.middlewareStack.add(
+      (next, context) => async (args) => {
+        const input = args.input as { TableName?: string; ConsistentRead?: boolean };
+        const table = Object.entries(service.resources.tables).find(([, name]) => name === input.TableName);
+        calls.push({
+          command: context.commandName ?? '',
+          table: table?.[0] ?? '?',
+          consistent: input.ConsistentRead ?? false,
+        });
+        return next(args);
+      },
+      { step: 'initialize' },
+    );
+    const handler = fanoutFunction(service.config, { db: documentClient(dynamo), sqs: service.clients.sqs });
+    return {
+      calls,
+      tenantReads: () => calls.filter((call) => call.table === 'tenants'),
+      poll: () => pollWith(handler),
+      close: () => dynamo.destroy(),
+    };
+  };
+  const events = () => new EventStore(service.clients.db, service.config.eventsTable);
+
+  it('dead-letters an event for a tenant that does not exist, read again consistently first, and stores nothing', async () => {
+    const errors = vi.spyOn(logger, 'error');
+    const fanout = instrumentedFanout();
+    const unknown = newId('ten');
+    await send(busEvent({}, {}, { tenantId: unknown, id: 'evt_unknown' }));
+
+    expect(await fanout.poll()).toMatchObject({ received: 1, succeeded: 1, failed: 0 });
+    expect((await takeDeadLetters()).map(reasonOf)).toEqual(['unknown_tenant']);
+    // Two reads of the tenant, the second consistent, and nothing else: no claim, no stored event.
+    expect(fanout.calls).toEqual([
+      { command: 'GetItemCommand', table: 'tenants', consistent: false },
+      { command: 'GetItemCommand', table: 'tenants', consistent: true },
+    ]);
+    expect(await events().get(unknown, 'evt_unknown')).toBeUndefined();
+    expect(errors).toHaveBeenCalledWith(
+      'fan-out message sent to the DLQ: it can never succeed',
+      expect.objectContaining({
+        source: `fanout.tenant.${unknown}`,
+        id: expect.any(String),
+        reason: 'unknown_tenant',
+        problem: `tenant ${unknown} does not exist`,
+        action: expect.stringMatching(/npm run create-tenant.*--destination <FanoutQueueArn>/),
+      }),
+    );
+    errors.mockRestore();
+    fanout.close();
+  });
+
+  it('does not remember an unknown tenant: once created, its next event is fanned out by the same instance', async () => {
+    const fanout = instrumentedFanout();
+    // createTenant draws the id itself: an event naming it is fanned out just before the tenant is written.
+    const creating = localDynamo();
+    creating.middlewareStack.add(
+      (next, context) => async (args) => {
+        const item = (args.input as { Item?: Record<string, unknown> }).Item;
+        if (context.commandName === 'PutItemCommand' && item?.name === 'late') {
+          await send(busEvent({}, {}, { tenantId: String(item.tenantId), id: 'evt_early' }));
+          expect(await fanout.poll()).toMatchObject({ received: 1, succeeded: 1, failed: 0 });
+        }
+        return next(args);
+      },
+      { step: 'initialize' },
+    );
+    const late = await createTenant(documentClient(creating), service.config.tenantsTable, { name: 'late' });
+    creating.destroy();
+    expect((await takeDeadLetters()).map(reasonOf)).toEqual(['unknown_tenant']);
+
+    await send(busEvent({}, {}, { tenantId: late.tenantId, id: 'evt_first' }));
+    expect(await fanout.poll()).toMatchObject({ received: 1, succeeded: 1, failed: 0 });
+    expect(await events().get(late.tenantId, 'evt_first')).toMatchObject({ id: 'evt_first' });
+    expect(await takeDeadLetters()).toEqual([]);
+    fanout.close();
+  });
+
+  it('fans out a known tenant’s events, reading the tenant once per instance', async () => {
+    const fanout = instrumentedFanout();
+    // A batch of three, whose records are handled at once, then one more event.
+    for (const batch of [['evt_known_1', 'evt_known_2', 'evt_known_3'], ['evt_known_4']]) {
+      for (const id of batch) await send(busEvent({}, {}, { id }));
+      expect(await fanout.poll()).toMatchObject({
+        received: batch.length,
+        succeeded: batch.length,
+        failed: 0,
+      });
+      for (const id of batch) expect(await events().get(tenantId, id)).toMatchObject({ id, tenantId });
+    }
+    // One eventually consistent read for all four: the batch shared it, the last event found it remembered.
+    expect(fanout.tenantReads()).toEqual([
+      { command: 'GetItemCommand', table: 'tenants', consistent: false },
+    ]);
+    expect(await takeDeadLetters()).toEqual([]);
+    fanout.close();
+  });
+
   it('leaves transient failures to SQS: a failed DLQ send, a DynamoDB error', async () => {
     // A real SQS client whose SendMessage calls fail, as a throttled call would.
     const flakySqs = new SQSClient({
@@ -134,17 +272,11 @@ describe('Function: fan-out, poison messages', () => {
       { ...service.config, eventsTable: 'no-such-table' },
       { db: service.clients.db, sqs: flakySqs },
     );
-    const poll = () =>
-      pollOnce(service.clients.sqs, handler, {
-        queueUrl: queues().url,
-        queueArn: queues().arn,
-        batchSize: 10,
-      });
     await send('not json');
     await send(busEvent());
 
     // Neither is deleted: both come back after the visibility timeout for another receive.
-    expect(await poll()).toMatchObject({ received: 2, succeeded: 0, failed: 2 });
+    expect(await pollWith(handler)).toMatchObject({ received: 2, succeeded: 0, failed: 2 });
     expect(await queueDepth(service.clients.sqs, queues().url)).toEqual({ visible: 0, inFlight: 2 });
     expect(await receiveDeadLetters()).toEqual([]);
     flakySqs.destroy();

@@ -4,6 +4,7 @@ import type {
 } from 'aws-lambda';
 import { headerValue } from './headers.js';
 import type { AuthorizerContext } from './http.js';
+import { TtlCache } from './ttl-cache.js';
 
 export type ApiKeyResolver = (apiKey: string) => Promise<string | undefined>;
 
@@ -27,16 +28,17 @@ export const AUTH_CACHE_TTL_SECONDS = 30;
  * without a tenant before touching data (http.ts).
  */
 export function createAuthorizer(resolve: ApiKeyResolver, options: AuthorizerOptions) {
-  const now = options.now ?? Date.now;
-  const cache = new Map<string, { tenantId: string | undefined; expiresAt: number }>();
+  const cache = new TtlCache<string, string | undefined>({
+    ttlMs: options.cacheTtlMs,
+    maxEntries: options.maxCachedKeys,
+    ...(options.now ? { now: options.now } : {}),
+  });
 
   async function lookup(apiKey: string): Promise<string | undefined> {
     const cached = cache.get(apiKey);
-    if (cached && cached.expiresAt > now()) return cached.tenantId;
+    if (cached) return cached.value;
     const tenantId = await resolve(apiKey);
-    cache.delete(apiKey);
-    if (cache.size >= options.maxCachedKeys) cache.delete(cache.keys().next().value as string);
-    cache.set(apiKey, { tenantId, expiresAt: now() + options.cacheTtlMs });
+    cache.set(apiKey, tenantId);
     return tenantId;
   }
 

@@ -94,6 +94,7 @@ export const FUNCTION_SETTINGS = {
   ],
   ingest: ['tenantsTable', 'eventBusName', 'tenantRequestsPerSecond'],
   fanout: [
+    'tenantsTable',
     'subscriptionsTable',
     'eventsTable',
     'attemptsTable',

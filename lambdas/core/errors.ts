@@ -99,6 +99,7 @@ export type PoisonReason =
   | 'not_json'
   | 'not_an_event'
   | 'no_tenant'
+  | 'unknown_tenant'
   | 'invalid_event_type'
   | 'invalid_detail'
   | 'too_large'

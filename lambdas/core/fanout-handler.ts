@@ -16,9 +16,9 @@ export const DEAD_LETTER_ERROR_ATTRIBUTE = 'FanoutError';
  * Fan-out: each record is a bus event (a new publish) or a fan-out job (a continuation or a replay), and
  * each is one bounded page of work. A record that fails for a transient reason (a throttle, an SQS error) is
  * redelivered by SQS and, after maxReceiveCount receives, moved to the DLQ. A record that can never succeed
- * (PoisonMessageError: not an event, no tenant, an invalid type or detail, too large, a malformed job) is
- * sent to the DLQ at once, body unchanged so it can be redriven, and then counts as handled so SQS deletes
- * it; if that send fails, the record fails and is retried like any other.
+ * (PoisonMessageError: not an event, no tenant or an unknown one, an invalid type or detail, too large, a
+ * malformed job) is sent to the DLQ at once, body unchanged so it can be redriven, and then counts as handled
+ * so SQS deletes it; if that send fails, the record fails and is retried like any other.
  */
 export function createFanoutHandler(deps: FanoutDependencies): QueueHandler {
   const handleBody = async (body: unknown) => {

@@ -4,15 +4,19 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import type { AttemptLog } from './attempts.js';
-import type { AcceptedEvent } from './bus-events.js';
+import { type AcceptedEvent, TENANT_SOURCE_PREFIX } from './bus-events.js';
 import { type DeliveryMessage, deliveryMessage, type InlineEvent, inlineEvent } from './delivery-message.js';
+import { PoisonMessageError } from './errors.js';
 import type { EventStore } from './event-store.js';
 import { anyFilterMatches, candidateFilters } from './event-types.js';
 import { type FanoutJob, sendFanoutJob } from './fanout-jobs.js';
 import type { SubscriptionStore } from './subscriptions.js';
+import type { KnownTenants } from './tenants.js';
 
 export interface FanoutDependencies {
   sqs: SQSClient;
+  /** Whether a bus event's tenant exists; jobs are the service's own and name tenants that do. */
+  tenants: Pick<KnownTenants, 'exists'>;
   subscriptions: SubscriptionStore;
   events: EventStore;
   attempts: AttemptLog;
@@ -44,7 +48,8 @@ const SEND_ROUNDS = 4;
 const LOOKUPS_IN_FLIGHT = 16;
 
 /**
- * Fans out a newly published event: stores and claims it, queues its first page of deliveries and, when
+ * Fans out a newly published event: checks that its tenant exists (one put on the bus directly may name any
+ * tenant id; the API's always exist), then stores and claims it, queues its first page of deliveries and, when
  * more subscriptions may match, a continuation job for the rest.
  *
  * The order keeps every subscription served at least once whatever step a crash interrupts:
@@ -57,6 +62,14 @@ const LOOKUPS_IN_FLIGHT = 16;
  * are continuation jobs, and a retried job re-runs from its own start, so it re-sends its own page only.
  */
 export async function fanOutEvent(deps: FanoutDependencies, event: AcceptedEvent): Promise<FanoutResult> {
+  // Before the claim, so nothing is stored for an event that would be fanned out to no one.
+  if (!(await deps.tenants.exists(event.tenantId))) {
+    throw new PoisonMessageError(`tenant ${event.tenantId} does not exist`, {
+      reason: 'unknown_tenant',
+      // create-tenant makes a new id, so only a tenant that exists again (a restored table) makes a redrive work.
+      action: `publish again with Source "${TENANT_SOURCE_PREFIX}<tenantId>" of an existing tenant (npm run create-tenant makes one and prints its id); redrive this message (--destination <FanoutQueueArn>) only once tenant ${event.tenantId} exists, e.g. in a restored tenants table`,
+    });
+  }
   if (!(await deps.events.claim(event))) return { outcome: 'duplicate' };
   const page = await fanOutPage(
     deps,

@@ -14,7 +14,7 @@ import { operationalEvents } from './operational-events.js';
 import { TenantRateLimiter } from './rate-limit.js';
 import { subscriptionRoutes } from './subscription-api.js';
 import { SubscriptionStore } from './subscriptions.js';
-import { resolveApiKey } from './tenants.js';
+import { KnownTenants, resolveApiKey } from './tenants.js';
 
 /**
  * How each function is put together from its settings and AWS clients. The Lambda entries call these with
@@ -102,6 +102,7 @@ function rateLimiter(
 export function fanoutFunction(config: FunctionConfig<'fanout'>, clients: Pick<Clients, 'db' | 'sqs'>) {
   return createFanoutHandler({
     sqs: clients.sqs,
+    tenants: new KnownTenants(clients.db, config.tenantsTable),
     subscriptions: new SubscriptionStore(clients.db, config.subscriptionsTable),
     events: new EventStore(clients.db, config.eventsTable, config.eventRetentionDays),
     attempts: new AttemptLog(clients.db, config.attemptsTable),

@@ -2,6 +2,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { batchGetAll, isConditionalCheckFailed } from './dynamo.js';
 import { newId } from './ids.js';
+import { TtlCache } from './ttl-cache.js';
 
 /**
  * Tenants and their API keys live in one table:
@@ -227,6 +228,51 @@ export async function resolveApiKey(
   return Item.tenantId;
 }
 
+/** How long fan-out remembers that a tenant exists, and how many tenants one instance remembers. */
+export const KNOWN_TENANT_TTL_MS = 5 * 60 * 1000;
+export const MAX_KNOWN_TENANTS = 10_000;
+
+/**
+ * Whether a tenant exists, as fan-out asks for each event put on the bus. A tenant found is remembered for
+ * KNOWN_TENANT_TTL_MS: the service never deletes a tenant, and the expiry bounds how long one an operator
+ * deleted by hand is still served. At most MAX_KNOWN_TENANTS are remembered (tens of bytes each), so a
+ * publisher cycling through tenant ids cannot grow the instance's memory. An unknown tenant is never
+ * remembered, and before it is called unknown it is read again consistently: an eventually consistent read
+ * may miss a tenant created a moment ago, whose first event must not be dead-lettered. Only the key is
+ * read (ProjectionExpression), so fan-out never holds the tenant's key hashes.
+ */
+export class KnownTenants {
+  private readonly found = new TtlCache<string, true>({
+    ttlMs: KNOWN_TENANT_TTL_MS,
+    maxEntries: MAX_KNOWN_TENANTS,
+  });
+  /** Reads in flight: a batch's records are handled at once, and those of one tenant share one read. */
+  private readonly lookups = new Map<string, Promise<boolean>>();
+
+  constructor(
+    private readonly db: DynamoDBDocumentClient,
+    private readonly tableName: string,
+  ) {}
+
+  async exists(tenantId: string): Promise<boolean> {
+    if (this.found.get(tenantId)) return true;
+    let lookup = this.lookups.get(tenantId);
+    if (!lookup) {
+      lookup = this.read(tenantId).finally(() => this.lookups.delete(tenantId));
+      this.lookups.set(tenantId, lookup);
+    }
+    return lookup;
+  }
+
+  private async read(tenantId: string): Promise<boolean> {
+    const read = (consistent: boolean) =>
+      tenantItem(this.db, this.tableName, tenantId, { consistent, projection: 'pk' });
+    const exists = (await read(false)) !== undefined || (await read(true)) !== undefined;
+    if (exists) this.found.set(tenantId, true);
+    return exists;
+  }
+}
+
 function checkedKey(apiKey: string | undefined): string {
   const key = apiKey ?? generateApiKey();
   if (!API_KEY_PATTERN.test(key))
@@ -261,11 +307,26 @@ async function tenantKeys(
   tableName: string,
   tenantId: string,
 ): Promise<Record<string, string>> {
+  const item = await tenantItem(db, tableName, tenantId, { consistent: true });
+  if (!item) throw new TenantKeyError(`tenant ${tenantId} does not exist`);
+  return (item.keys ?? {}) as Record<string, string>;
+}
+
+async function tenantItem(
+  db: DynamoDBDocumentClient,
+  tableName: string,
+  tenantId: string,
+  options: { consistent: boolean; projection?: string },
+): Promise<Record<string, unknown> | undefined> {
   const { Item } = await db.send(
-    new GetCommand({ TableName: tableName, Key: { pk: tenantKey(tenantId) }, ConsistentRead: true }),
+    new GetCommand({
+      TableName: tableName,
+      Key: { pk: tenantKey(tenantId) },
+      ConsistentRead: options.consistent,
+      ...(options.projection ? { ProjectionExpression: options.projection } : {}),
+    }),
   );
-  if (!Item) throw new TenantKeyError(`tenant ${tenantId} does not exist`);
-  return (Item.keys ?? {}) as Record<string, string>;
+  return Item;
 }
 
 function toKeyInfo(item: Record<string, unknown>): ApiKeyInfo {

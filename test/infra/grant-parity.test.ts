@@ -1,6 +1,9 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { toPutEventsEntry } from '../../lambdas/core/bus-events.js';
+import { newId } from '../../lambdas/core/ids.js';
 import type { QueueFunctionName } from '../../local/service.js';
 import { waitFor } from '../../local/wait.js';
 import { startReceiver } from '../support/receiver.js';
@@ -12,7 +15,7 @@ import { type Grants, grantsOf, synthesize } from './template.js';
  * so a call a function's role lacks passes every other test and fails only on AWS. Here the fan-out and
  * deliver handlers run through a scenario that reaches every kind of call they make (pages and
  * continuations, small and claim-checked events, a retry, failing and recovered, a 410 disable, both replays,
- * a poison message),
+ * a poison message, an event of a known tenant and of an unknown one),
  * each call is recorded as the IAM action and resource it needs, and every one must be in the synthesized
  * role of the function that made it.
  */
@@ -135,10 +138,20 @@ describe('Stack: grants cover the calls the functions make', () => {
       });
       expect(response.statusCode, path).toBe(202);
     }
-    // A message that can never succeed, which fan-out sends to its DLQ itself.
+    // Messages that can never succeed, which fan-out sends to its DLQ itself: one that is not JSON, and an
+    // event put on the bus for a tenant that does not exist (the events above checked a known tenant).
     await service.clients.sqs.send(
       new SendMessageCommand({ QueueUrl: service.resources.queues.fanout.url, MessageBody: 'not json' }),
     );
+    const unknownTenant = toPutEventsEntry(service.busName, newId('ten'), {
+      id: 'evt_unknown_tenant',
+      type: 'grants.tested',
+      data: {},
+    });
+    expect(
+      (await service.clients.eventBridge.send(new PutEventsCommand({ Entries: [unknownTenant] })))
+        .FailedEntryCount,
+    ).toBe(0);
     await drain();
     await Promise.all([ok.close(), gone.close(), flaky.close()]);
 
@@ -165,6 +178,7 @@ describe('Stack: grants cover the calls the functions make', () => {
     );
     expect([...(calls.get('fanout') ?? [])].sort()).toEqual(
       expect.arrayContaining([
+        'tenants dynamodb:GetItem',
         'events dynamodb:PutItem',
         'events/index/byTime dynamodb:Query',
         'attempts/index/byEvent dynamodb:Query',

@@ -598,8 +598,9 @@ describe('Stack: least privilege', () => {
     });
   });
 
-  it('lets the fan-out function route, store and replay events, send deliveries and continuations, and dead-letter poison', () => {
+  it('lets the fan-out function check tenants, route, store and replay events, send deliveries and continuations, and dead-letter poison', () => {
     expect(grants.fanout).toEqual({
+      tenants: ['dynamodb:GetItem'],
       subscriptions: ['dynamodb:GetItem', 'dynamodb:Query'],
       events: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
       'events/index/byTime': ['dynamodb:Query'],
@@ -634,9 +635,10 @@ describe('Stack: least privilege', () => {
     expect(indexNames(def.tables.attempts)).toContain(ATTEMPTS_BY_EVENT_INDEX);
   });
 
-  it('keeps the issue’s boundaries: register cannot send deliveries, deliver cannot read tenants, ingest touches only the bus and the request counters, only fan-out sends to a DLQ', () => {
+  it('keeps the issue’s boundaries: register cannot send deliveries, deliver cannot read tenants, fan-out only reads them, ingest touches only the bus and the request counters, only fan-out sends to a DLQ', () => {
     expect(Object.keys(grants.register)).not.toContain('deliveryQueue');
     expect(Object.keys(grants.deliver)).not.toContain('tenants');
+    expect(grants.fanout.tenants).toEqual(['dynamodb:GetItem']);
     expect(grants.ingest.tenants).toEqual(['dynamodb:UpdateItem']);
     expect(Object.keys(grants.ingest).sort()).toEqual(['bus', 'logs', 'tenants']);
     expect(Object.keys(grants.authorizer).sort()).toEqual(['logs', 'tenants']);
