@@ -5,7 +5,7 @@ import {
   SQSClient,
 } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
-import { MAX_EVENT_ENTRY_BYTES, toPutEventsEntry } from '../lambdas/core/bus-events.js';
+import { MAX_EVENT_DATA_BYTES, toPutEventsEntry } from '../lambdas/core/bus-events.js';
 import { DEAD_LETTER_ERROR_ATTRIBUTE, DEAD_LETTER_REASON_ATTRIBUTE } from '../lambdas/core/fanout-handler.js';
 import { fanoutFunction } from '../lambdas/core/functions.js';
 import { logger } from '../lambdas/core/logger.js';
@@ -66,7 +66,7 @@ describe('Function: fan-out, poison messages', () => {
     ['a detail that is not an object', () => busEvent({ detail: [1] }), 'invalid_detail'],
     [
       'a detail over the size limit',
-      () => busEvent({}, { blob: 'x'.repeat(MAX_EVENT_ENTRY_BYTES) }),
+      () => busEvent({}, { blob: 'x'.repeat(MAX_EVENT_DATA_BYTES) }),
       'too_large',
     ],
     ['an invalid event id', () => busEvent({ resources: ['fanout:event-id/has space'] }), 'invalid_event_id'],
