@@ -19,7 +19,8 @@ export const DEAD_LETTER_ERROR_ATTRIBUTE = 'FanoutError';
  * redelivered by SQS and, after maxReceiveCount receives, moved to the DLQ. A record that can never succeed
  * (PoisonMessageError: not an event, no tenant, an invalid type or detail, too large, a malformed job) is
  * sent to the DLQ at once, body unchanged so it can be redriven, and then counts as handled so SQS deletes
- * it; if that send fails, the record fails and is retried like any other.
+ * it; if that send fails, the record fails and is retried like any other. The send comes before the record
+ * is acknowledged, so a crash later in the batch can leave a second, identical copy in the DLQ: harmless.
  */
 export function createFanoutHandler(deps: FanoutDependencies): QueueHandler {
   const handleBody = async (body: unknown) => {
