@@ -21,9 +21,8 @@ class DeliveryFailedError extends Error {
 /**
  * Deliver: one attempt per record (delivery.ts decides; this turns the decision into SQS actions). A failed
  * attempt to retry sets the message's visibility to the wait before the next one (within SQS's 12 hours
- * from the receive) and is reported in
- * batchItemFailures, so SQS brings it back then; after the last attempt the visibility is 0 and SQS moves it
- * to the DLQ on its next receive. A failure that disabled the subscription (410 Gone, failing too long) is
+ * from the receive) and is reported in batchItemFailures, so SQS brings it back then; after the last attempt
+ * the visibility is 0 and SQS moves it to the DLQ on its next receive. A failure that disabled the subscription (410 Gone, failing too long) is
  * not retried: the record succeeds and SQS deletes the message. A receiver that fails is not our error, so a
  * batch where every delivery failed still returns normally instead of failing the invocation.
  *

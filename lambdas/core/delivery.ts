@@ -101,7 +101,8 @@ export interface Receipt {
 /**
  * Delivers one message: reads the subscription afresh (so a disabled, deleted or re-filtered subscription is
  * honoured even for messages queued before the change) and the event, makes one signed POST, updates the
- * subscription's health, records the attempt and decides what becomes of the message. `session` shares reads and writes across a batch (delivery-batch.ts).
+ * subscription's health, records the attempt and decides what becomes of the message. `session` shares
+ * reads and writes across a batch (delivery-batch.ts).
  */
 export async function deliver(
   deps: DeliveryDependencies,
