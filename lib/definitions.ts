@@ -6,6 +6,7 @@ import {
   validateRetrySchedule,
   worstCaseScheduleSeconds,
 } from '../lambdas/core/retry-schedule.js';
+import { SQS_MAX_MESSAGE_BYTES } from '../lambdas/core/sqs-size.js';
 
 /**
  * Everything about the service's resources that both the CDK stack and local mode need: keys, queue and
@@ -199,7 +200,7 @@ export function serviceDefinition(options: ServiceOptions = {}): ServiceDefiniti
     },
     // A message keeps its first enqueue time in the DLQ, so DLQs keep the maximum.
     deadLetterRetentionSeconds: 14 * DAY,
-    maxMessageSizeBytes: 1_048_576,
+    maxMessageSizeBytes: SQS_MAX_MESSAGE_BYTES,
     eventRule: {
       pattern: { source: [{ prefix: TENANT_SOURCE_PREFIX }] },
       maxEventAgeSeconds: DAY,

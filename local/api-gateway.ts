@@ -8,8 +8,9 @@ import type { ApiEvent, ApiResponse, AuthorizerContext } from '../lambdas/core/h
 
 /**
  * What API Gateway's HTTP API does in front of our functions: run the Lambda authorizer (no identity source,
- * no cache, as in the stack), match the route from lambdas/core/api-routes.ts (GATEWAY_ROUTES, as the stack creates them) or fall back to $default, and
- * invoke the route's function with a payload-format-2.0 event carrying the authorizer's context.
+ * no cache, as in the stack), match the route from lambdas/core/api-routes.ts (GATEWAY_ROUTES, as the stack
+ * creates them) or fall back to $default, and invoke the route's function with a payload-format-2.0 event
+ * carrying the authorizer's context.
  */
 export interface ApiFunctions {
   authorizer: (

@@ -2,15 +2,16 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { PutEventsRequestEntry, PutEventsResultEntry } from '@aws-sdk/client-eventbridge';
-import { MAX_EVENT_ENTRY_BYTES, putEventsEntryBytes } from '../lambdas/core/bus-events.js';
+import { PUT_EVENTS_MAX_BYTES, putEventsEntryBytes } from '../lambdas/core/bus-events.js';
 
 /**
  * A local EventBridge bus speaking the PutEvents call of the AWS JSON 1.1 protocol, so
  * `@aws-sdk/client-eventbridge` works against it unchanged. Matching events are handed to `target` in the
  * shape EventBridge gives an SQS target. Forwarding happens before PutEvents answers, and an entry whose
  * forwarding failed is reported failed, so the publisher retries instead of the event being lost. Entries
- * are sized as EventBridge sizes them, and a request over the service's entry limit (MAX_EVENT_ENTRY_BYTES)
- * is refused whole, with EventBridge's own ValidationException.
+ * are sized as EventBridge sizes them, and a request over EventBridge's limit (PUT_EVENTS_MAX_BYTES) is
+ * refused whole, with EventBridge's own ValidationException. An event under it whose data is over the
+ * service's limit is accepted, as on AWS, and fan-out sends it to its DLQ.
  */
 export type EventPattern = Record<string, ReadonlyArray<string | { prefix: string }>>;
 
@@ -121,7 +122,7 @@ export async function startEventBus(
       });
     }
     // EventBridge refuses the whole request, not the entry, when its entries together are over the limit.
-    if (entries.reduce((sum, entry) => sum + putEventsEntryBytes(entry), 0) > MAX_EVENT_ENTRY_BYTES) {
+    if (entries.reduce((sum, entry) => sum + putEventsEntryBytes(entry), 0) > PUT_EVENTS_MAX_BYTES) {
       return reply(400, {
         __type: 'ValidationException',
         message: 'Total size of the entries in the request is over the limit.',

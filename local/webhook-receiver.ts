@@ -42,15 +42,18 @@ export async function startWebhookReceiver(options: WebhookReceiverOptions = {})
       return;
     }
     const delivery: ReceivedWebhook = { headers: request.headers, body, verified: undefined, status };
+    let refused = false;
     try {
       if (!secret) throw new Error('no signing secret configured');
       delivery.verified = new Webhook(secret).verify(body, request.headers as Record<string, string>);
     } catch (error) {
       delivery.verificationError = (error as Error).message;
-      if (secret) delivery.status = 401;
+      // Without a secret there is nothing to verify against: the delivery is only recorded as unverified.
+      refused = Boolean(secret);
+      if (refused) delivery.status = 401;
     }
     options.onDelivery?.(delivery);
-    if (delivery.status === 401) {
+    if (refused) {
       response
         .writeHead(401, { 'content-type': 'text/plain; charset=utf-8' })
         .end(`signature not verified: ${delivery.verificationError}\n`);

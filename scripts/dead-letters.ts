@@ -2,6 +2,7 @@ import {
   DeleteMessageBatchCommand,
   GetQueueAttributesCommand,
   GetQueueUrlCommand,
+  ListDeadLetterSourceQueuesCommand,
   ListQueuesCommand,
   ReceiveMessageCommand,
   SendMessageBatchCommand,
@@ -34,13 +35,13 @@ import { localModeOf } from './local-mode.js';
 export interface RedriveRequest {
   /** The dead-letter queue, by ARN or URL. */
   source: string;
-  /** ARN of the queue to move to; by default the queue that dead-lettered the messages. */
+  /** ARN of the queue to move to; by default the one queue whose redrive policy names the DLQ. */
   destinationArn?: string | undefined;
 }
 
 export type RedriveResult =
   /** Move task: the move runs in the background. */
-  | { kind: 'task'; taskHandle: string; sourceArn: string }
+  | { kind: 'task'; taskHandle: string; sourceArn: string; destinationArn: string }
   /** Message by message: the move is done. */
   | { kind: 'moved'; moved: number; sourceUrl: string; destinationUrl: string };
 
@@ -48,21 +49,58 @@ export interface DeadLetterMover {
   redrive(request: RedriveRequest): Promise<RedriveResult>;
 }
 
-/** Starts a message move task; the source must be another SQS queue's DLQ. */
+/**
+ * Starts a message move task; the source must be another SQS queue's DLQ. It always names its destination:
+ * without one SQS moves each message to "its original source queue", which a message fan-out sent to its DLQ
+ * itself (a poison message) does not have. By default that is the one queue ListDeadLetterSourceQueues names.
+ */
 export function messageMoveTask(sqs: SQSClient): DeadLetterMover {
   return {
     async redrive({ source, destinationArn }) {
       const sourceArn = await queueArnOf(sqs, source);
+      const destination = destinationArn ?? (await listedDeadLetterSource(sqs, source, sourceArn));
       const { TaskHandle } = await sqs.send(
-        new StartMessageMoveTaskCommand({
-          SourceArn: sourceArn,
-          ...(destinationArn ? { DestinationArn: destinationArn } : {}),
-        }),
+        new StartMessageMoveTaskCommand({ SourceArn: sourceArn, DestinationArn: destination }),
       );
       if (!TaskHandle) throw new Error('StartMessageMoveTask returned no task handle');
-      return { kind: 'task', taskHandle: TaskHandle, sourceArn };
+      return { kind: 'task', taskHandle: TaskHandle, sourceArn, destinationArn: destination };
     },
   };
+}
+
+/** The ARN of the one queue that dead-letters to the DLQ, as SQS's ListDeadLetterSourceQueues lists them. */
+async function listedDeadLetterSource(sqs: SQSClient, deadLetter: string, deadLetterArn: string) {
+  // Two are enough to tell one from several.
+  const { queueUrls = [] } = await sqs.send(
+    new ListDeadLetterSourceQueuesCommand({ QueueUrl: await queueUrlOf(sqs, deadLetter), MaxResults: 2 }),
+  );
+  return sourceQueueArn(deadLetterArn, onlyDeadLetterSource(queueUrls, deadLetterArn));
+}
+
+/**
+ * The ARN of a DLQ's source queue given by URL (…/<account>/<name>): a source queue is in its DLQ's partition
+ * and region, so no further call (nor permission on it) is needed.
+ */
+export function sourceQueueArn(deadLetterArn: string, sourceUrl: string): string {
+  const [account, name] = new URL(sourceUrl).pathname.split('/').filter(Boolean).slice(-2);
+  const [arn, partition, service, region] = deadLetterArn.split(':');
+  if (!account || !name) throw new Error(`not a queue URL: ${sourceUrl}`);
+  return [arn, partition, service, region, account, name].join(':');
+}
+
+/** A DLQ with no source queue, or several: the operator has to name the destination. */
+class DestinationNeededError extends Error {}
+
+/** The one source queue of a DLQ. */
+function onlyDeadLetterSource(sources: readonly string[], deadLetterArn: string): string {
+  const [source, ...others] = sources;
+  if (!source || others.length > 0) {
+    const count = source ? 'several queues dead-letter' : 'no queue dead-letters';
+    throw new DestinationNeededError(
+      `${count} to ${deadLetterArn}; name the queue to move to with --destination`,
+    );
+  }
+  return source;
 }
 
 /**
@@ -192,13 +230,7 @@ async function deadLetterSource(sqs: SQSClient, deadLetterArn: string): Promise<
     }
     nextToken = page.NextToken;
   } while (nextToken);
-  const [source, ...others] = sources;
-  if (!source || others.length > 0) {
-    throw new Error(
-      `${sources.length} queues dead-letter to ${deadLetterArn}; name the one to move to with --destination`,
-    );
-  }
-  return source;
+  return onlyDeadLetterSource(sources, deadLetterArn);
 }
 
 const REDRIVE = {
@@ -206,13 +238,15 @@ const REDRIVE = {
     'usage: npm run redrive -- --dlq <DLQ ARN or URL> [--destination <queue ARN>] [--region <region>] [--endpoint <SQS URL> | --local]',
   help: `usage: npm run redrive -- --dlq <DLQ ARN or URL> [options]
   --dlq <ARN or URL>          the dead-letter queue (a …DeadLetterQueueArn or …Url stack output)
-  --destination <queue ARN>   where to move to; by default the queue that dead-lettered the messages.
-                              Needed for the bus rule's DLQ (to the FanoutQueueArn output)
+  --destination <queue ARN>   where to move to; by default the one queue whose redrive policy names the
+                              DLQ (for the fan-out and delivery DLQs, their own queue). Needed for the bus
+                              rule's DLQ, which no queue dead-letters to (to the FanoutQueueArn output)
   --region <region>           the stack's region; AWS credentials and region as usual otherwise
   --endpoint <SQS URL>        another SQS, such as local mode's (placeholder credentials)
   --local                     local mode's SQS (npm start on PORT, 3000 by default); --dlq may then also
                               be one of its queue names, fanout-dlq or delivery-dlq
-On AWS without --destination this starts an SQS message move task; otherwise it moves the messages itself.`,
+On AWS without --destination this starts an SQS message move task to that queue; otherwise it moves the
+messages itself. With no such queue, or several, it stops and asks for --destination.`,
   options: {
     dlq: { type: 'string' },
     region: { type: 'string' },
@@ -254,7 +288,7 @@ export function redriveCommand(
       const region = await sqs.config.region();
       io.log(
         [
-          `Started a message move task from ${result.sourceArn} to the queue that dead-lettered its messages.`,
+          `Started a message move task from ${result.sourceArn} to ${result.destinationArn}.`,
           `  task handle  ${result.taskHandle}`,
           `Watch it:  aws sqs list-message-move-tasks --source-arn ${result.sourceArn} --region ${region}`,
           `Stop it:   aws sqs cancel-message-move-task --task-handle ${result.taskHandle} --region ${region}`,
@@ -262,9 +296,10 @@ export function redriveCommand(
       );
       return 0;
     } catch (error) {
-      const hint = byMessage
-        ? ''
-        : " (a move task only takes the DLQ of another SQS queue; for any other, such as the bus rule's DLQ, name the queue to move to with --destination)";
+      const hint =
+        byMessage || error instanceof DestinationNeededError
+          ? ''
+          : " (a move task only takes the DLQ of another SQS queue; for any other, such as the bus rule's DLQ, name the queue to move to with --destination)";
       throw new CommandError(`redrive failed: ${describeFailure(error)}${hint}`);
     } finally {
       if (!io.sqs) sqs.destroy();

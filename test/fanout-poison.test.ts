@@ -7,12 +7,13 @@ import {
 } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { documentClient } from '../lambdas/core/aws.js';
-import { MAX_EVENT_ENTRY_BYTES, toPutEventsEntry } from '../lambdas/core/bus-events.js';
+import { MAX_EVENT_DATA_BYTES, toPutEventsEntry } from '../lambdas/core/bus-events.js';
 import { EventStore } from '../lambdas/core/event-store.js';
 import { DEAD_LETTER_ERROR_ATTRIBUTE, DEAD_LETTER_REASON_ATTRIBUTE } from '../lambdas/core/fanout-handler.js';
 import { fanoutFunction } from '../lambdas/core/functions.js';
 import { newId } from '../lambdas/core/ids.js';
 import { logger } from '../lambdas/core/logger.js';
+import { SQS_MAX_MESSAGE_BYTES } from '../lambdas/core/sqs-size.js';
 import { createTenant } from '../lambdas/core/tenants.js';
 import { toBusEvent } from '../local/event-bus.js';
 import { pollOnce } from '../local/event-source.js';
@@ -80,7 +81,7 @@ describe('Function: fan-out, poison messages', () => {
     ['a detail that is not an object', () => busEvent({ detail: [1] }), 'invalid_detail'],
     [
       'a detail over the size limit',
-      () => busEvent({}, { blob: 'x'.repeat(MAX_EVENT_ENTRY_BYTES) }),
+      () => busEvent({}, { blob: 'x'.repeat(MAX_EVENT_DATA_BYTES) }),
       'too_large',
     ],
     ['an invalid event id', () => busEvent({ resources: ['fanout:event-id/has space'] }), 'invalid_event_id'],
@@ -252,6 +253,29 @@ describe('Function: fan-out, poison messages', () => {
     ]);
     expect(await takeDeadLetters()).toEqual([]);
     fanout.close();
+  });
+
+  it.each([
+    // FanoutReason "too_large" is 12 + 6 + 9 = 27 bytes as SQS counts it; FanoutError is longer.
+    ['with only its reason when both attributes do not fit', 27, [DEAD_LETTER_REASON_ATTRIBUTE]],
+    ['with no attributes when not even the reason fits', 26, []],
+  ])('sends a body near the SQS size limit to the DLQ %s', async (_name, room, attributes) => {
+    const target = SQS_MAX_MESSAGE_BYTES - room;
+    const original = busEvent({}, { blob: 'x'.repeat(target - busEvent({}, { blob: '' }).length) });
+    expect(original.length).toBe(target);
+    await send(original);
+
+    expect(await service.pollFanout()).toMatchObject({ received: 1, succeeded: 1, failed: 0 });
+    const [deadLetter, ...others] = await receiveDeadLetters();
+    expect(others).toEqual([]);
+    expect(deadLetter?.Body).toBe(original);
+    expect(Object.keys(deadLetter?.MessageAttributes ?? {})).toEqual(attributes);
+    await service.clients.sqs.send(
+      new DeleteMessageCommand({
+        QueueUrl: queues().deadLetterUrl,
+        ReceiptHandle: deadLetter?.ReceiptHandle,
+      }),
+    );
   });
 
   it('leaves transient failures to SQS: a failed DLQ send, a DynamoDB error', async () => {

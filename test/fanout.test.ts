@@ -1,7 +1,7 @@
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { MAX_EVENT_ENTRY_BYTES, toPutEventsEntry } from '../lambdas/core/bus-events.js';
+import { MAX_EVENT_DATA_BYTES, toPutEventsEntry } from '../lambdas/core/bus-events.js';
 import type { DeliveryMessage } from '../lambdas/core/delivery-message.js';
 import { EventStore } from '../lambdas/core/event-store.js';
 import { fanoutFunction } from '../lambdas/core/functions.js';
@@ -192,16 +192,16 @@ describe('Function: fan-out', () => {
         }),
       );
 
-    expect(await handler(sqsEvent(busEvent('evt_largest', payload(MAX_EVENT_ENTRY_BYTES))))).toEqual({
+    expect(await handler(sqsEvent(busEvent('evt_largest', payload(MAX_EVENT_DATA_BYTES))))).toEqual({
       batchItemFailures: [],
     });
-    expect((await events.get(tenant.tenantId, 'evt_largest'))?.data).toEqual(payload(MAX_EVENT_ENTRY_BYTES));
+    expect((await events.get(tenant.tenantId, 'evt_largest'))?.data).toEqual(payload(MAX_EVENT_DATA_BYTES));
     expect(await deliveries()).toEqual([
       { v: 2, tenantId: tenant.tenantId, subscriptionId: subscriber, eventId: 'evt_largest' },
     ]);
 
     // A DynamoDB item holds at most 400 KB, so a larger payload could never be stored: straight to the DLQ.
-    const tooLarge = busEvent('evt_too_large', payload(MAX_EVENT_ENTRY_BYTES + 1));
+    const tooLarge = busEvent('evt_too_large', payload(MAX_EVENT_DATA_BYTES + 1));
     expect(await handler(sqsEvent(tooLarge))).toEqual({ batchItemFailures: [] });
     expect(await events.get(tenant.tenantId, 'evt_too_large')).toBeUndefined();
     expect(await deliveries()).toEqual([]);

@@ -2,51 +2,13 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateApiKey } from '../lambdas/core/tenants.js';
 import { type LocalHttpServer, startHttpServer } from '../local/http-server.js';
-import type { QueueDepth } from '../local/queue-metrics.js';
 import { type LocalRuntime, startLocalRuntime } from '../local/runtime.js';
 import { waitFor } from '../local/wait.js';
+import { deliveriesOf, type LocalReceiver, localClient, nonEmpty } from './support/local.js';
 import { startReceiver } from './support/receiver.js';
-import { bearer } from './support/service.js';
-
-type Receiver = Awaited<ReturnType<typeof startReceiver>>;
-interface Status {
-  queues: Record<string, QueueDepth>;
-  alarms: Record<string, 'OK' | 'ALARM'>;
-}
-
-/** The API of a running local mode, through HTTP only, as a user's client would call it. */
-function client(runtime: LocalRuntime, apiKey: string) {
-  const call = async <T = { id: string; secret?: string }>(method: string, path: string, body?: unknown) => {
-    const response = await fetch(`${runtime.url}${path}`, {
-      method,
-      headers: bearer(apiKey),
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    return { status: response.status, body: (await response.json()) as T };
-  };
-  return {
-    call,
-    async subscribe(receiver: Receiver, eventTypes: string[]) {
-      const created = await call('POST', '/subscriptions', { url: receiver.url, eventTypes });
-      expect(created.status).toBe(201);
-      receiver.useSecret(created.body.secret ?? '');
-      return created.body.id;
-    },
-    async publish(event: { type: string; data: Record<string, unknown>; id?: string }) {
-      const published = await call('POST', '/events', event);
-      expect(published.status).toBe(202);
-      return published.body.id;
-    },
-    status: async () => (await (await fetch(`${runtime.url}/_local/status`)).json()) as Status,
-  };
-}
-
-const deliveriesOf = (receiver: Receiver, id: string) =>
-  receiver.received.filter((delivery) => delivery.headers['webhook-id'] === id);
 
 /** Resolves when the port accepts a connection, rejects with the connection error otherwise. */
 const connect = (port: number) =>
@@ -61,8 +23,8 @@ const connect = (port: number) =>
 describe('Local mode: the whole service from startLocalRuntime, through HTTP', () => {
   const logged: string[] = [];
   let runtime: LocalRuntime;
-  let api: ReturnType<typeof client>;
-  let receiver: Receiver;
+  let api: ReturnType<typeof localClient>;
+  let receiver: LocalReceiver;
 
   beforeAll(async () => {
     // Two attempts one second apart, and alarms sampled often, so the DLQ path takes about two seconds.
@@ -72,7 +34,7 @@ describe('Local mode: the whole service from startLocalRuntime, through HTTP', (
       alarmIntervalMs: 100,
       log: (line) => logged.push(line),
     });
-    api = client(runtime, runtime.tenants[0]?.apiKey ?? '');
+    api = localClient(runtime, runtime.tenants[0]?.apiKey ?? '');
     receiver = await startReceiver();
     await api.subscribe(receiver, ['order.*']);
   });
@@ -103,59 +65,6 @@ describe('Local mode: the whole service from startLocalRuntime, through HTTP', (
     const [delivery] = await waitFor(() => nonEmpty(deliveriesOf(receiver, id)), { what: 'the delivery' });
     expect(delivery?.verificationError).toBeUndefined();
     expect(delivery?.verified).toMatchObject({ type: 'order.created', data: { orderId: 42 } });
-  });
-
-  it('delivers an event put on the local bus with the EventBridge SDK client', async () => {
-    const eventBridge = new EventBridgeClient({
-      endpoint: runtime.busEndpoint,
-      region: 'us-east-1',
-      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-    });
-    const result = await eventBridge.send(
-      new PutEventsCommand({
-        Entries: [
-          {
-            EventBusName: runtime.busName,
-            Source: `fanout.tenant.${runtime.tenants[0]?.tenantId}`,
-            DetailType: 'order.shipped',
-            Detail: JSON.stringify({ orderId: 7 }),
-            Resources: ['fanout:event-id/shipment-7'],
-          },
-        ],
-      }),
-    );
-    eventBridge.destroy();
-    expect(result.FailedEntryCount).toBe(0);
-
-    const [delivery] = await waitFor(() => nonEmpty(deliveriesOf(receiver, 'shipment-7')), {
-      what: 'the delivery',
-    });
-    expect(delivery?.verificationError).toBeUndefined();
-    expect(delivery?.verified).toMatchObject({ type: 'order.shipped', data: { orderId: 7 } });
-  });
-
-  it('publishes, stores and delivers characters outside the BMP intact, as on AWS, and still refuses U+FFFF', async () => {
-    // An emoji, a CJK extension B character and a mathematical letter: surrogate pairs in UTF-16.
-    const text = '\u{1F600} \u{20000} \u{1D400}';
-    const id = await api.publish({ type: 'order.noted', data: { text } });
-
-    const [delivery] = await waitFor(() => nonEmpty(deliveriesOf(receiver, id)), { what: 'the delivery' });
-    expect(delivery?.verificationError).toBeUndefined();
-    const stored = await api.call<{ timestamp: string; data: unknown }>('GET', `/events/${id}`);
-    expect(stored.body.data).toEqual({ text });
-    // Byte for byte: the characters travel raw, not escaped, and the signature covers exactly these bytes.
-    const expected = JSON.stringify({
-      type: 'order.noted',
-      timestamp: stored.body.timestamp,
-      data: { text },
-    });
-    expect(Buffer.from(delivery?.body ?? '')).toEqual(Buffer.from(expected));
-
-    const refused = await api.call<{ error: { code: string } }>('POST', '/events', {
-      type: 'order.noted',
-      data: { text: 'a\uFFFFb' },
-    });
-    expect(refused).toMatchObject({ status: 422, body: { error: { code: 'validation_error' } } });
   });
 
   it('delivers an event id published twice exactly once', async () => {
@@ -193,39 +102,6 @@ describe('Local mode: the whole service from startLocalRuntime, through HTTP', (
     expect(logged).toContainEqual(expect.stringMatching(/delivery-dlq: OK → ALARM/));
   });
 
-  it('sends an event put on the bus that can never be fanned out to the fan-out DLQ at once, and alarms', async () => {
-    const eventBridge = new EventBridgeClient({
-      endpoint: runtime.busEndpoint,
-      region: 'us-east-1',
-      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-    });
-    // Routed by the rule's prefix, but no tenant id: fan-out can never store it.
-    const result = await eventBridge.send(
-      new PutEventsCommand({
-        Entries: [
-          {
-            EventBusName: runtime.busName,
-            Source: 'fanout.tenant.acme',
-            DetailType: 'order.lost',
-            Detail: '{}',
-          },
-        ],
-      }),
-    );
-    eventBridge.destroy();
-    expect(result.FailedEntryCount).toBe(0);
-
-    const status = await waitFor(
-      async () => {
-        const current = await api.status();
-        return current.alarms['fanout-dlq'] === 'ALARM' ? current : undefined;
-      },
-      { what: 'the fan-out DLQ alarm' },
-    );
-    expect(status.queues['fanout-dlq']).toEqual({ visible: 1, inFlight: 0 });
-    expect(status.queues.fanout).toEqual({ visible: 0, inFlight: 0 });
-  });
-
   it('frees its ports when stopped', async () => {
     const ports = [runtime.url, runtime.busEndpoint].map((url) => Number(new URL(url).port));
     await connect(ports[0] ?? 0);
@@ -249,7 +125,7 @@ describe('Local mode: FANOUT_DATA_DIR', () => {
     const options = { port: 0, dataDir, apiKeys: [apiKey], log: () => undefined };
 
     const first = await startLocalRuntime(options);
-    const subscription = await client(first, apiKey).call('POST', '/subscriptions', {
+    const subscription = await localClient(first, apiKey).call('POST', '/subscriptions', {
       url: 'http://127.0.0.1:9/webhooks',
       eventTypes: ['*'],
     });
@@ -258,7 +134,10 @@ describe('Local mode: FANOUT_DATA_DIR', () => {
     const second = await startLocalRuntime(options);
     try {
       expect(second.tenants).toEqual([{ ...first.tenants[0], existing: true }]);
-      const listed = await client(second, apiKey).call<{ items: { id: string }[] }>('GET', '/subscriptions');
+      const listed = await localClient(second, apiKey).call<{ items: { id: string }[] }>(
+        'GET',
+        '/subscriptions',
+      );
       expect(listed.status).toBe(200);
       expect(listed.body.items.map((item) => item.id)).toEqual([subscription.body.id]);
     } finally {
@@ -283,7 +162,7 @@ describe('Local mode: FANOUT_DATA_DIR without FANOUT_API_KEY', () => {
     const [tenant] = first.tenants;
     const apiKey = tenant?.apiKey ?? '';
     expect(tenant).toMatchObject({ existing: false, keyFile });
-    const subscription = await client(first, apiKey).call('POST', '/subscriptions', {
+    const subscription = await localClient(first, apiKey).call('POST', '/subscriptions', {
       url: 'http://127.0.0.1:9/webhooks',
       eventTypes: ['*'],
     });
@@ -296,7 +175,10 @@ describe('Local mode: FANOUT_DATA_DIR without FANOUT_API_KEY', () => {
     const second = await startLocalRuntime(options);
     try {
       expect(second.tenants).toEqual([{ ...tenant, existing: true }]);
-      const listed = await client(second, apiKey).call<{ items: { id: string }[] }>('GET', '/subscriptions');
+      const listed = await localClient(second, apiKey).call<{ items: { id: string }[] }>(
+        'GET',
+        '/subscriptions',
+      );
       expect(listed.status).toBe(200);
       expect(listed.body.items.map((item) => item.id)).toEqual([subscription.body.id]);
     } finally {
@@ -401,7 +283,3 @@ describe('Local mode: HTTP server rejections', () => {
     expect(JSON.parse(body)).toEqual({ error: { code, message: expect.any(String) } });
   });
 });
-
-function nonEmpty<T>(items: T[]): T[] | undefined {
-  return items.length > 0 ? items : undefined;
-}

@@ -5,6 +5,7 @@ import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../lib/constructs/fanout-function.js';
 import { waitFor } from '../local/wait.js';
+import { startWebhookReceiver } from '../local/webhook-receiver.js';
 
 /** `npm run receiver` as a user starts it, on a free port, its printed lines collected. */
 function startReceiverCommand(env: Record<string, string>) {
@@ -92,5 +93,21 @@ describe('npm run receiver', () => {
     expect(await printed(withoutSecret.lines, 'msg_unchecked')).toMatch(
       /signature not checked \(WEBHOOK_SECRET is not set\) {2}→ 204$/,
     );
+  });
+});
+
+describe('Function: startWebhookReceiver', () => {
+  it('answers a verified delivery with a configured 401 as such, not as a failed verification', async () => {
+    const receiver = await startWebhookReceiver({ secret, status: 401 });
+    try {
+      const response = await fetch(receiver.url, {
+        method: 'POST',
+        headers: signed('msg_ok_401', secret),
+        body: payload,
+      });
+      expect({ status: response.status, body: await response.text() }).toEqual({ status: 401, body: '' });
+    } finally {
+      await receiver.close();
+    }
   });
 });

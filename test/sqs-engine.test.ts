@@ -8,6 +8,7 @@ import {
   SQSClient,
 } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { waitFor } from '../local/wait.js';
 
 /**
  * The SQS engine of local mode and the tests behaves as real SQS where the service depends on it
@@ -69,6 +70,9 @@ describe('Local SQS engine: as real SQS', () => {
   it('refuses a visibility change beyond 12 hours from the receive, with SQS error, and accepts one within', async () => {
     await send('ceiling');
     const message = await receiveOne();
+    // The receive happened at or before this instant; once the clock has moved on, 43,200 s from now is
+    // beyond 12 hours from the receive.
+    const received = Date.now();
     const change = (seconds: number) =>
       sqs.send(
         new ChangeMessageVisibilityCommand({
@@ -78,7 +82,10 @@ describe('Local SQS engine: as real SQS', () => {
         }),
       );
     await change(43_000);
-    // 43,200 s was accepted by itself, but the receive is already some milliseconds in the past.
+    await waitFor(() => (Date.now() > received ? true : undefined), {
+      what: 'the clock to pass the receive',
+      intervalMs: 1,
+    });
     await expect(change(43_200)).rejects.toMatchObject({
       name: expect.stringContaining('InvalidParameterValue'),
       message: expect.stringContaining(

@@ -18,13 +18,23 @@ const TENANT_ID_PATTERN = /^ten_[0-9A-Z]{26}$/;
 export const EVENT_ID_PATTERN = /^[A-Za-z0-9_.:-]{1,128}$/;
 
 /**
- * The largest PutEvents entry an event may make, counted as EventBridge counts it (putEventsEntryBytes): the
- * API answers 413 above it, and the local bus refuses a request above it as EventBridge does. EventBridge
- * itself takes entries up to 1 MB since January 2026; the service keeps 256 KB because fan-out stores the
- * whole event in one DynamoDB item (at most 400 KB), and treats a bus event whose data alone is larger as
- * poison.
+ * The largest PutEvents entry the API publishes for an event, counted as EventBridge counts it
+ * (putEventsEntryBytes); it answers 413 above it. EventBridge itself takes more (PUT_EVENTS_MAX_BYTES); the
+ * service keeps 256 KB because fan-out stores the whole event in one DynamoDB item (at most 400 KB).
  */
 export const MAX_EVENT_ENTRY_BYTES = 262_144;
+
+/**
+ * The largest data (Detail) fan-out takes from a bus event; a larger one is poison (too_large). An event the
+ * API published has no more data than entry, so its bound is the same number.
+ */
+export const MAX_EVENT_DATA_BYTES = MAX_EVENT_ENTRY_BYTES;
+
+/**
+ * EventBridge's own limit since January 2026: the entries of one PutEvents request together, each sized as
+ * putEventsEntryBytes; over it the whole request is refused (ValidationException). The local bus enforces it.
+ */
+export const PUT_EVENTS_MAX_BYTES = 1_048_576;
 
 /** An event payload's size: its JSON in UTF-8, which is the entry's Detail. */
 export function eventDataBytes(data: unknown): number {
@@ -147,10 +157,10 @@ export function fromBusEvent(body: unknown): AcceptedEvent {
     );
   }
   const bytes = eventDataBytes(raw.detail);
-  if (bytes > MAX_EVENT_ENTRY_BYTES) {
-    throw new PoisonMessageError(`event detail is ${bytes} bytes; the limit is ${MAX_EVENT_ENTRY_BYTES}`, {
+  if (bytes > MAX_EVENT_DATA_BYTES) {
+    throw new PoisonMessageError(`event detail is ${bytes} bytes; the limit is ${MAX_EVENT_DATA_BYTES}`, {
       reason: 'too_large',
-      action: `publish a Detail of at most ${MAX_EVENT_ENTRY_BYTES} bytes; larger data belongs in your own store, referred to by the event`,
+      action: `publish a Detail of at most ${MAX_EVENT_DATA_BYTES} bytes; larger data belongs in your own store, referred to by the event`,
     });
   }
   if (typeof raw.id !== 'string' || typeof raw.time !== 'string' || Number.isNaN(Date.parse(raw.time))) {

@@ -10,7 +10,10 @@ import { type QueueHandler, withContext } from './sqs-batch.js';
 export interface DeliverHandlerDependencies extends DeliveryDependencies {
   sqs: SQSClient;
   deliveryQueueUrl: string;
-  /** How long a finished attempt's record waits to be written with others; ATTEMPT_RECORD_GROUPING_MS by default. */
+  /**
+   * How long a finished attempt's record waits to be written with others; ATTEMPT_RECORD_GROUPING_MS by
+   * default.
+   */
   attemptRecordGroupingMs?: number;
 }
 
@@ -21,11 +24,11 @@ class DeliveryFailedError extends Error {
 /**
  * Deliver: one attempt per record (delivery.ts decides; this turns the decision into SQS actions). A failed
  * attempt to retry sets the message's visibility to the wait before the next one (within SQS's 12 hours
- * from the receive) and is reported in
- * batchItemFailures, so SQS brings it back then; after the last attempt the visibility is 0 and SQS moves it
- * to the DLQ on its next receive. A failure that disabled the subscription (410 Gone, failing too long) is
- * not retried: the record succeeds and SQS deletes the message. A receiver that fails is not our error, so a
- * batch where every delivery failed still returns normally instead of failing the invocation.
+ * from the receive) and is reported in batchItemFailures, so SQS brings it back then; after the last attempt
+ * the visibility is 0 and SQS moves it to the DLQ on its next receive. A failure that disabled the
+ * subscription (410 Gone, failing too long) is not retried: the record succeeds and SQS deletes the message.
+ * A receiver that fails is not our error, so a batch where every delivery failed still returns normally
+ * instead of failing the invocation.
  *
  * The batch's deliveries run concurrently and share one session: subscriptions read together up front,
  * attempt records written in groups as deliveries finish, the last before the handler returns (and so
@@ -66,7 +69,8 @@ export function createDeliverHandler(deps: DeliverHandlerDependencies): QueueHan
     throw new DeliveryFailedError(`attempt ${attempt} failed`);
   };
   return async (event, context) => {
-    // SQS's 12-hour visibility ceiling counts from the receive; the invocation's start is the nearest we know.
+    // SQS's 12-hour visibility ceiling counts from the receive; the invocation's start is the nearest we
+    // know.
     const invokedAt = deps.now?.() ?? new Date();
     const messages = parseableMessages(event.Records);
     const session = await batchSession(deps, [...messages.values()], deps.attemptRecordGroupingMs);
@@ -83,7 +87,10 @@ export function createDeliverHandler(deps: DeliverHandlerDependencies): QueueHan
   };
 }
 
-/** The batch's well-formed messages by message id; a malformed one fails on its own when its record is handled. */
+/**
+ * The batch's well-formed messages by message id; a malformed one fails on its own when its record is
+ * handled.
+ */
 function parseableMessages(records: readonly SQSRecord[]): Map<string, DeliveryMessage> {
   return new Map(
     records.flatMap((record) => {

@@ -92,7 +92,7 @@ export type HttpOutcome =
 
 export const USER_AGENT = 'webhook-fanout/0.1 (+https://www.standardwebhooks.com)';
 
-/** What the receive tells about a message: SQS's receive count, and when the invocation handling it started. */
+/** What the receive tells about a message: SQS's receive count, and when the invocation handling it began. */
 export interface Receipt {
   attempt: number;
   invokedAt: Date;
@@ -101,7 +101,8 @@ export interface Receipt {
 /**
  * Delivers one message: reads the subscription afresh (so a disabled, deleted or re-filtered subscription is
  * honoured even for messages queued before the change) and the event, makes one signed POST, updates the
- * subscription's health, records the attempt and decides what becomes of the message. `session` shares reads and writes across a batch (delivery-batch.ts).
+ * subscription's health, records the attempt and decides what becomes of the message. `session` shares
+ * reads and writes across a batch (delivery-batch.ts).
  */
 export async function deliver(
   deps: DeliveryDependencies,
@@ -174,8 +175,8 @@ type Attempted = Exclude<DeliveryResult, { result: 'skipped' }>;
 
 /**
  * The attempt has happened, so a failed health write (a throttle, say) must not fail the delivery: the
- * message would come back and send the webhook again, or retry a 410. The next attempt's result decides again:
- * every health change is a conditional write that a later attempt can still make.
+ * message would come back and send the webhook again, or retry a 410. The next attempt's result decides
+ * again: every health change is a conditional write that a later attempt can still make.
  */
 async function recordHealth(
   deps: DeliveryDependencies,

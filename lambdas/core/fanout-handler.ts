@@ -7,6 +7,7 @@ import { type FanoutDependencies, fanOutEvent, runFanoutJob } from './fanout.js'
 import { isFanoutJob, parseFanoutJob } from './fanout-jobs.js';
 import { logger } from './logger.js';
 import { type QueueHandler, withContext } from './sqs-batch.js';
+import { SQS_MAX_MESSAGE_BYTES, sqsMessageBytes } from './sqs-size.js';
 
 /** The DLQ message attributes that say why fan-out gave up on a message. */
 export const DEAD_LETTER_REASON_ATTRIBUTE = 'FanoutReason';
@@ -18,7 +19,9 @@ export const DEAD_LETTER_ERROR_ATTRIBUTE = 'FanoutError';
  * redelivered by SQS and, after maxReceiveCount receives, moved to the DLQ. A record that can never succeed
  * (PoisonMessageError: not an event, no tenant or an unknown one, an invalid type or detail, too large, a
  * malformed job) is sent to the DLQ at once, body unchanged so it can be redriven, and then counts as handled
- * so SQS deletes it; if that send fails, the record fails and is retried like any other.
+ * so SQS deletes it; if that send fails, the record fails and is retried like any other. The send comes
+ * before the record is acknowledged, so a crash later in the batch can leave a second, identical copy in the
+ * DLQ: harmless.
  */
 export function createFanoutHandler(deps: FanoutDependencies): QueueHandler {
   const handleBody = async (body: unknown) => {
@@ -63,14 +66,20 @@ export function createFanoutHandler(deps: FanoutDependencies): QueueHandler {
 }
 
 async function deadLetter(deps: FanoutDependencies, record: SQSRecord, error: PoisonMessageError) {
+  const reason = { [DEAD_LETTER_REASON_ATTRIBUTE]: { DataType: 'String', StringValue: error.reason } };
+  const both = {
+    ...reason,
+    [DEAD_LETTER_ERROR_ATTRIBUTE]: { DataType: 'String', StringValue: error.message },
+  };
+  // SQS counts attributes in the message size: a body near the limit goes with fewer (the log line has all).
+  const attributes = [both, reason].find(
+    (candidate) => sqsMessageBytes(record.body, candidate) <= SQS_MAX_MESSAGE_BYTES,
+  );
   await deps.sqs.send(
     new SendMessageCommand({
       QueueUrl: deps.deadLetterQueueUrl,
       MessageBody: record.body,
-      MessageAttributes: {
-        [DEAD_LETTER_REASON_ATTRIBUTE]: { DataType: 'String', StringValue: error.reason },
-        [DEAD_LETTER_ERROR_ATTRIBUTE]: { DataType: 'String', StringValue: error.message },
-      },
+      ...(attributes ? { MessageAttributes: attributes } : {}),
     }),
   );
 }
