@@ -125,21 +125,13 @@ describe('Local mode: FANOUT_DATA_DIR', () => {
     const options = { port: 0, dataDir, apiKeys: [apiKey], log: () => undefined };
 
     const first = await startLocalRuntime(options);
-    const subscription = await localClient(first, apiKey).call('POST', '/subscriptions', {
-      url: 'http://127.0.0.1:9/webhooks',
-      eventTypes: ['*'],
-    });
+    const subscription = await subscribeAnything(first, apiKey);
     await first.stop();
 
     const second = await startLocalRuntime(options);
     try {
       expect(second.tenants).toEqual([{ ...first.tenants[0], existing: true }]);
-      const listed = await localClient(second, apiKey).call<{ items: { id: string }[] }>(
-        'GET',
-        '/subscriptions',
-      );
-      expect(listed.status).toBe(200);
-      expect(listed.body.items.map((item) => item.id)).toEqual([subscription.body.id]);
+      expect(await subscriptionIds(second, apiKey)).toEqual([subscription.body.id]);
     } finally {
       await second.stop();
     }
@@ -162,10 +154,7 @@ describe('Local mode: FANOUT_DATA_DIR without FANOUT_API_KEY', () => {
     const [tenant] = first.tenants;
     const apiKey = tenant?.apiKey ?? '';
     expect(tenant).toMatchObject({ existing: false, keyFile });
-    const subscription = await localClient(first, apiKey).call('POST', '/subscriptions', {
-      url: 'http://127.0.0.1:9/webhooks',
-      eventTypes: ['*'],
-    });
+    const subscription = await subscribeAnything(first, apiKey);
     expect(subscription.status).toBe(201);
     await first.stop();
 
@@ -175,12 +164,7 @@ describe('Local mode: FANOUT_DATA_DIR without FANOUT_API_KEY', () => {
     const second = await startLocalRuntime(options);
     try {
       expect(second.tenants).toEqual([{ ...tenant, existing: true }]);
-      const listed = await localClient(second, apiKey).call<{ items: { id: string }[] }>(
-        'GET',
-        '/subscriptions',
-      );
-      expect(listed.status).toBe(200);
-      expect(listed.body.items.map((item) => item.id)).toEqual([subscription.body.id]);
+      expect(await subscriptionIds(second, apiKey)).toEqual([subscription.body.id]);
     } finally {
       await second.stop();
     }
@@ -283,3 +267,22 @@ describe('Local mode: HTTP server rejections', () => {
     expect(JSON.parse(body)).toEqual({ error: { code, message: expect.any(String) } });
   });
 });
+
+type Runtime = Awaited<ReturnType<typeof startLocalRuntime>>;
+
+/** A subscription to every type at an address nothing listens on: these tests only look for it again. */
+function subscribeAnything(runtime: Runtime, apiKey: string) {
+  return localClient(runtime, apiKey).call<{ id: string }>('POST', '/subscriptions', {
+    url: 'http://127.0.0.1:9/webhooks',
+    eventTypes: ['*'],
+  });
+}
+
+async function subscriptionIds(runtime: Runtime, apiKey: string) {
+  const listed = await localClient(runtime, apiKey).call<{ items: { id: string }[] }>(
+    'GET',
+    '/subscriptions',
+  );
+  expect(listed.status).toBe(200);
+  return listed.body.items.map((item) => item.id);
+}
