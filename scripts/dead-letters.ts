@@ -183,7 +183,9 @@ export async function moveMessages(
     unsent += Failed.length;
   }
   if (unsent > 0) {
-    throw new Error(`moved ${moved} messages; ${unsent} could not be sent and stay in the dead-letter queue`);
+    throw new Error(
+      `moved ${moved} of ${moved + unsent} messages; ${unsent} could not be sent and stay in the dead-letter queue`,
+    );
   }
   return moved;
 }
@@ -281,7 +283,7 @@ export function redriveCommand(
       const result = await mover.redrive({ source, destinationArn: values.destination });
       if (result.kind === 'moved') {
         io.log(
-          `Moved ${result.moved} messages from ${result.sourceUrl} to ${result.destinationUrl}, message by message (receive, send, delete).`,
+          `Moved ${result.moved} ${result.moved === 1 ? 'message' : 'messages'} from ${result.sourceUrl} to ${result.destinationUrl}, message by message (receive, send, delete).`,
         );
         return 0;
       }

@@ -96,7 +96,7 @@ describe('Operator commands: every option the README gives, as child processes a
       ...['--region', 'us-east-1', '--endpoint', sqsEndpoint()],
     ]);
     expect(moved).toMatchObject({ code: 0, stderr: '' });
-    expect(moved.stdout).toContain('Moved 1 messages');
+    expect(moved.stdout).toContain('Moved 1 message');
     expect((await peekAll(sqs, fanout.deadLetterUrl)).map((message) => message.body)).toEqual(['{"n":1}']);
     expect(await queueDepth(sqs, delivery.deadLetterUrl)).toEqual({ visible: 0, inFlight: 0 });
   });
@@ -193,10 +193,12 @@ describe('Local mode: the banner and /_local/status name the resources, and --lo
 
   beforeAll(async () => {
     // One attempt, so that a failed delivery is a dead letter at once.
-    child = spawn(TSX, ['local/main.ts'], {
+    // `npm start` itself, not its command line: how npm runs the script decides whether a signal reaches it.
+    child = spawn('npm', ['start'], {
       cwd: REPO_ROOT,
       env: { ...process.env, PORT: '0', FANOUT_RETRY_SCHEDULE: '0' },
       stdio: ['ignore', 'pipe', 'inherit'],
+      detached: true,
     });
     child.stdout?.on('data', (chunk: Buffer) => {
       banner += chunk.toString();
@@ -210,10 +212,13 @@ describe('Local mode: the banner and /_local/status name the resources, and --lo
     resources = ((await (await fetch(`${url}/_local/status`)).json()) as { resources: LocalResourceNames })
       .resources;
   });
-  afterAll(async () => {
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGTERM');
-    await exited;
+  afterAll(() => {
+    // Its own process group, so that whatever the SIGTERM test below left running is ended here.
+    try {
+      process.kill(-(child.pid ?? 0), 'SIGKILL');
+    } catch {
+      // The group is gone: everything in it has ended.
+    }
   });
 
   it('prints the tenants table and each DLQ by URL and ARN, as /_local/status serves them', () => {
@@ -276,7 +281,7 @@ describe('Local mode: the banner and /_local/status name the resources, and --lo
       const moved = await command('redrive', ['--local', '--dlq', 'delivery-dlq'], { PORT: port });
       expect(moved).toMatchObject({ code: 0, stderr: '' });
       expect(moved.stdout).toBe(
-        `Moved 1 messages from ${resources.queues.delivery.deadLetterUrl} to ${resources.queues.delivery.url}, message by message (receive, send, delete).\n`,
+        `Moved 1 message from ${resources.queues.delivery.deadLetterUrl} to ${resources.queues.delivery.url}, message by message (receive, send, delete).\n`,
       );
       const delivered = await waitFor(
         () =>
@@ -298,5 +303,15 @@ describe('Local mode: the banner and /_local/status name the resources, and --lo
         /^local mode is not running at http:\/\/127\.0\.0\.1:1\/_local\/status .*npm start.*\n$/,
       ),
     });
+  });
+
+  // Runs last: it stops the local mode the tests above use.
+  it('SIGTERM to npm start stops local mode itself: npm exits and nothing answers on its port any more', async () => {
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    child.kill('SIGTERM');
+    // npm waits for the script's process, so once npm is gone, so is local mode (and its port with it).
+    expect(await exited).toBe(0);
+    expect(banner).toContain('SIGTERM: stopping');
+    await expect(fetch(`${url}/_local/status`)).rejects.toThrow(TypeError);
   });
 });

@@ -154,7 +154,7 @@ describe('Redrive: npm run redrive against a local SQS (--endpoint)', () => {
     const args = ['--dlq', delivery.deadLetterUrl, '--destination', destination, '--endpoint', 'x'];
     expect(await redriveCommand(args, io)).toBe(0);
     expect(lines.at(-1)).toBe(
-      `Moved 1 messages from ${delivery.deadLetterUrl} to ${fanout.deadLetterUrl}, message by message (receive, send, delete).`,
+      `Moved 1 message from ${delivery.deadLetterUrl} to ${fanout.deadLetterUrl}, message by message (receive, send, delete).`,
     );
     expect((await peekAll(sqs, fanout.deadLetterUrl)).map((message) => message.body)).toEqual([body]);
     expect(await queueDepth(sqs, delivery.deadLetterUrl)).toEqual({ visible: 0, inFlight: 0 });
