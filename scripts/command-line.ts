@@ -62,8 +62,10 @@ export function parseCommandLine<Options extends ParseArgsOptionsConfig>(
       strict: true,
     });
   } catch (error) {
-    // parseArgs goes on to explain how to pass a value starting with "-"; its first sentence is the problem.
-    throw new UsageError((error as Error).message.split('. ')[0] ?? 'bad command line');
+    // parseArgs goes on to explain how to pass a value starting with "-"; its first sentence is the problem,
+    // lower-cased like the commands' own messages.
+    const problem = (error as Error).message.split('. ')[0] || 'bad command line';
+    throw new UsageError(problem.charAt(0).toLowerCase() + problem.slice(1));
   }
   const extra = parsed.positionals.slice(spec.positionals ?? 0);
   if (!parsed.values.help && extra.length > 0) throw new UsageError(`unexpected argument '${extra[0]}'`);

@@ -9,7 +9,6 @@ import {
   listApiKeys,
   revokeApiKey,
   rotateApiKey,
-  TenantKeyError,
 } from '../lambdas/core/tenants.js';
 import {
   awsClientConfig,
@@ -148,7 +147,7 @@ async function run(command: Command, values: Values, io: Io): Promise<number> {
       (error as Error).name === 'ResourceNotFoundException'
         ? `the table ${table} does not exist${region ? ` in ${region}` : ''}: check --table (the TenantsTableName output) and the region`
         : describeFailure(error);
-    throw new CommandError(`${command} failed: ${problem}`, error instanceof TenantKeyError ? 2 : 1);
+    throw new CommandError(`${command} failed: ${problem}`);
   } finally {
     dynamo?.destroy();
   }

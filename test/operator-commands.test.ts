@@ -102,17 +102,17 @@ describe('Operator commands: every option the README gives, as child processes a
   });
 
   it.concurrent.each([
-    ['create-tenant', ['--name', 'acme', '--table', 't', '--bogus'], "Unknown option '--bogus'"],
-    ['create-tenant', ['--name', 'acme', '--endpoint'], "Option '--endpoint <value>' argument missing"],
+    ['create-tenant', ['--name', 'acme', '--table', 't', '--bogus'], "unknown option '--bogus'"],
+    ['create-tenant', ['--name', 'acme', '--endpoint'], "option '--endpoint <value>' argument missing"],
     ['create-tenant', ['--table', 't'], 'missing --name'],
     ['create-tenant', ['--name', 'acme'], 'missing --table'],
-    ['tenant-keys', ['list', '--table', 't', '--tenant', 'ten_1', '-x'], "Unknown option '-x'"],
-    ['tenant-keys', ['revoke', '--table', 't', '--tenant'], "Option '--tenant <value>' argument missing"],
+    ['tenant-keys', ['list', '--table', 't', '--tenant', 'ten_1', '-x'], "unknown option '-x'"],
+    ['tenant-keys', ['revoke', '--table', 't', '--tenant'], "option '--tenant <value>' argument missing"],
     ['tenant-keys', ['revoke', '--table', 't', '--tenant', 'ten_1'], 'missing --key'],
     ['tenant-keys', ['explode', '--table', 't'], "unknown command 'explode'"],
     ['tenant-keys', ['list', 'extra', '--local'], "unexpected argument 'extra'"],
-    ['redrive', ['--dlq', 'q', '--bogus'], "Unknown option '--bogus'"],
-    ['redrive', ['--dlq'], "Option '--dlq <value>' argument missing"],
+    ['redrive', ['--dlq', 'q', '--bogus'], "unknown option '--bogus'"],
+    ['redrive', ['--dlq'], "option '--dlq <value>' argument missing"],
     ['redrive', ['--region', 'eu-west-1'], 'missing --dlq'],
     ['redrive', ['--dlq', 'q', '--local', '--endpoint', 'http://x'], '--local finds the endpoint itself'],
   ])(

@@ -206,7 +206,7 @@ describe('Security: API keys (create, list, add, revoke, rotate)', () => {
       [['list', '--table', 't'], /^missing --tenant\. usage:/],
       [['revoke', '--table', 't', '--tenant', 'ten_1'], /^missing --key\. usage:/],
       [['explode', '--table', 't'], /^unknown command 'explode'\. usage:/],
-      [['list', '--tenant', 'ten_1', '--bogus'], /^Unknown option '--bogus'\. usage:/],
+      [['list', '--tenant', 'ten_1', '--bogus'], /^unknown option '--bogus'\. usage:/],
     ])('refuses %j with usage and exit code 2', async (argv, message) => {
       const result = await cli(...argv);
       expect(result.code).toBe(2);
@@ -214,14 +214,19 @@ describe('Security: API keys (create, list, add, revoke, rotate)', () => {
       expect(result.out).toBe('');
     });
 
-    it('reports an unknown tenant or key as exit code 2 without a stack', async () => {
-      const result = await cli('revoke', '--table', table, '--tenant', 'ten_nobody', '--key', 'key_nothing');
-      expect(result).toEqual({
-        code: 2,
-        out: '',
-        err: 'revoke failed: tenant ten_nobody does not exist',
-      });
-    });
+    // Exit code 2 is for a bad command line only: an unknown tenant or key is a failure of the command (1).
+    it.each([
+      [
+        ['revoke', '--tenant', 'ten_nobody', '--key', 'key_nothing'],
+        'revoke failed: tenant ten_nobody does not exist',
+      ],
+      [['list', '--tenant', 'ten_nobody'], 'list failed: tenant ten_nobody does not exist'],
+    ])(
+      'reports %j on an unknown tenant as one line and exit code 1, without a stack',
+      async (argv, message) => {
+        expect(await cli(...argv, '--table', table)).toEqual({ code: 1, out: '', err: message });
+      },
+    );
 
     it('prints its usage with --help', async () => {
       expect(await cli('--help')).toEqual({ code: 0, out: TENANT_KEYS_USAGE, err: '' });
