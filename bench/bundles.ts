@@ -3,13 +3,13 @@ import { mkdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { build, type Metafile } from 'esbuild';
+import { DEFAULT_RETRY_SCHEDULE_SECONDS } from '../lambdas/contract/retry-schedule.js';
 import {
   environmentVariable,
   FUNCTION_SETTINGS,
   type FunctionName,
   type SettingName,
-} from '../lambdas/core/config.js';
-import { DEFAULT_RETRY_SCHEDULE_SECONDS } from '../lambdas/core/retry-schedule.js';
+} from '../lambdas/contract/settings.js';
 import { CREATE_REQUIRE_BANNER, REPO_ROOT } from '../lib/constructs/fanout-function.js';
 import { serviceDefinition } from '../lib/definitions.js';
 

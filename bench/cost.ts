@@ -1,15 +1,15 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { AttemptLogMode } from '../lambdas/core/attempts.js';
-import type { FunctionName } from '../lambdas/core/config.js';
+import type { FunctionName } from '../lambdas/contract/settings.js';
+import type { AttemptLogMode } from '../lambdas/contract/tables.js';
 import {
   authorizerFunction,
   deliverFunction,
   fanoutFunction,
   ingestFunction,
   registerFunction,
-} from '../lambdas/core/functions.js';
+} from '../lambdas/wiring.js';
 import type { ServiceDefinition } from '../lib/definitions.js';
 import { type ApiFunctions, bearer, invokeApi } from '../local/api-gateway.js';
 import { type Engines, startEngines } from '../local/engines.js';

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { logger } from '../lambdas/core/logger.js';
+import { logger } from '../lambdas/platform/logger.js';
 import { bearer } from '../local/api-gateway.js';
 import { pollContinuously } from '../local/event-source.js';
 import { seedSubscriptions } from '../local/seed.js';

@@ -1,8 +1,8 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { LogLevel } from '@aws-lambda-powertools/logger/types';
-import { TENANT_SOURCE_PREFIX } from '../lambdas/core/bus-events.js';
-import type { FunctionName } from '../lambdas/core/config.js';
-import { logger } from '../lambdas/core/logger.js';
+import { TENANT_SOURCE_PREFIX } from '../lambdas/contract/bus-events.js';
+import type { FunctionName } from '../lambdas/contract/settings.js';
+import { logger } from '../lambdas/platform/logger.js';
 import type { TableDefinition } from '../lib/definitions.js';
 import type { LocalService } from '../local/service.js';
 import { eventBridgeEntryBytes, eventBridgeEvents, itemBytes, sqsRequests, writeUnits } from './pricing.js';

@@ -1,4 +1,4 @@
-import { parseDeliveryMessage } from '../lambdas/core/delivery-message.js';
+import { parseDeliveryMessage } from '../lambdas/contract/delivery-message.js';
 import type { ServiceDefinition } from '../lib/definitions.js';
 import type { AlarmState } from '../local/alarms.js';
 import type { ChaosReceiver, ReceiverProfile } from './receivers.js';
@@ -63,7 +63,7 @@ export interface AttemptView {
 /** Generous upper bounds on the DynamoDB calls one delivery and one fan-out make (for the odds only). */
 const DB_CALLS_PER_DELIVERY = 5;
 const DB_CALLS_PER_FANOUT = 6;
-/** Rounds in which fan-out re-sends the entries SendMessageBatch reported failed (lambdas/core/fanout.ts). */
+/** Rounds in which fan-out re-sends the entries SendMessageBatch reported failed (lambdas/fanout/pages.ts). */
 const FANOUT_SEND_ROUNDS = 4;
 
 export interface Evidence {

@@ -10,7 +10,7 @@ import {
   retrySchedule,
   type SettingTable,
   wholeNumber,
-} from '../lambdas/core/config.js';
+} from '../lambdas/contract/settings.js';
 import { type ChaosReport, renderChaosReport } from './report.js';
 import { CHAOS_DEFAULTS, type ChaosSettings, runChaos } from './scenario.js';
 

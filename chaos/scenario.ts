@@ -4,8 +4,8 @@ import {
   type SendMessageBatchCommandOutput,
   SetQueueAttributesCommand,
 } from '@aws-sdk/client-sqs';
-import { logger } from '../lambdas/core/logger.js';
-import type { QueueHandler } from '../lambdas/core/sqs-batch.js';
+import type { QueueHandler } from '../lambdas/contract/handlers.js';
+import { logger } from '../lambdas/platform/logger.js';
 import { startAlarms } from '../local/alarms.js';
 import { bearer } from '../local/api-gateway.js';
 import { pollContinuously } from '../local/event-source.js';

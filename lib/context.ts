@@ -1,7 +1,7 @@
 import { type Stack, Token } from 'aws-cdk-lib';
-import { ATTEMPT_LOG_MODES, type AttemptLogMode } from '../lambdas/core/attempts.js';
-import { MAX_TENANT_REQUESTS_PER_SECOND, TENANT_RATE_BOUND } from '../lambdas/core/rate-limit.js';
-import { parseRetrySchedule } from '../lambdas/core/retry-schedule.js';
+import { MAX_TENANT_REQUESTS_PER_SECOND, TENANT_RATE_BOUND } from '../lambdas/contract/limits.js';
+import { parseRetrySchedule } from '../lambdas/contract/retry-schedule.js';
+import { ATTEMPT_LOG_MODES, type AttemptLogMode } from '../lambdas/contract/tables.js';
 import { isEmailAddress } from './constructs/alarm-topic.js';
 import { type ServiceOptions, serviceDefinition } from './definitions.js';
 

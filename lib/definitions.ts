@@ -1,12 +1,16 @@
-import type { AttemptLogMode } from '../lambdas/core/attempts.js';
-import { TENANT_SOURCE_PREFIX } from '../lambdas/core/bus-events.js';
-import type { FunctionName } from '../lambdas/core/config.js';
+import { TENANT_SOURCE_PREFIX } from '../lambdas/contract/bus-events.js';
 import {
   DEFAULT_RETRY_SCHEDULE_SECONDS,
   validateRetrySchedule,
   worstCaseScheduleSeconds,
-} from '../lambdas/core/retry-schedule.js';
-import { SQS_MAX_MESSAGE_BYTES } from '../lambdas/core/sqs-size.js';
+} from '../lambdas/contract/retry-schedule.js';
+import type { FunctionName } from '../lambdas/contract/settings.js';
+import { SQS_MAX_MESSAGE_BYTES } from '../lambdas/contract/sqs-size.js';
+import {
+  ATTEMPTS_BY_EVENT_INDEX,
+  type AttemptLogMode,
+  EVENTS_BY_TIME_INDEX,
+} from '../lambdas/contract/tables.js';
 
 /**
  * Everything about the service's resources that both the CDK stack and local mode need: keys, queue and
@@ -114,32 +118,32 @@ export function serviceDefinition(options: ServiceOptions = {}): ServiceDefiniti
 
   const functions: Record<FunctionName, FunctionDefinition> = {
     authorizer: {
-      entry: 'lambdas/authorizer.ts',
+      entry: 'lambdas/entry/authorizer.ts',
       description: 'Resolves API keys to tenants',
       timeoutSeconds: 5,
       memoryMb: 256,
     },
     register: {
-      entry: 'lambdas/register.ts',
+      entry: 'lambdas/entry/register.ts',
       description: 'Subscription API',
       timeoutSeconds: 10,
       memoryMb: 256,
     },
     ingest: {
-      entry: 'lambdas/ingest.ts',
+      entry: 'lambdas/entry/ingest.ts',
       description: 'Publishes API events to the bus',
       timeoutSeconds: 10,
       memoryMb: 256,
     },
     fanout: {
-      entry: 'lambdas/fanout.ts',
+      entry: 'lambdas/entry/fanout.ts',
       description: 'One event to one delivery per subscription',
       timeoutSeconds: 60,
       memoryMb: 512,
     },
     // A batch's attempts run in parallel, so twice the per-attempt timeout covers the slowest one.
     deliver: {
-      entry: 'lambdas/deliver.ts',
+      entry: 'lambdas/entry/deliver.ts',
       description: 'Signs and POSTs one delivery',
       timeoutSeconds: (2 * attemptTimeoutMs) / 1000,
       memoryMb: 256,
@@ -168,7 +172,12 @@ export function serviceDefinition(options: ServiceOptions = {}): ServiceDefiniti
         timeToLiveAttribute: 'expiresAt',
         pointInTimeRecovery: false,
         indexes: [
-          { name: 'byTime', partitionKey: 'tenantId', sortKey: 'timestamp', projection: ['eventId', 'type'] },
+          {
+            name: EVENTS_BY_TIME_INDEX,
+            partitionKey: 'tenantId',
+            sortKey: 'timestamp',
+            projection: ['eventId', 'type'],
+          },
         ],
       },
       // The attempt log: keyed by subscription, newest last; byEvent lists one event's attempts.
@@ -177,7 +186,9 @@ export function serviceDefinition(options: ServiceOptions = {}): ServiceDefiniti
         sortKey: 'sk',
         timeToLiveAttribute: 'expiresAt',
         pointInTimeRecovery: false,
-        indexes: [{ name: 'byEvent', partitionKey: 'eventKey', sortKey: 'sk', projection: 'ALL' }],
+        indexes: [
+          { name: ATTEMPTS_BY_EVENT_INDEX, partitionKey: 'eventKey', sortKey: 'sk', projection: 'ALL' },
+        ],
       },
     },
     queues: {

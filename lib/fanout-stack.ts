@@ -6,9 +6,8 @@ import { RecursiveLoop } from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
-import { ATTEMPTS_BY_EVENT_INDEX } from '../lambdas/core/attempts.js';
-import type { FunctionName, SettingName } from '../lambdas/core/config.js';
-import { EVENTS_BY_TIME_INDEX } from '../lambdas/core/event-store.js';
+import type { FunctionName, SettingName } from '../lambdas/contract/settings.js';
+import { ATTEMPTS_BY_EVENT_INDEX, EVENTS_BY_TIME_INDEX } from '../lambdas/contract/tables.js';
 import { AlarmTopic } from './constructs/alarm-topic.js';
 import { FanoutFunction, type FanoutFunctionProps } from './constructs/fanout-function.js';
 import { FanoutApi } from './constructs/http-api.js';
@@ -112,7 +111,7 @@ export class FanoutStack extends Stack {
     const fanoutQueue = this.fanoutQueue.queue;
     const deliveryQueue = this.deliveryQueue.queue;
 
-    // Least privilege: each grant matches the calls in the function's code (lambdas/core). Item actions are
+    // Least privilege: each grant matches the calls in the function's code (lambdas/). Item actions are
     // granted on the table alone and queries on the one index that serves them, since Table.grant would give
     // every action on every index (table/index/*) as soon as a table has one. With a customer-managed key,
     // each grant also allows the key operations the call needs (grantKeyUse).

@@ -3,12 +3,17 @@ import type {
   APIGatewaySimpleAuthorizerWithContextResult,
   Context,
 } from 'aws-lambda';
-import { DEFAULT_ROUTE_HANDLER, GATEWAY_ROUTES, matchPath, routeKeyOf } from '../lambdas/core/api-routes.js';
-import type { ApiEvent, ApiResponse, AuthorizerContext } from '../lambdas/core/http.js';
+import {
+  DEFAULT_ROUTE_HANDLER,
+  GATEWAY_ROUTES,
+  matchPath,
+  routeKeyOf,
+} from '../lambdas/contract/api-routes.js';
+import type { ApiEvent, ApiResponse, AuthorizerContext } from '../lambdas/contract/handlers.js';
 
 /**
  * What API Gateway's HTTP API does in front of our functions: run the Lambda authorizer (no identity source,
- * no cache, as in the stack), match the route from lambdas/core/api-routes.ts (GATEWAY_ROUTES, as the stack
+ * no cache, as in the stack), match the route from lambdas/contract/api-routes.ts (GATEWAY_ROUTES, as the stack
  * creates them) or fall back to $default, and invoke the route's function with a payload-format-2.0 event
  * carrying the authorizer's context.
  */

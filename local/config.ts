@@ -1,5 +1,5 @@
 import * as z from 'zod/mini';
-import { ATTEMPT_LOG_MODES } from '../lambdas/core/attempts.js';
+import { MAX_TENANT_REQUESTS_PER_SECOND, TENANT_RATE_BOUND } from '../lambdas/contract/limits.js';
 import {
   booleanFlag,
   nonEmpty,
@@ -7,9 +7,9 @@ import {
   retrySchedule,
   type SettingTable,
   wholeNumber,
-} from '../lambdas/core/config.js';
-import { MAX_TENANT_REQUESTS_PER_SECOND, TENANT_RATE_BOUND } from '../lambdas/core/rate-limit.js';
-import { API_KEY_PATTERN } from '../lambdas/core/tenants.js';
+} from '../lambdas/contract/settings.js';
+import { ATTEMPT_LOG_MODES } from '../lambdas/contract/tables.js';
+import { API_KEY_PATTERN } from '../lambdas/storage/tenants.js';
 
 /**
  * The environment of `npm start` and `npm run receiver`, read in this one place with the same reader as the

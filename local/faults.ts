@@ -5,7 +5,7 @@ import type {
   SQSClient,
 } from '@aws-sdk/client-sqs';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { QueueHandler } from '../lambdas/core/sqs-batch.js';
+import type { QueueHandler } from '../lambdas/contract/handlers.js';
 import type { QueueFunctionName } from './service.js';
 
 /**

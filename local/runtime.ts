@@ -1,7 +1,7 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import type { AttemptLogMode } from '../lambdas/core/attempts.js';
-import { API_KEY_PATTERN, generateApiKey, resolveApiKey } from '../lambdas/core/tenants.js';
+import type { AttemptLogMode } from '../lambdas/contract/tables.js';
+import { API_KEY_PATTERN, generateApiKey, resolveApiKey } from '../lambdas/storage/tenants.js';
 import { moveMessages } from '../scripts/dead-letters.js';
 import { startAlarms } from './alarms.js';
 import { type Engines, startEngines } from './engines.js';

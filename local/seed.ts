@@ -1,6 +1,6 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { batchWriteAll } from '../lambdas/core/dynamo.js';
-import { type NewSubscription, newSubscription, storedItems } from '../lambdas/core/subscriptions.js';
+import { batchWriteAll } from '../lambdas/storage/dynamo.js';
+import { type NewSubscription, newSubscription, storedItems } from '../lambdas/storage/subscriptions.js';
 
 const ITEMS_PER_WRITER_TURN = 250;
 const WRITERS = 16;

@@ -2,19 +2,19 @@ import { randomUUID } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import type { HostResolver } from '../lambdas/core/address-guard.js';
-import type { AttemptLogMode } from '../lambdas/core/attempts.js';
-import { documentClient } from '../lambdas/core/aws.js';
-import type { Config } from '../lambdas/core/config.js';
+import type { QueueHandler } from '../lambdas/contract/handlers.js';
+import type { Config } from '../lambdas/contract/settings.js';
+import type { AttemptLogMode } from '../lambdas/contract/tables.js';
+import { documentClient } from '../lambdas/platform/aws-clients.js';
+import { createTenant } from '../lambdas/storage/tenants.js';
 import {
   authorizerFunction,
   deliverFunction,
   fanoutFunction,
   ingestFunction,
   registerFunction,
-} from '../lambdas/core/functions.js';
-import type { QueueHandler } from '../lambdas/core/sqs-batch.js';
-import { createTenant } from '../lambdas/core/tenants.js';
+  type TargetOptions,
+} from '../lambdas/wiring.js';
 import { type ServiceDefinition, serviceDefinition } from '../lib/definitions.js';
 import { type ApiRequest, invokeApi } from './api-gateway.js';
 import { startEventBus } from './event-bus.js';
@@ -51,7 +51,7 @@ export interface LocalServiceOptions {
   /** The deliver step's clock, moved forward in tests of secret rotation and auto-disable. */
   now?: () => Date;
   /** The SSRF guard's resolver at registration and delivery (when allowPrivateUrls is false); the system's by default. */
-  resolveHost?: HostResolver;
+  resolveHost?: TargetOptions['resolveHost'];
   /** Called with each operational event put on the bus (local mode logs them). */
   onOperationalEvent?: (event: Record<string, unknown>) => void;
   /** Wraps a queue consumer as built, so the chaos run can make it crash part-way through a batch. */

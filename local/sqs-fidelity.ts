@@ -1,7 +1,7 @@
 import { findPackageJSON } from 'node:module';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { MAX_VISIBILITY_SECONDS } from '../lambdas/core/retry-schedule.js';
+import { MAX_VISIBILITY_SECONDS } from '../lambdas/contract/retry-schedule.js';
 
 /**
  * Where fauxqs (2.4.1) and real SQS disagree on something the service relies on, this corrects fauxqs at

@@ -1,7 +1,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { AUTH_CACHE_TTL_SECONDS } from '../lambdas/core/authorizer.js';
-import { documentClient } from '../lambdas/core/aws.js';
+import { documentClient } from '../lambdas/platform/aws-clients.js';
+import { AUTH_CACHE_TTL_SECONDS } from '../lambdas/security/authorizer.js';
 import {
   type ApiKeyInfo,
   createApiKey,
@@ -9,7 +9,7 @@ import {
   listApiKeys,
   revokeApiKey,
   rotateApiKey,
-} from '../lambdas/core/tenants.js';
+} from '../lambdas/storage/tenants.js';
 import {
   awsClientConfig,
   CommandError,
@@ -78,7 +78,7 @@ interface Io extends CommandIo {
 }
 
 /**
- * Operator commands for tenants and their API keys (lambdas/core/tenants.ts), on a deployed stack with the
+ * Operator commands for tenants and their API keys (lambdas/storage/tenants.ts), on a deployed stack with the
  * standard AWS credential chain, or on local mode's DynamoDB with --endpoint or --local. Returns the exit code.
  */
 export function tenantKeysCommand(argv: readonly string[], io: Io): Promise<number> {

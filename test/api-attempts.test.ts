@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encodeAttemptCursor } from '../lambdas/core/attempt-api.js';
-import { AttemptLog, type AttemptRecord, newAttemptId } from '../lambdas/core/attempts.js';
-import { EventStore } from '../lambdas/core/event-store.js';
+import { encodeAttemptCursor } from '../lambdas/api/routes/attempts.js';
+import { AttemptLog, type AttemptRecord, newAttemptId } from '../lambdas/storage/attempts.js';
+import { EventStore } from '../lambdas/storage/events.js';
 import { bearer, startTestService } from './support/service.js';
 
 type Service = Awaited<ReturnType<typeof startTestService>>;

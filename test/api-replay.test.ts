@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { DeleteMessageCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { EventStore } from '../lambdas/core/event-store.js';
-import { parseFanoutJob } from '../lambdas/core/fanout-jobs.js';
+import { parseFanoutJob } from '../lambdas/fanout/jobs.js';
+import { EventStore } from '../lambdas/storage/events.js';
 import { bearer, startTestService } from './support/service.js';
 
 type Service = Awaited<ReturnType<typeof startTestService>>;

@@ -1,8 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MAX_EVENT_ENTRY_BYTES, putEventsEntryBytes, toPutEventsEntry } from '../lambdas/core/bus-events.js';
-import { EventStore } from '../lambdas/core/event-store.js';
-import { MAX_REQUEST_BODY_BYTES } from '../lambdas/core/http.js';
+import { MAX_REQUEST_BODY_BYTES } from '../lambdas/api/handler.js';
+import {
+  MAX_EVENT_ENTRY_BYTES,
+  putEventsEntryBytes,
+  toPutEventsEntry,
+} from '../lambdas/contract/bus-events.js';
+import { EventStore } from '../lambdas/storage/events.js';
 import { peekAll } from '../local/queue-metrics.js';
 import { bearer, startTestService } from './support/service.js';
 

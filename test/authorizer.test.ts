@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AUTH_CACHE_TTL_SECONDS } from '../lambdas/core/authorizer.js';
-import { authorizerFunction } from '../lambdas/core/functions.js';
-import { generateApiKey, hashApiKey, revokeApiKey } from '../lambdas/core/tenants.js';
+import { AUTH_CACHE_TTL_SECONDS } from '../lambdas/security/authorizer.js';
+import { generateApiKey, hashApiKey, revokeApiKey } from '../lambdas/storage/tenants.js';
+import { authorizerFunction } from '../lambdas/wiring.js';
 import { startTestService } from './support/service.js';
 
 type Service = Awaited<ReturnType<typeof startTestService>>;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { putEventsEntryBytes } from '../lambdas/core/bus-events.js';
+import { putEventsEntryBytes } from '../lambdas/contract/bus-events.js';
 
 describe('Function: putEventsEntryBytes', () => {
   // AWS's "Calculating PutEvents entry size", by hand (UTF-8: "é" is 2 bytes, "😀" is 4):

@@ -2,17 +2,13 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { type AddressInfo, createServer as createTcpServer, type Socket } from 'node:net';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import {
-  ATTEMPT_ID_PATTERN,
-  AttemptLog,
-  type AttemptLogMode,
-  RESPONSE_BODY_LIMIT_BYTES,
-} from '../lambdas/core/attempts.js';
-import { postWebhook } from '../lambdas/core/delivery.js';
-import { deliveryMessage, INLINE_EVENT_MAX_BYTES } from '../lambdas/core/delivery-message.js';
-import { logger } from '../lambdas/core/logger.js';
-import type { StoredSubscription } from '../lambdas/core/subscriptions.js';
-import { classifyError, type WebhookFetch, webhookTransport } from '../lambdas/core/webhook-transport.js';
+import { deliveryMessage, INLINE_EVENT_MAX_BYTES } from '../lambdas/contract/delivery-message.js';
+import type { AttemptLogMode } from '../lambdas/contract/tables.js';
+import { postWebhook } from '../lambdas/delivery/deliver.js';
+import { classifyError, type WebhookFetch, webhookTransport } from '../lambdas/delivery/transport.js';
+import { logger } from '../lambdas/platform/logger.js';
+import { ATTEMPT_ID_PATTERN, AttemptLog, RESPONSE_BODY_LIMIT_BYTES } from '../lambdas/storage/attempts.js';
+import type { StoredSubscription } from '../lambdas/storage/subscriptions.js';
 import { waitFor } from '../local/wait.js';
 import { fakeResolver } from './support/resolver.js';
 import { bearer, startTestService } from './support/service.js';

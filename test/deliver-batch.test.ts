@@ -2,15 +2,15 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { AttemptLog } from '../lambdas/core/attempts.js';
-import { INLINE_EVENT_MAX_BYTES } from '../lambdas/core/delivery-message.js';
-import { logger } from '../lambdas/core/logger.js';
+import { INLINE_EVENT_MAX_BYTES } from '../lambdas/contract/delivery-message.js';
+import { logger } from '../lambdas/platform/logger.js';
+import { AttemptLog } from '../lambdas/storage/attempts.js';
 import { waitFor } from '../local/wait.js';
 import { startReceiver } from './support/receiver.js';
 import { bearer, startTestService } from './support/service.js';
 
 /**
- * A batch of deliveries shares its reads and writes (delivery-batch.ts): the calls each poll makes are
+ * A batch of deliveries shares its reads and writes (delivery/session.ts): the calls each poll makes are
  * counted by middleware on the service's own DynamoDB client, and every delivery is still checked at a real
  * receiver that verifies its signature.
  */

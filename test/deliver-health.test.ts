@@ -1,14 +1,14 @@
 import { ProvisionedThroughputExceededException } from '@aws-sdk/client-dynamodb';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { AttemptLog } from '../lambdas/core/attempts.js';
-import { logger } from '../lambdas/core/logger.js';
+import { applyHealthChange, healthChange } from '../lambdas/delivery/health.js';
 import {
   endpointOrigin,
   type OperationalEventDetail,
   type OperationalEventType,
-} from '../lambdas/core/operational-events.js';
-import { applyHealthChange, healthChange } from '../lambdas/core/subscription-health.js';
-import { SubscriptionStore } from '../lambdas/core/subscriptions.js';
+} from '../lambdas/delivery/operational-events.js';
+import { logger } from '../lambdas/platform/logger.js';
+import { AttemptLog } from '../lambdas/storage/attempts.js';
+import { SubscriptionStore } from '../lambdas/storage/subscriptions.js';
 import { peekAll } from '../local/queue-metrics.js';
 import { waitFor } from '../local/wait.js';
 import { startReceiver } from './support/receiver.js';

@@ -2,8 +2,8 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { ChangeMessageVisibilityCommand, DeleteMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
-import { AttemptLog } from '../lambdas/core/attempts.js';
-import { OPERATIONS_SOURCE } from '../lambdas/core/operational-events.js';
+import { OPERATIONS_SOURCE } from '../lambdas/delivery/operational-events.js';
+import { AttemptLog } from '../lambdas/storage/attempts.js';
 import { peekAll } from '../local/queue-metrics.js';
 import { waitFor } from '../local/wait.js';
 import { bearer, startTestService } from './support/service.js';

@@ -2,8 +2,11 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { DeleteMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AttemptLog } from '../lambdas/core/attempts.js';
-import { MAX_VISIBILITY_SECONDS, VISIBILITY_CEILING_MARGIN_SECONDS } from '../lambdas/core/retry-schedule.js';
+import {
+  MAX_VISIBILITY_SECONDS,
+  VISIBILITY_CEILING_MARGIN_SECONDS,
+} from '../lambdas/contract/retry-schedule.js';
+import { AttemptLog } from '../lambdas/storage/attempts.js';
 import { queueDepth } from '../local/queue-metrics.js';
 import { bearer, startTestService } from './support/service.js';
 

@@ -6,7 +6,7 @@ import {
   isEventType,
   isEventTypeFilter,
   routingFilters,
-} from '../lambdas/core/event-types.js';
+} from '../lambdas/contract/event-types.js';
 
 describe('Event types', () => {
   it.each(['order', 'order.created', 'a_b-c.D9.x'])('accepts the type %s', (type) => {

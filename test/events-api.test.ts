@@ -7,10 +7,10 @@ import {
   PUT_EVENTS_MAX_BYTES,
   putEventsEntryBytes,
   toPutEventsEntry,
-} from '../lambdas/core/bus-events.js';
-import type { DeliveryMessage } from '../lambdas/core/delivery-message.js';
-import { EventStore } from '../lambdas/core/event-store.js';
-import { DEAD_LETTER_REASON_ATTRIBUTE } from '../lambdas/core/fanout-handler.js';
+} from '../lambdas/contract/bus-events.js';
+import type { DeliveryMessage } from '../lambdas/contract/delivery-message.js';
+import { DEAD_LETTER_REASON_ATTRIBUTE } from '../lambdas/fanout/handler.js';
+import { EventStore } from '../lambdas/storage/events.js';
 import { peekAll } from '../local/queue-metrics.js';
 import { bearer, startTestService } from './support/service.js';
 

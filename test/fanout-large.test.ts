@@ -1,9 +1,9 @@
 import { DeleteMessageBatchCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { DeliveryMessage } from '../lambdas/core/delivery-message.js';
-import { parseFanoutJob } from '../lambdas/core/fanout-jobs.js';
-import { fanoutFunction } from '../lambdas/core/functions.js';
+import type { DeliveryMessage } from '../lambdas/contract/delivery-message.js';
+import { parseFanoutJob } from '../lambdas/fanout/jobs.js';
+import { fanoutFunction } from '../lambdas/wiring.js';
 import { pollOnce } from '../local/event-source.js';
 import { peekAll } from '../local/queue-metrics.js';
 import { seedSubscriptions } from '../local/seed.js';

@@ -6,15 +6,15 @@ import {
   SQSClient,
 } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
-import { documentClient } from '../lambdas/core/aws.js';
-import { MAX_EVENT_DATA_BYTES, toPutEventsEntry } from '../lambdas/core/bus-events.js';
-import { EventStore } from '../lambdas/core/event-store.js';
-import { DEAD_LETTER_ERROR_ATTRIBUTE, DEAD_LETTER_REASON_ATTRIBUTE } from '../lambdas/core/fanout-handler.js';
-import { fanoutFunction } from '../lambdas/core/functions.js';
-import { newId } from '../lambdas/core/ids.js';
-import { logger } from '../lambdas/core/logger.js';
-import { SQS_MAX_MESSAGE_BYTES } from '../lambdas/core/sqs-size.js';
-import { createTenant } from '../lambdas/core/tenants.js';
+import { MAX_EVENT_DATA_BYTES, toPutEventsEntry } from '../lambdas/contract/bus-events.js';
+import { SQS_MAX_MESSAGE_BYTES } from '../lambdas/contract/sqs-size.js';
+import { DEAD_LETTER_ERROR_ATTRIBUTE, DEAD_LETTER_REASON_ATTRIBUTE } from '../lambdas/fanout/handler.js';
+import { documentClient } from '../lambdas/platform/aws-clients.js';
+import { newId } from '../lambdas/platform/ids.js';
+import { logger } from '../lambdas/platform/logger.js';
+import { EventStore } from '../lambdas/storage/events.js';
+import { createTenant } from '../lambdas/storage/tenants.js';
+import { fanoutFunction } from '../lambdas/wiring.js';
 import { toBusEvent } from '../local/event-bus.js';
 import { pollOnce } from '../local/event-source.js';
 import { queueDepth } from '../local/queue-metrics.js';

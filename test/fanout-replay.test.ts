@@ -1,11 +1,11 @@
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { SQSEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AttemptLog, type AttemptRecord, newAttemptId } from '../lambdas/core/attempts.js';
-import type { DeliveryMessage } from '../lambdas/core/delivery-message.js';
-import { EventStore } from '../lambdas/core/event-store.js';
-import { type FanoutJobInput, sendFanoutJob } from '../lambdas/core/fanout-jobs.js';
-import { fanoutFunction } from '../lambdas/core/functions.js';
+import type { DeliveryMessage } from '../lambdas/contract/delivery-message.js';
+import { type FanoutJobInput, sendFanoutJob } from '../lambdas/fanout/jobs.js';
+import { AttemptLog, type AttemptRecord, newAttemptId } from '../lambdas/storage/attempts.js';
+import { EventStore } from '../lambdas/storage/events.js';
+import { fanoutFunction } from '../lambdas/wiring.js';
 import { peekAll } from '../local/queue-metrics.js';
 import { bearer, startTestService } from './support/service.js';
 

@@ -1,10 +1,10 @@
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { MAX_EVENT_DATA_BYTES, toPutEventsEntry } from '../lambdas/core/bus-events.js';
-import type { DeliveryMessage } from '../lambdas/core/delivery-message.js';
-import { EventStore } from '../lambdas/core/event-store.js';
-import { fanoutFunction } from '../lambdas/core/functions.js';
+import { MAX_EVENT_DATA_BYTES, toPutEventsEntry } from '../lambdas/contract/bus-events.js';
+import type { DeliveryMessage } from '../lambdas/contract/delivery-message.js';
+import { EventStore } from '../lambdas/storage/events.js';
+import { fanoutFunction } from '../lambdas/wiring.js';
 import { toBusEvent } from '../local/event-bus.js';
 import { peekAll } from '../local/queue-metrics.js';
 import { bearer, startTestService } from './support/service.js';

@@ -1,6 +1,6 @@
 import { decodeTime } from 'ulid';
 import { describe, expect, it } from 'vitest';
-import { newId, newUlid } from '../lambdas/core/ids.js';
+import { newId, newUlid } from '../lambdas/platform/ids.js';
 
 describe('ids', () => {
   it('makes ULIDs that carry their time and differ within one millisecond', () => {

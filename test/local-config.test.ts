@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { generateApiKey } from '../lambdas/core/tenants.js';
+import { generateApiKey } from '../lambdas/storage/tenants.js';
 import { loadLocalConfig, loadReceiverConfig } from '../local/config.js';
 
 describe('Local mode: configuration', () => {

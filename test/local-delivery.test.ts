@@ -1,6 +1,6 @@
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AttemptRecord } from '../lambdas/core/attempts.js';
+import type { AttemptRecord } from '../lambdas/storage/attempts.js';
 import { type LocalRuntime, startLocalRuntime } from '../local/runtime.js';
 import { waitFor } from '../local/wait.js';
 import { startReceiver } from './support/receiver.js';

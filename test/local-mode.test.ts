@@ -3,7 +3,7 @@ import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateApiKey } from '../lambdas/core/tenants.js';
+import { generateApiKey } from '../lambdas/storage/tenants.js';
 import { type LocalHttpServer, startHttpServer } from '../local/http-server.js';
 import { type LocalRuntime, startLocalRuntime } from '../local/runtime.js';
 import { waitFor } from '../local/wait.js';

@@ -4,14 +4,13 @@ import { App, type CfnElement } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import type { IConstruct } from 'constructs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { ATTEMPTS_BY_EVENT_INDEX } from '../lambdas/core/attempts.js';
 import {
   environmentVariable,
   FUNCTION_SETTINGS,
   type FunctionName,
   type SettingName,
-} from '../lambdas/core/config.js';
-import { EVENTS_BY_TIME_INDEX } from '../lambdas/core/event-store.js';
+} from '../lambdas/contract/settings.js';
+import { ATTEMPTS_BY_EVENT_INDEX, EVENTS_BY_TIME_INDEX } from '../lambdas/contract/tables.js';
 import { CONTEXT_RETRY_SCHEDULE } from '../lib/context.js';
 import { serviceDefinition } from '../lib/definitions.js';
 import { FanoutStack } from '../lib/fanout-stack.js';

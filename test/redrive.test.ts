@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { GetQueueAttributesCommand, SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { deliveryMessage } from '../lambdas/core/delivery-message.js';
+import { deliveryMessage } from '../lambdas/contract/delivery-message.js';
 import { REPO_ROOT } from '../lib/constructs/fanout-function.js';
 import { peekAll, queueDepth } from '../local/queue-metrics.js';
 import { type LocalRuntime, startLocalRuntime } from '../local/runtime.js';

@@ -11,7 +11,7 @@ import {
   VISIBILITY_CEILING_MARGIN_SECONDS,
   visibilityLeftSeconds,
   worstCaseScheduleSeconds,
-} from '../lambdas/core/retry-schedule.js';
+} from '../lambdas/contract/retry-schedule.js';
 import { serviceDefinition } from '../lib/definitions.js';
 
 describe('Retry schedule', () => {

@@ -2,9 +2,9 @@ import fc from 'fast-check';
 import ipaddr from 'ipaddr.js';
 import { Webhook, WebhookVerificationError } from 'standardwebhooks';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { checkWebhookHost, hostnameProblem, isGlobalAddress } from '../lambdas/core/address-guard.js';
-import { createSubscriptionSchema } from '../lambdas/core/schemas.js';
-import { signatureHeaders } from '../lambdas/core/signing.js';
+import { createSubscriptionSchema } from '../lambdas/api/schemas.js';
+import { checkWebhookHost, hostnameProblem, isGlobalAddress } from '../lambdas/security/address-guard.js';
+import { signatureHeaders } from '../lambdas/security/signing.js';
 import { fakeResolver } from './support/resolver.js';
 
 /**

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { logger } from '../lambdas/core/logger.js';
+import { logger } from '../lambdas/platform/logger.js';
 import { type LocalRuntime, startLocalRuntime } from '../local/runtime.js';
 import { waitFor } from '../local/wait.js';
 import { startReceiver } from './support/receiver.js';

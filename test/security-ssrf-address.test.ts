@@ -9,7 +9,7 @@ import {
   hostnameProblem,
   isGlobalAddress,
   resolveHost,
-} from '../lambdas/core/address-guard.js';
+} from '../lambdas/security/address-guard.js';
 import { fakeResolver, PUBLIC_ADDRESS } from './support/resolver.js';
 
 describe('SSRF guard: address classification', () => {

@@ -3,15 +3,15 @@ import { createServer as createHttpServer, type IncomingMessage, type ServerResp
 import { createServer as createHttpsServer } from 'node:https';
 import { type AddressInfo, connect, createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { HostResolver } from '../lambdas/core/address-guard.js';
-import { AttemptLog } from '../lambdas/core/attempts.js';
-import { deliverFunction } from '../lambdas/core/functions.js';
 import {
   classifyError,
   readBodyPrefix,
   type WebhookFetch,
   webhookTransport,
-} from '../lambdas/core/webhook-transport.js';
+} from '../lambdas/delivery/transport.js';
+import type { HostResolver } from '../lambdas/security/address-guard.js';
+import { AttemptLog } from '../lambdas/storage/attempts.js';
+import { deliverFunction } from '../lambdas/wiring.js';
 import { pollOnce } from '../local/event-source.js';
 import { waitFor } from '../local/wait.js';
 import { startReceiver } from './support/receiver.js';

@@ -1,6 +1,6 @@
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { authorizerFunction, ingestFunction, registerFunction } from '../lambdas/core/functions.js';
+import { authorizerFunction, ingestFunction, registerFunction } from '../lambdas/wiring.js';
 import { invokeApi } from '../local/api-gateway.js';
 import { startReceiver } from './support/receiver.js';
 import { fakeResolver, PUBLIC_ADDRESS } from './support/resolver.js';
@@ -224,7 +224,7 @@ describe('SSRF guard: no way to switch it off in a Lambda function', () => {
     process.env.FANOUT_ALLOW_PRIVATE_URLS = 'true';
     try {
       const { apiKey } = await service.createTenant('lambda-built');
-      // Settings and clients, nothing else: what lambdas/register.ts passes.
+      // Settings and clients, nothing else: what lambdas/entry/register.ts passes.
       const functions = {
         authorizer: authorizerFunction(service.config, service.clients, { cacheTtlMs: 0 }),
         register: registerFunction(service.config, service.clients),

@@ -11,7 +11,7 @@ import {
   revokeApiKey,
   rotateApiKey,
   TenantKeyError,
-} from '../lambdas/core/tenants.js';
+} from '../lambdas/storage/tenants.js';
 import { TENANT_KEYS_USAGE, tenantKeysCommand } from '../scripts/tenant-key-commands.js';
 import { bearer, startTestService } from './support/service.js';
 

@@ -7,10 +7,10 @@ import {
   type ScanCommandOutput,
 } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { authorizerFunction, ingestFunction, registerFunction } from '../lambdas/core/functions.js';
-import { logger } from '../lambdas/core/logger.js';
-import { TenantRateLimiter } from '../lambdas/core/rate-limit.js';
-import { SubscriptionStore } from '../lambdas/core/subscriptions.js';
+import { TenantRateLimiter } from '../lambdas/api/rate-limit.js';
+import { logger } from '../lambdas/platform/logger.js';
+import { SubscriptionStore } from '../lambdas/storage/subscriptions.js';
+import { authorizerFunction, ingestFunction, registerFunction } from '../lambdas/wiring.js';
 import { type ApiRequest, invokeApi } from '../local/api-gateway.js';
 import { fakeResolver } from './support/resolver.js';
 import { bearer, startTestService } from './support/service.js';

@@ -11,7 +11,7 @@ import {
   FUNCTION_SETTINGS,
   type FunctionName,
   type SettingName,
-} from '../../lambdas/core/config.js';
+} from '../../lambdas/contract/settings.js';
 import type { FunctionDefinition } from '../definitions.js';
 
 /** The functions that look up subscribers' host names (registration and delivery). */

@@ -13,7 +13,11 @@ import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { DEFAULT_ROUTE_HANDLER, GATEWAY_ROUTES, type GatewayRoute } from '../../lambdas/core/api-routes.js';
+import {
+  DEFAULT_ROUTE_HANDLER,
+  GATEWAY_ROUTES,
+  type GatewayRoute,
+} from '../../lambdas/contract/api-routes.js';
 
 type RouteHandlerName = GatewayRoute['handler'] | typeof DEFAULT_ROUTE_HANDLER;
 
@@ -63,7 +67,7 @@ const ACCESS_LOG_FORMAT = AccessLogFormat.custom(
  * The authorizer has no identity source and no result cache. With an identity source, API Gateway would answer
  * a request without the header with its own 401 and never call the authorizer; the API promises a JSON 401
  * instead, so the authorizer runs on every request, always allows it, and tells the integration who the caller
- * is or why not (lambdas/core/authorizer.ts). API Gateway can only cache when an identity source exists, so the
+ * is or why not (lambdas/security/authorizer.ts). API Gateway can only cache when an identity source exists, so the
  * authorizer function caches key lookups in memory itself (AUTH_CACHE_TTL_SECONDS).
  */
 export class FanoutApi extends Construct {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FUNCTION_SETTINGS, type FunctionName } from '../../lambdas/core/config.js';
+import { FUNCTION_SETTINGS, type FunctionName } from '../../lambdas/contract/settings.js';
 import { REPO_ROOT } from '../../lib/constructs/fanout-function.js';
 import { serviceDefinition } from '../../lib/definitions.js';
 

@@ -1,7 +1,7 @@
 import { App } from 'aws-cdk-lib';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { environmentVariable, type FunctionName } from '../../lambdas/core/config.js';
-import { MAX_TENANT_REQUESTS_PER_SECOND } from '../../lambdas/core/rate-limit.js';
+import { MAX_TENANT_REQUESTS_PER_SECOND } from '../../lambdas/contract/limits.js';
+import { environmentVariable, type FunctionName } from '../../lambdas/contract/settings.js';
 import {
   attemptLogFromContext,
   autoDisableAfterSecondsFromContext,

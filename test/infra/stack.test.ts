@@ -6,15 +6,14 @@ import {
   DEFAULT_ROUTE_HANDLER,
   GATEWAY_ROUTES,
   routeKeyOf,
-} from '../../lambdas/core/api-routes.js';
-import { ATTEMPTS_BY_EVENT_INDEX } from '../../lambdas/core/attempts.js';
+} from '../../lambdas/contract/api-routes.js';
 import {
   environmentVariable,
   FUNCTION_SETTINGS,
   type FunctionName,
   type SettingName,
-} from '../../lambdas/core/config.js';
-import { EVENTS_BY_TIME_INDEX } from '../../lambdas/core/event-store.js';
+} from '../../lambdas/contract/settings.js';
+import { ATTEMPTS_BY_EVENT_INDEX, EVENTS_BY_TIME_INDEX } from '../../lambdas/contract/tables.js';
 import { type ServiceDefinition, serviceDefinition, type TableDefinition } from '../../lib/definitions.js';
 import {
   actionsOf,

@@ -5,7 +5,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { Key } from 'aws-cdk-lib/aws-kms';
 import type { IConstruct } from 'constructs';
 import { expect } from 'vitest';
-import { FUNCTION_SETTINGS, type FunctionName } from '../../lambdas/core/config.js';
+import { FUNCTION_SETTINGS, type FunctionName } from '../../lambdas/contract/settings.js';
 import { REPO_ROOT } from '../../lib/constructs/fanout-function.js';
 import { FanoutStack } from '../../lib/fanout-stack.js';
 

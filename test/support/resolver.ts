@@ -1,4 +1,4 @@
-import type { HostResolver } from '../../lambdas/core/address-guard.js';
+import type { HostResolver } from '../../lambdas/security/address-guard.js';
 
 /** A global unicast address (example.com's of old) that the suite's example names resolve to. */
 export const PUBLIC_ADDRESS = '93.184.215.14';

@@ -1,0 +1,88 @@
+import * as z from 'zod/mini';
+import { PoisonMessageError } from '../platform/errors.js';
+import { describeIssues, safeParse } from '../platform/validation.js';
+
+/**
+ * What fan-out puts on the delivery queue: one message per (event, subscription). The deliver step reads the
+ * subscription afresh, so a disabled, deleted or re-filtered subscription is honoured for messages queued
+ * before the change. The event is immutable, so a small one rides in the message itself and the deliver step
+ * does not read it back; a larger one is left in the event store and referenced by id (claim-check), which
+ * keeps every message, and so every batch of ten, within one 64 KB billing chunk of SQS.
+ */
+const nonEmpty = z.string().check(z.minLength(1));
+
+const inlineEventSchema = z.object({
+  type: nonEmpty,
+  timestamp: nonEmpty,
+  // Passed through as parsed: JSON.parse keeps keys like "__proto__" as own properties, a copy might not.
+  data: z.custom<Record<string, unknown>>(
+    (value) => typeof value === 'object' && value !== null && !Array.isArray(value),
+  ),
+});
+
+const deliveryMessageSchema = z.object({
+  v: z.literal(2),
+  tenantId: nonEmpty,
+  subscriptionId: nonEmpty,
+  eventId: nonEmpty,
+  /** Set on deliveries that a replay asked for; shown in the attempt log. */
+  replay: z.optional(z.literal(true)),
+  event: z.optional(inlineEventSchema),
+});
+
+export type DeliveryMessage = z.infer<typeof deliveryMessageSchema>;
+export type InlineEvent = z.infer<typeof inlineEventSchema>;
+
+/**
+ * The most JSON a payload may have to ride in its delivery messages: ten messages of this size and their
+ * envelopes fit one 64 KB chunk of a SendMessageBatch and of a receive.
+ */
+export const INLINE_EVENT_MAX_BYTES = 4 * 1024;
+
+/** The event to carry in its delivery messages, or undefined when its payload is too large to. */
+export function inlineEvent(event: InlineEvent): InlineEvent | undefined {
+  const size = Buffer.byteLength(JSON.stringify(event.data));
+  return size <= INLINE_EVENT_MAX_BYTES
+    ? { type: event.type, timestamp: event.timestamp, data: event.data }
+    : undefined;
+}
+
+export function deliveryMessage(
+  tenantId: string,
+  subscriptionId: string,
+  eventId: string,
+  replay = false,
+  event?: InlineEvent,
+): DeliveryMessage {
+  return {
+    v: 2,
+    tenantId,
+    subscriptionId,
+    eventId,
+    ...(replay ? { replay: true as const } : {}),
+    ...(event ? { event } : {}),
+  };
+}
+
+/** Only fan-out writes delivery messages, so a malformed one was written by hand or by a bug. */
+const MALFORMED_DELIVERY = {
+  reason: 'malformed_delivery',
+  action: 'only fan-out writes delivery messages: find who sent this one; it can be deleted',
+} as const;
+
+export function parseDeliveryMessage(body: string): DeliveryMessage {
+  let json: unknown;
+  try {
+    json = JSON.parse(body);
+  } catch {
+    throw new PoisonMessageError('delivery message is not JSON', MALFORMED_DELIVERY);
+  }
+  const result = safeParse(deliveryMessageSchema, json);
+  if (!result.success) {
+    throw new PoisonMessageError(
+      `delivery message is malformed: ${describeIssues(result.error.issues, 'message')}`,
+      MALFORMED_DELIVERY,
+    );
+  }
+  return result.data;
+}

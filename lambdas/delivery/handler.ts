@@ -1,0 +1,105 @@
+import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
+import { ChangeMessageVisibilityCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import type { SQSRecord } from 'aws-lambda';
+import { type DeliveryMessage, parseDeliveryMessage } from '../contract/delivery-message.js';
+import type { QueueHandler } from '../contract/handlers.js';
+import { logger } from '../platform/logger.js';
+import { withContext } from '../platform/sqs-batch.js';
+import { type DeliveryDependencies, deliver } from './deliver.js';
+import { batchSession, type DeliverySession } from './session.js';
+
+export interface DeliverHandlerDependencies extends DeliveryDependencies {
+  sqs: SQSClient;
+  deliveryQueueUrl: string;
+  /**
+   * How long a finished attempt's record waits to be written with others; ATTEMPT_RECORD_GROUPING_MS by
+   * default.
+   */
+  attemptRecordGroupingMs?: number;
+}
+
+class DeliveryFailedError extends Error {
+  override name = 'DeliveryFailedError';
+}
+
+/**
+ * Deliver: one attempt per record (delivery/deliver.ts decides; this turns the decision into SQS actions). A failed
+ * attempt to retry sets the message's visibility to the wait before the next one (within SQS's 12 hours
+ * from the receive) and is reported in batchItemFailures, so SQS brings it back then; after the last attempt
+ * the visibility is 0 and SQS moves it to the DLQ on its next receive. A failure that disabled the
+ * subscription (410 Gone, failing too long) is not retried: the record succeeds and SQS deletes the message.
+ * A receiver that fails is not our error, so a batch where every delivery failed still returns normally
+ * instead of failing the invocation.
+ *
+ * The batch's deliveries run concurrently and share one session: subscriptions read together up front,
+ * attempt records written in groups as deliveries finish, the last before the handler returns (and so
+ * before the event source mapping deletes any message).
+ */
+export function createDeliverHandler(deps: DeliverHandlerDependencies): QueueHandler {
+  const handleRecord = async (
+    record: SQSRecord,
+    session: DeliverySession,
+    parsed: DeliveryMessage | undefined,
+    invokedAt: Date,
+  ) => {
+    // A malformed message was left out of the batch's messages; parsing it again throws its poison error.
+    const message = parsed ?? parseDeliveryMessage(record.body);
+    const attempt = Number(record.attributes.ApproximateReceiveCount);
+    const result = await deliver(deps, message, { attempt, invokedAt }, session);
+    const fields = { eventId: message.eventId, subscriptionId: message.subscriptionId, attempt, ...result };
+    if (result.result === 'skipped') {
+      // A stored event gone before its delivery means a delivery lost: worth an operator's attention.
+      if (result.reason === 'event_expired') logger.warn('webhook skipped', fields);
+      else logger.info('webhook skipped', fields);
+      return;
+    }
+    if (result.result === 'delivered') {
+      logger.info('webhook delivered', fields);
+      return;
+    }
+    const final = result.then !== 'retry';
+    logger.warn(final ? 'webhook failed for the last time' : 'webhook failed', { ...fields, final });
+    if (result.then === 'drop') return;
+    await deps.sqs.send(
+      new ChangeMessageVisibilityCommand({
+        QueueUrl: deps.deliveryQueueUrl,
+        ReceiptHandle: record.receiptHandle,
+        VisibilityTimeout: result.retryInSeconds,
+      }),
+    );
+    throw new DeliveryFailedError(`attempt ${attempt} failed`);
+  };
+  return async (event, context) => {
+    // SQS's 12-hour visibility ceiling counts from the receive; the invocation's start is the nearest we
+    // know.
+    const invokedAt = deps.now?.() ?? new Date();
+    const messages = parseableMessages(event.Records);
+    const session = await batchSession(deps, [...messages.values()], deps.attemptRecordGroupingMs);
+    try {
+      return await processPartialResponse(
+        event,
+        (record: SQSRecord) => handleRecord(record, session, messages.get(record.messageId), invokedAt),
+        new BatchProcessor(EventType.SQS),
+        { ...withContext(context), throwOnFullBatchFailure: false },
+      );
+    } finally {
+      await session.flush();
+    }
+  };
+}
+
+/**
+ * The batch's well-formed messages by message id; a malformed one fails on its own when its record is
+ * handled.
+ */
+function parseableMessages(records: readonly SQSRecord[]): Map<string, DeliveryMessage> {
+  return new Map(
+    records.flatMap((record) => {
+      try {
+        return [[record.messageId, parseDeliveryMessage(record.body)] as const];
+      } catch {
+        return [];
+      }
+    }),
+  );
+}
