@@ -9,13 +9,6 @@ import { logger } from '../lambdas/platform/logger.js';
 import { startAlarms } from '../local/alarms.js';
 import { bearer } from '../local/api-gateway.js';
 import { pollContinuously } from '../local/event-source.js';
-import {
-  createFaults,
-  type FaultCounts,
-  type FaultRates,
-  InjectedCrash,
-  seededRandom,
-} from '../local/faults.js';
 import { namedQueues, peekAll, queueDepth } from '../local/queue-metrics.js';
 import { createLocalService, type LocalService, type QueueFunctionName } from '../local/service.js';
 import { waitFor } from '../local/wait.js';
@@ -32,10 +25,11 @@ import {
   type Queued,
   type SubscriptionView,
 } from './checks.js';
+import { createFaults, type FaultCounts, type FaultRates, InjectedCrash, seededRandom } from './faults.js';
 import { type ChaosReceiver, type ReceiverProfile, startChaosReceiver } from './receivers.js';
 
 /**
- * The chaos scenario: local mode under load, with misbehaving receivers and our own faults (local/faults.ts),
+ * The chaos scenario: local mode under load, with misbehaving receivers and our own faults (chaos/faults.ts),
  * then a check of every promise. One tenant, `subscriptions` subscriptions to every `chaos.*` event (two to
  * receivers that always fail, one to a receiver that answers 410 Gone, the rest to flaky receivers), and
  * `events` events published through the API. The service runs with several pollers per queue, as the event

@@ -7,7 +7,7 @@ import { CHAOS_DEFAULTS, type ChaosSettings, runChaos } from '../chaos/scenario.
  * answer can wait a second to be read: attempts time out after 2 s, so only hangs meet the timeout, and
  * the visibility timeout stays six times that bound. Deliver crashes are rarer than in the full run (1%
  * against 5%), since each one hides its batch for the visibility timeout, and fan-out crashes more
- * frequent (6% against 3%). Fault rates are kept with bounded random gaps (local/faults.ts), and with seed
+ * frequent (6% against 3%). Fault rates are kept with bounded random gaps (chaos/faults.ts), and with seed
  * 1 each kind's first fault falls within the fewest opportunities any timing gives (fan-out's 8th of at
  * least 9 invocations, deliver's 42nd of at least 147 for 1,470 receives, the first surfaced throttle at
  * the 229th DynamoDB call, of one or more per invocation and per publish), so every kind is injected however fast the machine. The odds that a healthy

@@ -6,7 +6,7 @@ import type {
 } from '@aws-sdk/client-sqs';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { QueueHandler } from '../lambdas/contract/handlers.js';
-import type { QueueFunctionName } from './service.js';
+import type { QueueFunctionName } from '../local/service.js';
 
 /**
  * Our own faults, for the chaos run and its test, injected where AWS and Lambda produce them and never inside
