@@ -12,9 +12,16 @@ import { ConflictError, LimitReachedError, NotFoundError } from '../platform/err
 import { newId } from '../platform/ids.js';
 import { logger } from '../platform/logger.js';
 import { batchGetAll, batchWriteAll, isConditionalCheckFailed } from './dynamo.js';
+import {
+  routeKey,
+  SUBSCRIPTION_SK_PREFIX,
+  subscriptionCountKey,
+  subscriptionItemKey,
+  subscriptionKey,
+} from './keys.js';
 
 /**
- * One table holds two kinds of item (and each tenant's subscription count, see COUNT_SK):
+ * One table holds two kinds of item (and each tenant's subscription count, see reserveSlot):
  *   subscription  { pk: "<tenantId>", sk: "sub#<id>", ...fields, secret, version }
  *   route         { pk: "route#<tenantId>#<filter>", sk: "<subscriptionId>" }
  * A route exists for each routing filter of each *active* subscription, so fan-out finds an event's
@@ -89,14 +96,6 @@ export interface SubscriptionStoreOptions {
   maxPerTenant?: number;
 }
 
-/**
- * Each tenant's subscription count lives beside its subscriptions, { pk: "<tenantId>", sk: "#count", count },
- * outside the "sub#" range that list() reads. A create reserves a slot first with a conditional ADD, so
- * concurrent creates can never pass the cap; a failed create gives it back. A crash between the two steps can
- * only leave the count too high by one (a lost slot), never let a tenant past its cap.
- */
-const COUNT_SK = '#count';
-
 export class SubscriptionStore {
   constructor(
     private readonly db: DynamoDBDocumentClient,
@@ -128,7 +127,7 @@ export class SubscriptionStore {
     const { Item } = await this.db.send(
       new GetCommand({
         TableName: this.tableName,
-        Key: { pk: tenantId, sk: `sub#${id}` },
+        Key: subscriptionItemKey(tenantId, id),
         ConsistentRead: consistent,
       }),
     );
@@ -146,7 +145,7 @@ export class SubscriptionStore {
     const items = await batchGetAll(
       this.db,
       this.tableName,
-      [...unique.values()].map((key) => ({ pk: key.tenantId, sk: `sub#${key.subscriptionId}` })),
+      [...unique.values()].map((key) => subscriptionItemKey(key.tenantId, key.subscriptionId)),
       { consistent: false },
     );
     return new Map(
@@ -165,8 +164,8 @@ export class SubscriptionStore {
       new QueryCommand({
         TableName: this.tableName,
         KeyConditionExpression: 'pk = :tenant AND begins_with(sk, :prefix)',
-        ExpressionAttributeValues: { ':tenant': tenantId, ':prefix': 'sub#' },
-        ...(options.afterId ? { ExclusiveStartKey: { pk: tenantId, sk: `sub#${options.afterId}` } } : {}),
+        ExpressionAttributeValues: { ':tenant': tenantId, ':prefix': SUBSCRIPTION_SK_PREFIX },
+        ...(options.afterId ? { ExclusiveStartKey: subscriptionItemKey(tenantId, options.afterId) } : {}),
         Limit: options.limit,
       }),
     );
@@ -248,7 +247,7 @@ export class SubscriptionStore {
       await this.db.send(
         new UpdateCommand({
           TableName: this.tableName,
-          Key: { pk: tenantId, sk: `sub#${id}` },
+          Key: subscriptionItemKey(tenantId, id),
           UpdateExpression: update,
           ConditionExpression: `attribute_exists(pk) AND ${condition}`,
           ...(condition.includes('#status') ? { ExpressionAttributeNames: { '#status': 'status' } } : {}),
@@ -339,7 +338,7 @@ export class SubscriptionStore {
     const { Attributes } = await this.db.send(
       new DeleteCommand({
         TableName: this.tableName,
-        Key: { pk: tenantId, sk: `sub#${id}` },
+        Key: subscriptionItemKey(tenantId, id),
         ReturnValues: 'ALL_OLD',
       }),
     );
@@ -348,14 +347,20 @@ export class SubscriptionStore {
     await this.dropRoutes(tenantId, id, activeRoutes(current));
   }
 
-  /** Takes one of the tenant's subscription slots, or refuses with 422 when the cap is reached. */
+  /**
+   * Takes one of the tenant's subscription slots, or refuses with 422 when the cap is reached. Each tenant's
+   * subscription count lives beside its subscriptions, { pk: "<tenantId>", sk: "#count", count }, outside the
+   * "sub#" range that list() reads. A create reserves a slot first with a conditional ADD, so concurrent
+   * creates can never pass the cap; a failed create gives it back. A crash between the two steps can only
+   * leave the count too high by one (a lost slot), never let a tenant past its cap.
+   */
   private async reserveSlot(tenantId: string): Promise<void> {
     const max = this.options.maxPerTenant;
     try {
       await this.db.send(
         new UpdateCommand({
           TableName: this.tableName,
-          Key: { pk: tenantId, sk: COUNT_SK },
+          Key: subscriptionCountKey(tenantId),
           UpdateExpression: 'ADD #count :one',
           ExpressionAttributeNames: { '#count': 'count' },
           ...(max === undefined
@@ -385,7 +390,7 @@ export class SubscriptionStore {
       await this.db.send(
         new UpdateCommand({
           TableName: this.tableName,
-          Key: { pk: tenantId, sk: COUNT_SK },
+          Key: subscriptionCountKey(tenantId),
           UpdateExpression: 'ADD #count :minusOne',
           // Never below zero, e.g. for subscriptions created before counting began.
           ConditionExpression: '#count > :zero',
@@ -490,7 +495,7 @@ export function storedItems(subscription: StoredSubscription): Record<string, un
 }
 
 function subscriptionItem(subscription: StoredSubscription): Record<string, unknown> {
-  return { pk: subscription.tenantId, sk: `sub#${subscription.id}`, ...subscription };
+  return { ...subscriptionItemKey(subscription.tenantId, subscription.id), ...subscription };
 }
 
 export function toPublic(subscription: StoredSubscription): Subscription {
@@ -530,10 +535,6 @@ function statusFields(
   return {};
 }
 
-function routeKey(tenantId: string, filter: string): string {
-  return `route#${tenantId}#${filter}`;
-}
-
 function activeRoutes(subscription: StoredSubscription): string[] {
   return subscription.status === 'active' ? routingFilters(subscription.eventTypes) : [];
 }
@@ -541,9 +542,4 @@ function activeRoutes(subscription: StoredSubscription): string[] {
 function toStored(item: Record<string, unknown>): StoredSubscription {
   const { pk, sk, ...fields } = item;
   return { ...(fields as unknown as StoredSubscription), tenantId: String(pk) };
-}
-
-/** One subscription's identity across tenants, for maps of subscriptions read together. */
-export function subscriptionKey(tenantId: string, subscriptionId: string): string {
-  return `${tenantId}#${subscriptionId}`;
 }
