@@ -12,6 +12,7 @@ import {
 } from '../contract/delivery-message.js';
 import { anyFilterMatches, candidateFilters } from '../contract/event-types.js';
 import { PoisonMessageError } from '../platform/errors.js';
+import { retryPartial } from '../platform/retry.js';
 import type { AttemptLog } from '../storage/attempts.js';
 import type { EventStore } from '../storage/events.js';
 import type { SubscriptionStore } from '../storage/subscriptions.js';
@@ -48,7 +49,8 @@ type SinceJob = Extract<FanoutJob, { job: 'subscription-since' }>;
 
 const SQS_BATCH_LIMIT = 10;
 const BATCHES_IN_FLIGHT = 10;
-const SEND_ROUNDS = 4;
+/** Four sends in all, 100 ms before the second and doubling. */
+const SEND_BACKOFF = { rounds: 4, baseDelayMs: 100 };
 /** Attempt-log look-ups in flight while a replay since a time decides what to re-send. */
 const LOOKUPS_IN_FLIGHT = 16;
 
@@ -254,16 +256,21 @@ async function sendBatch(
   queueUrl: string,
   entries: SendMessageBatchRequestEntry[],
 ): Promise<void> {
-  let pending = entries;
-  for (let round = 1; ; round++) {
-    const result = await sqs.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: pending }));
-    const failed = new Set((result.Failed ?? []).map((failure) => failure.Id));
-    if (failed.size === 0) return;
-    if (round === SEND_ROUNDS) {
-      const reasons = (result.Failed ?? []).map((failure) => failure.Code).join(', ');
-      throw new Error(`SendMessageBatch failed for ${failed.size} delivery messages (${reasons})`);
-    }
-    pending = pending.filter((entry) => failed.has(entry.Id));
-    await new Promise((resolve) => setTimeout(resolve, 50 * 2 ** round));
-  }
+  let reasons = '';
+  await retryPartial(
+    entries,
+    async (pending) => {
+      const result = await sqs.send(
+        new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: [...pending] }),
+      );
+      const failed = new Set((result.Failed ?? []).map((failure) => failure.Id));
+      reasons = (result.Failed ?? []).map((failure) => failure.Code).join(', ');
+      return pending.filter((entry) => failed.has(entry.Id));
+    },
+    {
+      ...SEND_BACKOFF,
+      giveUp: (left) =>
+        new Error(`SendMessageBatch failed for ${left.length} delivery messages (${reasons})`),
+    },
+  );
 }
