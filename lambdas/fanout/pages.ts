@@ -11,6 +11,7 @@ import {
   inlineEvent,
 } from '../contract/delivery-message.js';
 import { anyFilterMatches, candidateFilters } from '../contract/event-types.js';
+import { mapConcurrently } from '../platform/concurrency.js';
 import { PoisonMessageError } from '../platform/errors.js';
 import { retryPartial } from '../platform/retry.js';
 import type { AttemptLog } from '../storage/attempts.js';
@@ -198,23 +199,6 @@ async function replaySincePage(deps: FanoutDependencies, job: SinceJob): Promise
   return { outcome: 'done', deliveries: resend.length, continued };
 }
 
-async function mapConcurrently<T, R>(
-  items: readonly T[],
-  concurrency: number,
-  work: (item: T) => Promise<R>,
-): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await work(items[index] as T);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
-  return results;
-}
-
 /**
  * Sends messages in batches of ten, several batches in flight. Throws if any message could not be queued,
  * once no send is in flight any more, so SQS redelivers the page and its retry re-sends it.
@@ -233,21 +217,8 @@ async function sendAll(
       })),
     );
   }
-  let next = 0;
-  let failure: { error: unknown } | undefined;
-  const worker = async () => {
-    while (!failure && next < batches.length) {
-      const batch = batches[next++] as SendMessageBatchRequestEntry[];
-      try {
-        await sendBatch(sqs, queueUrl, batch);
-      } catch (error) {
-        // Stops the other workers from starting batches the retry will send again anyway.
-        failure ??= { error };
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(BATCHES_IN_FLIGHT, batches.length) }, worker));
-  if (failure) throw failure.error;
+  // After a failure no batch starts that the retry would send again anyway.
+  await mapConcurrently(batches, BATCHES_IN_FLIGHT, (batch) => sendBatch(sqs, queueUrl, batch));
 }
 
 /** SendMessageBatch can succeed as a call while single entries fail: re-send just those, then give up loudly. */
