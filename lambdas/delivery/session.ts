@@ -3,7 +3,8 @@ import { logger } from '../platform/logger.js';
 import type { AttemptLog, AttemptRecord } from '../storage/attempts.js';
 import type { EventStore, StoredEvent } from '../storage/events.js';
 import { eventKey, subscriptionKey } from '../storage/keys.js';
-import type { StoredSubscription, SubscriptionStore } from '../storage/subscriptions.js';
+import type { StoredSubscription } from '../storage/subscription-model.js';
+import type { SubscriptionStore } from '../storage/subscriptions.js';
 
 /**
  * The reads and writes of a delivery that can be shared across an SQS batch. Delivered one at a time, a

@@ -32,9 +32,18 @@ export function subscriptionCountKey(tenantId: string): { pk: string; sk: string
   return { pk: tenantId, sk: '#count' };
 }
 
-/** The partition of one routing filter's routes; each route's sort key is a subscription id. */
+/** The partition of one routing filter's routes. */
 export function routeKey(tenantId: string, filter: string): string {
   return `route#${tenantId}#${filter}`;
+}
+
+/** One route: the subscription's id under the filter's partition. */
+export function routeItemKey(
+  tenantId: string,
+  filter: string,
+  subscriptionId: string,
+): { pk: string; sk: string } {
+  return { pk: routeKey(tenantId, filter), sk: subscriptionId };
 }
 
 /** A tenant's item in the tenants table. */
