@@ -12,7 +12,7 @@ describe('processSqsBatch', () => {
     if (fails) throw new Error(`${record.messageId} failed`);
   };
   const record = (messageId: string, ms: number, fails = false) =>
-    sqsRecord(JSON.stringify({ ms, fails }), messageId);
+    sqsRecord(JSON.stringify({ ms, fails }), { messageId });
 
   it('reports each of two batches handled at once with its own failures only', async () => {
     // Batch B starts after A's failure and ends before A does: a processor shared between them would lose

@@ -1,7 +1,10 @@
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
 
 /** An SQS record as the event source mapping hands it to a function, at its first receive. */
-export function sqsRecord(body: string, messageId = 'm-1'): SQSRecord {
+export function sqsRecord(
+  body: string,
+  { messageId = 'm-1', queueArn = 'arn:aws:sqs:us-east-1:000000000000:queue' } = {},
+): SQSRecord {
   return {
     messageId,
     receiptHandle: `r-${messageId}`,
@@ -15,7 +18,7 @@ export function sqsRecord(body: string, messageId = 'm-1'): SQSRecord {
     messageAttributes: {},
     md5OfBody: '',
     eventSource: 'aws:sqs',
-    eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:queue',
+    eventSourceARN: queueArn,
     awsRegion: 'us-east-1',
   };
 }
@@ -24,20 +27,13 @@ export function sqsEvent(...records: SQSRecord[]): SQSEvent {
   return { Records: records };
 }
 
-/** The Lambda context of one invocation, as the runtime passes it. */
+/** Of one invocation's Lambda context, the fields that Powertools puts on log lines. */
 export function lambdaContext(functionName: string, awsRequestId: string): Context {
   return {
-    callbackWaitsForEmptyEventLoop: false,
     functionName,
+    awsRequestId,
     functionVersion: '$LATEST',
     invokedFunctionArn: `arn:aws:lambda:us-east-1:000000000000:function:${functionName}`,
     memoryLimitInMB: '256',
-    awsRequestId,
-    logGroupName: `/aws/lambda/${functionName}`,
-    logStreamName: 'test',
-    getRemainingTimeInMillis: () => 30_000,
-    done: () => undefined,
-    fail: () => undefined,
-    succeed: () => undefined,
-  };
+  } as Context;
 }
