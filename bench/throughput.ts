@@ -1,7 +1,7 @@
 import { Agent, request } from 'undici';
 import { USER_AGENT } from '../lambdas/delivery/deliver.js';
 import { signatureHeaders } from '../lambdas/security/signing.js';
-import { generateSigningSecret } from '../lambdas/storage/subscriptions.js';
+import { generateSigningSecret } from '../lambdas/storage/subscription-secrets.js';
 import { clockMs } from './receiver.js';
 
 /** The event every row sends: the limit and the naive loop POST exactly what the pipeline delivers for it. */

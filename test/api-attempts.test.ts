@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encodeAttemptCursor } from '../lambdas/api/routes/attempts.js';
+import { encodeAttemptCursor } from '../lambdas/api/cursors.js';
 import { AttemptLog, type AttemptRecord, newAttemptId } from '../lambdas/storage/attempts.js';
 import { EventStore } from '../lambdas/storage/events.js';
 import { bearer, startTestService } from './support/service.js';

@@ -8,7 +8,7 @@ import { postWebhook } from '../lambdas/delivery/deliver.js';
 import { classifyError, type WebhookFetch, webhookTransport } from '../lambdas/delivery/transport.js';
 import { logger } from '../lambdas/platform/logger.js';
 import { ATTEMPT_ID_PATTERN, AttemptLog, RESPONSE_BODY_LIMIT_BYTES } from '../lambdas/storage/attempts.js';
-import type { StoredSubscription } from '../lambdas/storage/subscriptions.js';
+import type { StoredSubscription } from '../lambdas/storage/subscription-model.js';
 import { waitFor } from '../local/wait.js';
 import { fakeResolver } from './support/resolver.js';
 import { bearer, startTestService } from './support/service.js';

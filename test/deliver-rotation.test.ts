@@ -1,6 +1,7 @@
 import { Webhook, WebhookVerificationError } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateSigningSecret, SubscriptionStore } from '../lambdas/storage/subscriptions.js';
+import { generateSigningSecret } from '../lambdas/storage/subscription-secrets.js';
+import { SubscriptionStore } from '../lambdas/storage/subscriptions.js';
 import { startReceiver } from './support/receiver.js';
 import { bearer, startTestService } from './support/service.js';
 

@@ -1,5 +1,4 @@
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import type { SQSEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DeliveryMessage } from '../lambdas/contract/delivery-message.js';
 import { type FanoutJobInput, sendFanoutJob } from '../lambdas/fanout/jobs.js';
@@ -8,6 +7,7 @@ import { EventStore } from '../lambdas/storage/events.js';
 import { fanoutFunction } from '../lambdas/wiring.js';
 import { peekAll } from '../local/queue-metrics.js';
 import { bearer, startTestService } from './support/service.js';
+import { sqsRecord } from './support/sqs-records.js';
 
 type Service = Awaited<ReturnType<typeof startTestService>>;
 type Tenant = Awaited<ReturnType<Service['createTenant']>>;
@@ -298,22 +298,8 @@ describe('Function: fan-out jobs (replay)', () => {
     const tenant = await service.createTenant('poison-jobs');
     const subscriber = await subscribe(tenant, ['*']);
     const eventId = await store(tenant, 'evt_poison_neighbour', 'a', new Date());
-    const record = (messageId: string, body: unknown): SQSEvent['Records'][number] => ({
-      messageId,
-      receiptHandle: `r-${messageId}`,
-      body: JSON.stringify(body),
-      attributes: {
-        ApproximateReceiveCount: '1',
-        SentTimestamp: '0',
-        SenderId: 'local',
-        ApproximateFirstReceiveTimestamp: '0',
-      },
-      messageAttributes: {},
-      md5OfBody: '',
-      eventSource: 'aws:sqs',
-      eventSourceARN: service.resources.queues.fanout.arn,
-      awsRegion: 'us-east-1',
-    });
+    const record = (messageId: string, body: unknown) =>
+      sqsRecord(JSON.stringify(body), { messageId, queueArn: service.resources.queues.fanout.arn });
     const good = {
       kind: 'fanout.job',
       job: 'event-subscription',

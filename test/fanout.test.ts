@@ -8,6 +8,7 @@ import { fanoutFunction } from '../lambdas/wiring.js';
 import { toBusEvent } from '../local/event-bus.js';
 import { peekAll } from '../local/queue-metrics.js';
 import { bearer, startTestService } from './support/service.js';
+import { sqsRecord } from './support/sqs-records.js';
 
 type Service = Awaited<ReturnType<typeof startTestService>>;
 
@@ -45,24 +46,7 @@ describe('Function: fan-out', () => {
       (message) => JSON.parse(message.body) as DeliveryMessage,
     );
   const sqsEvent = (body: string): SQSEvent => ({
-    Records: [
-      {
-        messageId: 'm-1',
-        receiptHandle: 'r-1',
-        body,
-        attributes: {
-          ApproximateReceiveCount: '1',
-          SentTimestamp: '0',
-          SenderId: 'local',
-          ApproximateFirstReceiveTimestamp: '0',
-        },
-        messageAttributes: {},
-        md5OfBody: '',
-        eventSource: 'aws:sqs',
-        eventSourceARN: service.resources.queues.fanout.arn,
-        awsRegion: 'us-east-1',
-      },
-    ],
+    Records: [sqsRecord(body, { queueArn: service.resources.queues.fanout.arn })],
   });
 
   it("sends one delivery per matching active subscription of the event's tenant", async () => {

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, ScanCommand, type ScanCommandOutput } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encodeAttemptCursor } from '../lambdas/api/routes/attempts.js';
+import { encodeAttemptCursor } from '../lambdas/api/cursors.js';
 import { documentClient } from '../lambdas/platform/aws-clients.js';
 import { revokeApiKey } from '../lambdas/storage/tenants.js';
 import { authorizerFunction, ingestFunction, registerFunction } from '../lambdas/wiring.js';

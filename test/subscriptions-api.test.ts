@@ -1,6 +1,6 @@
 import { GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SECRET_ROTATION_GRACE_SECONDS } from '../lambdas/storage/subscriptions.js';
+import { SECRET_ROTATION_GRACE_SECONDS } from '../lambdas/storage/subscription-secrets.js';
 import { bearer, startTestService } from './support/service.js';
 
 type Service = Awaited<ReturnType<typeof startTestService>>;

@@ -61,7 +61,11 @@ export function createApiHandler(
   return middy<ApiEvent, ApiResponse, Error, Context>()
     .use(headWithoutBody())
     .use(jsonErrors())
-    .handler(async (event) => {
+    .handler(async (event, context) => {
+      // First, so every line of the request carries it, its error's too. Not Powertools' injectLambdaContext
+      // middleware: that also re-decides the log level on each warm invocation, resetting a level set at run
+      // time (the bench, chaos runs and tests quiet or raise it).
+      logger.addContext(context);
       const tenantId = requireTenant(event);
       await options.rateLimiter?.admit(tenantId);
       const handler = routes[handlerKeyOf(event.routeKey) as RouteKey] ?? (() => unmatchedRoute(event));

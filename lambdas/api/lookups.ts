@@ -1,7 +1,8 @@
 import { EVENT_ID_PATTERN } from '../contract/bus-events.js';
 import { ConflictError, NotFoundError } from '../platform/errors.js';
 import type { EventStore, StoredEvent } from '../storage/events.js';
-import type { StoredSubscription, SubscriptionStore } from '../storage/subscriptions.js';
+import type { StoredSubscription } from '../storage/subscription-model.js';
+import type { SubscriptionStore } from '../storage/subscriptions.js';
 import type { ApiRequest } from './handler.js';
 import { SUBSCRIPTION_ID_PATTERN } from './schemas.js';
 

@@ -1,6 +1,7 @@
 import { type DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { TooManyRequestsError } from '../platform/errors.js';
 import { logger } from '../platform/logger.js';
+import { rateCounterKey } from '../storage/keys.js';
 
 /** Counters outlive their second by this much, then DynamoDB's TTL removes them. */
 const COUNTER_LIFETIME_SECONDS = 60;
@@ -38,7 +39,7 @@ export class TenantRateLimiter {
       const { Attributes } = await this.db.send(
         new UpdateCommand({
           TableName: this.tableName,
-          Key: { pk: `rate#${tenantId}#${second}` },
+          Key: rateCounterKey(tenantId, second),
           UpdateExpression: 'ADD #count :one SET expiresAt = :expiresAt',
           ExpressionAttributeNames: { '#count': 'count' },
           ExpressionAttributeValues: { ':one': 1, ':expiresAt': second + COUNTER_LIFETIME_SECONDS },

@@ -12,7 +12,8 @@ import type { HostResolver } from '../security/address-guard.js';
 import { signatureHeaders } from '../security/signing.js';
 import { type AttemptLog, newAttemptId, RESPONSE_BODY_LIMIT_BYTES } from '../storage/attempts.js';
 import type { EventStore, StoredEvent } from '../storage/events.js';
-import { type StoredSubscription, signingSecrets } from '../storage/subscriptions.js';
+import type { StoredSubscription } from '../storage/subscription-model.js';
+import { signingSecrets } from '../storage/subscription-secrets.js';
 import { applyHealthChange, type HealthChange, type HealthDependencies, healthChange } from './health.js';
 import type { DeliverySession } from './session.js';
 import {

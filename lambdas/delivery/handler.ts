@@ -1,10 +1,9 @@
-import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import { ChangeMessageVisibilityCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSRecord } from 'aws-lambda';
 import { type DeliveryMessage, parseDeliveryMessage } from '../contract/delivery-message.js';
 import type { QueueHandler } from '../contract/handlers.js';
 import { logger } from '../platform/logger.js';
-import { withContext } from '../platform/sqs-batch.js';
+import { processSqsBatch } from '../platform/sqs-batch.js';
 import { type DeliveryDependencies, deliver } from './deliver.js';
 import { batchSession, type DeliverySession } from './session.js';
 
@@ -70,17 +69,18 @@ export function createDeliverHandler(deps: DeliverHandlerDependencies): QueueHan
     throw new DeliveryFailedError(`attempt ${attempt} failed`);
   };
   return async (event, context) => {
+    if (context) logger.addContext(context);
     // SQS's 12-hour visibility ceiling counts from the receive; the invocation's start is the nearest we
     // know.
     const invokedAt = deps.now?.() ?? new Date();
     const messages = parseableMessages(event.Records);
     const session = await batchSession(deps, [...messages.values()], deps.attemptRecordGroupingMs);
     try {
-      return await processPartialResponse(
+      return await processSqsBatch(
         event,
-        (record: SQSRecord) => handleRecord(record, session, messages.get(record.messageId), invokedAt),
-        new BatchProcessor(EventType.SQS),
-        { ...withContext(context), throwOnFullBatchFailure: false },
+        (record) => handleRecord(record, session, messages.get(record.messageId), invokedAt),
+        context,
+        { throwOnFullBatchFailure: false },
       );
     } finally {
       await session.flush();

@@ -1,5 +1,6 @@
 import { logger } from '../platform/logger.js';
-import type { DisabledReason, StoredSubscription, SubscriptionStore } from '../storage/subscriptions.js';
+import type { DisabledReason, StoredSubscription } from '../storage/subscription-model.js';
+import type { SubscriptionStore } from '../storage/subscriptions.js';
 import { endpointOrigin, type OperationalEventDetail, type OperationalEvents } from './operational-events.js';
 
 /**

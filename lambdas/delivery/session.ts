@@ -2,11 +2,9 @@ import type { DeliveryMessage } from '../contract/delivery-message.js';
 import { logger } from '../platform/logger.js';
 import type { AttemptLog, AttemptRecord } from '../storage/attempts.js';
 import type { EventStore, StoredEvent } from '../storage/events.js';
-import {
-  type StoredSubscription,
-  type SubscriptionStore,
-  subscriptionKey,
-} from '../storage/subscriptions.js';
+import { eventKey, subscriptionKey } from '../storage/keys.js';
+import type { StoredSubscription } from '../storage/subscription-model.js';
+import type { SubscriptionStore } from '../storage/subscriptions.js';
 
 /**
  * The reads and writes of a delivery that can be shared across an SQS batch. Delivered one at a time, a
@@ -66,7 +64,7 @@ export async function batchSession(
         ? Promise.resolve(subscriptions.get(subscriptionKey(tenantId, subscriptionId)))
         : deps.subscriptions.get(tenantId, subscriptionId, false),
     event(message, now) {
-      const key = `${message.tenantId}#${message.eventId}`;
+      const key = eventKey(message.tenantId, message.eventId);
       let event = events.get(key);
       if (!event) {
         event = eventOf(deps.events, message, now);

@@ -1,4 +1,3 @@
-import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import type { SQSRecord } from 'aws-lambda';
 import { fromBusEvent } from '../contract/bus-events.js';
@@ -6,7 +5,7 @@ import type { QueueHandler } from '../contract/handlers.js';
 import { SQS_MAX_MESSAGE_BYTES, sqsMessageBytes } from '../contract/sqs-size.js';
 import { PoisonMessageError } from '../platform/errors.js';
 import { logger } from '../platform/logger.js';
-import { withContext } from '../platform/sqs-batch.js';
+import { processSqsBatch } from '../platform/sqs-batch.js';
 import { isFanoutJob, parseFanoutJob } from './jobs.js';
 import { type FanoutDependencies, fanOutEvent, runFanoutJob } from './pages.js';
 
@@ -62,8 +61,10 @@ export function createFanoutHandler(deps: FanoutDependencies): QueueHandler {
       });
     }
   };
-  return (event, context) =>
-    processPartialResponse(event, handleRecord, new BatchProcessor(EventType.SQS), withContext(context));
+  return (event, context) => {
+    if (context) logger.addContext(context);
+    return processSqsBatch(event, handleRecord, context);
+  };
 }
 
 async function deadLetter(deps: FanoutDependencies, record: SQSRecord, error: PoisonMessageError) {

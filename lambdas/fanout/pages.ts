@@ -11,7 +11,9 @@ import {
   inlineEvent,
 } from '../contract/delivery-message.js';
 import { anyFilterMatches, candidateFilters } from '../contract/event-types.js';
+import { mapConcurrently } from '../platform/concurrency.js';
 import { PoisonMessageError } from '../platform/errors.js';
+import { retryPartial } from '../platform/retry.js';
 import type { AttemptLog } from '../storage/attempts.js';
 import type { EventStore } from '../storage/events.js';
 import type { SubscriptionStore } from '../storage/subscriptions.js';
@@ -48,7 +50,8 @@ type SinceJob = Extract<FanoutJob, { job: 'subscription-since' }>;
 
 const SQS_BATCH_LIMIT = 10;
 const BATCHES_IN_FLIGHT = 10;
-const SEND_ROUNDS = 4;
+/** Four sends in all, 100 ms before the second and doubling. */
+const SEND_BACKOFF = { rounds: 4, baseDelayMs: 100 };
 /** Attempt-log look-ups in flight while a replay since a time decides what to re-send. */
 const LOOKUPS_IN_FLIGHT = 16;
 
@@ -196,23 +199,6 @@ async function replaySincePage(deps: FanoutDependencies, job: SinceJob): Promise
   return { outcome: 'done', deliveries: resend.length, continued };
 }
 
-async function mapConcurrently<T, R>(
-  items: readonly T[],
-  concurrency: number,
-  work: (item: T) => Promise<R>,
-): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await work(items[index] as T);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
-  return results;
-}
-
 /**
  * Sends messages in batches of ten, several batches in flight. Throws if any message could not be queued,
  * once no send is in flight any more, so SQS redelivers the page and its retry re-sends it.
@@ -231,21 +217,8 @@ async function sendAll(
       })),
     );
   }
-  let next = 0;
-  let failure: { error: unknown } | undefined;
-  const worker = async () => {
-    while (!failure && next < batches.length) {
-      const batch = batches[next++] as SendMessageBatchRequestEntry[];
-      try {
-        await sendBatch(sqs, queueUrl, batch);
-      } catch (error) {
-        // Stops the other workers from starting batches the retry will send again anyway.
-        failure ??= { error };
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(BATCHES_IN_FLIGHT, batches.length) }, worker));
-  if (failure) throw failure.error;
+  // After a failure no batch starts that the retry would send again anyway.
+  await mapConcurrently(batches, BATCHES_IN_FLIGHT, (batch) => sendBatch(sqs, queueUrl, batch));
 }
 
 /** SendMessageBatch can succeed as a call while single entries fail: re-send just those, then give up loudly. */
@@ -254,16 +227,21 @@ async function sendBatch(
   queueUrl: string,
   entries: SendMessageBatchRequestEntry[],
 ): Promise<void> {
-  let pending = entries;
-  for (let round = 1; ; round++) {
-    const result = await sqs.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: pending }));
-    const failed = new Set((result.Failed ?? []).map((failure) => failure.Id));
-    if (failed.size === 0) return;
-    if (round === SEND_ROUNDS) {
-      const reasons = (result.Failed ?? []).map((failure) => failure.Code).join(', ');
-      throw new Error(`SendMessageBatch failed for ${failed.size} delivery messages (${reasons})`);
-    }
-    pending = pending.filter((entry) => failed.has(entry.Id));
-    await new Promise((resolve) => setTimeout(resolve, 50 * 2 ** round));
-  }
+  let reasons = '';
+  await retryPartial(
+    entries,
+    async (pending) => {
+      const result = await sqs.send(
+        new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: [...pending] }),
+      );
+      const failed = new Set((result.Failed ?? []).map((failure) => failure.Id));
+      reasons = (result.Failed ?? []).map((failure) => failure.Code).join(', ');
+      return pending.filter((entry) => failed.has(entry.Id));
+    },
+    {
+      ...SEND_BACKOFF,
+      giveUp: (left) =>
+        new Error(`SendMessageBatch failed for ${left.length} delivery messages (${reasons})`),
+    },
+  );
 }

@@ -2,6 +2,7 @@ import { type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb
 import { ATTEMPTS_BY_EVENT_INDEX, type AttemptLogMode } from '../contract/tables.js';
 import { newUlid } from '../platform/ids.js';
 import { batchWriteAll } from './dynamo.js';
+import { eventKey, subscriptionKey } from './keys.js';
 
 /**
  * The attempt log: one item per recorded delivery attempt, kept `retentionDays` (TTL).
@@ -189,14 +190,6 @@ export class AttemptLog {
     const last = items.at(-1);
     return start && last ? { items, last: { id: last.id, subscriptionId: last.subscriptionId } } : { items };
   }
-}
-
-function subscriptionKey(tenantId: string, subscriptionId: string): string {
-  return `${tenantId}#${subscriptionId}`;
-}
-
-function eventKey(tenantId: string, eventId: string): string {
-  return `${tenantId}#${eventId}`;
 }
 
 function toRecord(item: Record<string, unknown>): AttemptRecord {

@@ -4,6 +4,7 @@ import {
   BatchWriteCommand,
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
+import { retryPartial } from '../platform/retry.js';
 
 type WriteRequest = NonNullable<
   NonNullable<ConstructorParameters<typeof BatchWriteCommand>[0]['RequestItems']>[string]
@@ -11,7 +12,8 @@ type WriteRequest = NonNullable<
 
 const BATCH_WRITE_LIMIT = 25;
 const BATCH_GET_LIMIT = 100;
-const MAX_ROUNDS = 6;
+/** Six calls in all, 50 ms before the second and doubling: about 1.5 s of waiting at most. */
+const BACKOFF = { rounds: 6, baseDelayMs: 50 };
 
 /**
  * Writes every request with BatchWriteItem, re-sending UnprocessedItems (throttling leaves some behind) with
@@ -23,13 +25,17 @@ export async function batchWriteAll(
   requests: readonly WriteRequest[],
 ): Promise<void> {
   for (let start = 0; start < requests.length; start += BATCH_WRITE_LIMIT) {
-    let pending: WriteRequest[] = requests.slice(start, start + BATCH_WRITE_LIMIT);
-    for (let round = 0; pending.length > 0; round++) {
-      if (round === MAX_ROUNDS) throw new Error(`BatchWriteItem left ${pending.length} items unprocessed`);
-      if (round > 0) await new Promise((resolve) => setTimeout(resolve, 25 * 2 ** round));
-      const result = await db.send(new BatchWriteCommand({ RequestItems: { [tableName]: pending } }));
-      pending = (result.UnprocessedItems?.[tableName] as WriteRequest[] | undefined) ?? [];
-    }
+    await retryPartial(
+      requests.slice(start, start + BATCH_WRITE_LIMIT),
+      async (pending) => {
+        const result = await db.send(new BatchWriteCommand({ RequestItems: { [tableName]: [...pending] } }));
+        return result.UnprocessedItems?.[tableName] as WriteRequest[] | undefined;
+      },
+      {
+        ...BACKOFF,
+        giveUp: (left) => new Error(`BatchWriteItem left ${left.length} items unprocessed`),
+      },
+    );
   }
 }
 
@@ -45,18 +51,19 @@ export async function batchGetAll(
 ): Promise<Record<string, unknown>[]> {
   const items: Record<string, unknown>[] = [];
   for (let start = 0; start < keys.length; start += BATCH_GET_LIMIT) {
-    let pending: Record<string, unknown>[] | undefined = keys.slice(start, start + BATCH_GET_LIMIT);
-    for (let round = 0; pending && pending.length > 0; round++) {
-      if (round === MAX_ROUNDS) throw new Error(`BatchGetItem left ${pending.length} keys unread`);
-      if (round > 0) await new Promise((resolve) => setTimeout(resolve, 25 * 2 ** round));
-      const result: BatchGetCommandOutput = await db.send(
-        new BatchGetCommand({
-          RequestItems: { [tableName]: { Keys: pending, ConsistentRead: options.consistent } },
-        }),
-      );
-      items.push(...(result.Responses?.[tableName] ?? []));
-      pending = result.UnprocessedKeys?.[tableName]?.Keys;
-    }
+    await retryPartial(
+      keys.slice(start, start + BATCH_GET_LIMIT),
+      async (pending) => {
+        const result: BatchGetCommandOutput = await db.send(
+          new BatchGetCommand({
+            RequestItems: { [tableName]: { Keys: [...pending], ConsistentRead: options.consistent } },
+          }),
+        );
+        items.push(...(result.Responses?.[tableName] ?? []));
+        return result.UnprocessedKeys?.[tableName]?.Keys;
+      },
+      { ...BACKOFF, giveUp: (left) => new Error(`BatchGetItem left ${left.length} keys unread`) },
+    );
   }
   return items;
 }

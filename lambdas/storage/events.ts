@@ -8,6 +8,7 @@ import {
 import type { AcceptedEvent, WebhookEvent } from '../contract/bus-events.js';
 import { EVENTS_BY_TIME_INDEX } from '../contract/tables.js';
 import { isConditionalCheckFailed } from './dynamo.js';
+import { eventKey } from './keys.js';
 
 /**
  * Every accepted event is stored once, here, for its retention period: delivery messages carry only its key
@@ -150,8 +151,4 @@ export class EventStore {
       ...(result.LastEvaluatedKey ? { next: result.LastEvaluatedKey } : {}),
     };
   }
-}
-
-function eventKey(tenantId: string, eventId: string): string {
-  return `${tenantId}#${eventId}`;
 }

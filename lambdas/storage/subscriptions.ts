@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import {
   DeleteCommand,
   type DynamoDBDocumentClient,
@@ -8,54 +7,20 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { routingFilters } from '../contract/event-types.js';
-import { ConflictError, LimitReachedError, NotFoundError } from '../platform/errors.js';
+import { ConflictError, NotFoundError } from '../platform/errors.js';
 import { newId } from '../platform/ids.js';
-import { logger } from '../platform/logger.js';
-import { batchGetAll, batchWriteAll, isConditionalCheckFailed } from './dynamo.js';
-
-/**
- * One table holds two kinds of item (and each tenant's subscription count, see COUNT_SK):
- *   subscription  { pk: "<tenantId>", sk: "sub#<id>", ...fields, secret, version }
- *   route         { pk: "route#<tenantId>#<filter>", sk: "<subscriptionId>" }
- * A route exists for each routing filter of each *active* subscription, so fan-out finds an event's
- * subscribers by querying the few keys that can match it (event-types.ts) and never scans.
- *
- * DynamoDB transactions are not used (dynalite lacks them), so writes are ordered to fail safe: routes are
- * hints that are written before a subscription needs them and removed after it stops needing them, and the
- * deliver step re-reads the subscription and skips any delivery it no longer wants.
- */
-export type SubscriptionStatus = 'active' | 'disabled';
-
-/** Why a subscription is disabled: by its owner, by a 410 Gone answer, or after failing for too long. */
-export type DisabledReason = 'manual' | 'endpoint_gone' | 'failing_too_long';
-
-export interface Subscription {
-  id: string;
-  url: string;
-  eventTypes: string[];
-  description: string;
-  metadata: Record<string, string>;
-  status: SubscriptionStatus;
-  /** Set while disabled. */
-  disabledReason?: DisabledReason;
-  /** Start of the current run of failed attempts; absent while deliveries succeed. */
-  failingSince?: string;
-  createdAt: string;
-  updatedAt: string;
-}
-
-/** A secret replaced by a rotation, which keeps signing beside the new one until it expires. */
-export interface PreviousSecret {
-  secret: string;
-  expiresAt: string;
-}
-
-export interface StoredSubscription extends Subscription {
-  tenantId: string;
-  secret: string;
-  previousSecrets?: PreviousSecret[];
-  version: number;
-}
+import { batchGetAll, isConditionalCheckFailed } from './dynamo.js';
+import { routeItemKey, SUBSCRIPTION_SK_PREFIX, subscriptionItemKey, subscriptionKey } from './keys.js';
+import {
+  type DisabledReason,
+  type StoredSubscription,
+  type Subscription,
+  type SubscriptionStatus,
+  toPublic,
+} from './subscription-model.js';
+import { activeRoutes, SubscriptionRoutes } from './subscription-routes.js';
+import { generateSigningSecret, rotatedSecrets } from './subscription-secrets.js';
+import { SubscriptionSlots } from './subscription-slots.js';
 
 export interface NewSubscription {
   url: string;
@@ -75,14 +40,6 @@ export interface Page<T> {
 }
 
 const MAX_UPDATE_RETRIES = 3;
-/** After a rotation the old secret signs too, for this long, so receivers can switch without losing events. */
-export const SECRET_ROTATION_GRACE_SECONDS = 24 * 3600;
-/** Old secrets kept signing at once; rotating more often than this within the grace period drops the oldest. */
-const MAX_PREVIOUS_SECRETS = 4;
-
-export function generateSigningSecret(): string {
-  return `whsec_${randomBytes(32).toString('base64')}`;
-}
 
 export interface SubscriptionStoreOptions {
   /** Subscriptions one tenant may have; without it creates are counted but not capped. */
@@ -90,25 +47,31 @@ export interface SubscriptionStoreOptions {
 }
 
 /**
- * Each tenant's subscription count lives beside its subscriptions, { pk: "<tenantId>", sk: "#count", count },
- * outside the "sub#" range that list() reads. A create reserves a slot first with a conditional ADD, so
- * concurrent creates can never pass the cap; a failed create gives it back. A crash between the two steps can
- * only leave the count too high by one (a lost slot), never let a tenant past its cap.
+ * The subscriptions table holds each subscription, { pk: "<tenantId>", sk: "sub#<id>", ...fields, secret,
+ * version }, its routes (subscription-routes.ts) and its tenant's subscription count (subscription-slots.ts).
+ *
+ * DynamoDB transactions are not used (dynalite lacks them), so writes are ordered to fail safe: routes are
+ * hints that are written before a subscription needs them and removed after it stops needing them, and the
+ * deliver step re-reads the subscription and skips any delivery it no longer wants.
  */
-const COUNT_SK = '#count';
-
 export class SubscriptionStore {
+  private readonly routes: SubscriptionRoutes;
+  private readonly slots: SubscriptionSlots;
+
   constructor(
     private readonly db: DynamoDBDocumentClient,
     private readonly tableName: string,
-    private readonly options: SubscriptionStoreOptions = {},
-  ) {}
+    options: SubscriptionStoreOptions = {},
+  ) {
+    this.routes = new SubscriptionRoutes(db, tableName);
+    this.slots = new SubscriptionSlots(db, tableName, options.maxPerTenant);
+  }
 
   async create(tenantId: string, input: NewSubscription): Promise<StoredSubscription> {
     const subscription = newSubscription(tenantId, input);
-    await this.reserveSlot(tenantId);
+    await this.slots.reserve(tenantId);
     try {
-      await this.putRoutes(tenantId, subscription.id, routingFilters(subscription.eventTypes));
+      await this.routes.put(tenantId, subscription.id, routingFilters(subscription.eventTypes));
       await this.db.send(
         new PutCommand({
           TableName: this.tableName,
@@ -117,7 +80,7 @@ export class SubscriptionStore {
         }),
       );
     } catch (error) {
-      await this.releaseSlot(tenantId);
+      await this.slots.release(tenantId);
       throw error;
     }
     return subscription;
@@ -128,7 +91,7 @@ export class SubscriptionStore {
     const { Item } = await this.db.send(
       new GetCommand({
         TableName: this.tableName,
-        Key: { pk: tenantId, sk: `sub#${id}` },
+        Key: subscriptionItemKey(tenantId, id),
         ConsistentRead: consistent,
       }),
     );
@@ -146,7 +109,7 @@ export class SubscriptionStore {
     const items = await batchGetAll(
       this.db,
       this.tableName,
-      [...unique.values()].map((key) => ({ pk: key.tenantId, sk: `sub#${key.subscriptionId}` })),
+      [...unique.values()].map((key) => subscriptionItemKey(key.tenantId, key.subscriptionId)),
       { consistent: false },
     );
     return new Map(
@@ -165,8 +128,8 @@ export class SubscriptionStore {
       new QueryCommand({
         TableName: this.tableName,
         KeyConditionExpression: 'pk = :tenant AND begins_with(sk, :prefix)',
-        ExpressionAttributeValues: { ':tenant': tenantId, ':prefix': 'sub#' },
-        ...(options.afterId ? { ExclusiveStartKey: { pk: tenantId, sk: `sub#${options.afterId}` } } : {}),
+        ExpressionAttributeValues: { ':tenant': tenantId, ':prefix': SUBSCRIPTION_SK_PREFIX },
+        ...(options.afterId ? { ExclusiveStartKey: subscriptionItemKey(tenantId, options.afterId) } : {}),
         Limit: options.limit,
       }),
     );
@@ -207,7 +170,7 @@ export class SubscriptionStore {
       };
       const before = activeRoutes(current);
       const after = activeRoutes(next);
-      await this.putRoutes(
+      await this.routes.put(
         tenantId,
         id,
         after.filter((filter) => !before.includes(filter)),
@@ -228,7 +191,7 @@ export class SubscriptionStore {
         }
         continue;
       }
-      await this.dropRoutes(
+      await this.routes.drop(
         tenantId,
         id,
         before.filter((filter) => !after.includes(filter)),
@@ -248,7 +211,7 @@ export class SubscriptionStore {
       await this.db.send(
         new UpdateCommand({
           TableName: this.tableName,
-          Key: { pk: tenantId, sk: `sub#${id}` },
+          Key: subscriptionItemKey(tenantId, id),
           UpdateExpression: update,
           ConditionExpression: `attribute_exists(pk) AND ${condition}`,
           ...(condition.includes('#status') ? { ExpressionAttributeNames: { '#status': 'status' } } : {}),
@@ -267,16 +230,7 @@ export class SubscriptionStore {
    * returns the subscription with its new secret.
    */
   async rotateSecret(tenantId: string, id: string, now: Date = new Date()): Promise<StoredSubscription> {
-    return this.write(tenantId, id, (current) => ({
-      secret: generateSigningSecret(),
-      previousSecrets: [
-        {
-          secret: current.secret,
-          expiresAt: new Date(now.getTime() + SECRET_ROTATION_GRACE_SECONDS * 1000).toISOString(),
-        },
-        ...unexpiredSecrets(current, now),
-      ].slice(0, MAX_PREVIOUS_SECRETS),
-    }));
+    return this.write(tenantId, id, (current) => rotatedSecrets(current, now));
   }
 
   /**
@@ -339,121 +293,22 @@ export class SubscriptionStore {
     const { Attributes } = await this.db.send(
       new DeleteCommand({
         TableName: this.tableName,
-        Key: { pk: tenantId, sk: `sub#${id}` },
+        Key: subscriptionItemKey(tenantId, id),
         ReturnValues: 'ALL_OLD',
       }),
     );
     // Only the request that actually removed the item gives its slot back, so concurrent deletes count once.
-    if (Attributes) await this.releaseSlot(tenantId);
-    await this.dropRoutes(tenantId, id, activeRoutes(current));
+    if (Attributes) await this.slots.release(tenantId);
+    await this.routes.drop(tenantId, id, activeRoutes(current));
   }
 
-  /** Takes one of the tenant's subscription slots, or refuses with 422 when the cap is reached. */
-  private async reserveSlot(tenantId: string): Promise<void> {
-    const max = this.options.maxPerTenant;
-    try {
-      await this.db.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: { pk: tenantId, sk: COUNT_SK },
-          UpdateExpression: 'ADD #count :one',
-          ExpressionAttributeNames: { '#count': 'count' },
-          ...(max === undefined
-            ? { ExpressionAttributeValues: { ':one': 1 } }
-            : {
-                ConditionExpression: 'attribute_not_exists(#count) OR #count < :max',
-                ExpressionAttributeValues: { ':one': 1, ':max': max },
-              }),
-        }),
-      );
-    } catch (error) {
-      if (!isConditionalCheckFailed(error)) throw error;
-      // 422 rather than 429: waiting does not help, deleting a subscription does.
-      throw new LimitReachedError(
-        'subscription_limit_reached',
-        `a tenant may have at most ${max} subscriptions; delete one to create another`,
-      );
-    }
-  }
-
-  /**
-   * Gives a slot back. It never throws: the create or delete it follows has already been decided, and a slot
-   * not given back only leaves the count one too high, which is logged.
-   */
-  private async releaseSlot(tenantId: string): Promise<void> {
-    try {
-      await this.db.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: { pk: tenantId, sk: COUNT_SK },
-          UpdateExpression: 'ADD #count :minusOne',
-          // Never below zero, e.g. for subscriptions created before counting began.
-          ConditionExpression: '#count > :zero',
-          ExpressionAttributeNames: { '#count': 'count' },
-          ExpressionAttributeValues: { ':minusOne': -1, ':zero': 0 },
-        }),
-      );
-    } catch (error) {
-      if (!isConditionalCheckFailed(error))
-        logger.error('could not give back a subscription slot; the count is one too high', {
-          error,
-          tenantId,
-        });
-    }
-  }
-
-  /**
-   * One page of the ids routed under one filter key: at most `limit`, from `start` (a previous page's `next`).
-   * `next` is DynamoDB's position, set when the query stopped at the limit (more may follow).
-   */
-  async routedSubscriptionPage(
+  /** One page of the ids routed under one filter key, as SubscriptionRoutes.page reads it. */
+  routedSubscriptionPage(
     tenantId: string,
     filter: string,
     options: { limit: number; start?: Record<string, unknown> | undefined },
   ): Promise<{ ids: string[]; next?: Record<string, unknown> }> {
-    const result = await this.db.send(
-      new QueryCommand({
-        TableName: this.tableName,
-        KeyConditionExpression: 'pk = :route',
-        ExpressionAttributeValues: { ':route': routeKey(tenantId, filter) },
-        ProjectionExpression: 'sk',
-        Limit: options.limit,
-        ExclusiveStartKey: options.start,
-      }),
-    );
-    const ids = (result.Items ?? []).map((item) => String(item.sk));
-    return result.LastEvaluatedKey ? { ids, next: result.LastEvaluatedKey } : { ids };
-  }
-
-  private async putRoutes(tenantId: string, id: string, filters: readonly string[]): Promise<void> {
-    await batchWriteAll(
-      this.db,
-      this.tableName,
-      filters.map((filter) => ({ PutRequest: { Item: { pk: routeKey(tenantId, filter), sk: id } } })),
-    );
-  }
-
-  /**
-   * Removes routes the subscription no longer wants, after its own item has changed. The change is made by
-   * then, so a failure here (a throttle that outlasted the SDK's retries) is logged, not thrown: thrown, it
-   * would hide a stored change from the caller (a 410 disable would go unreported, a PATCH would answer 500).
-   * Routes left behind cost deliveries that are skipped, never lost ones, as after a crash at this point.
-   */
-  private async dropRoutes(tenantId: string, id: string, filters: readonly string[]): Promise<void> {
-    try {
-      await batchWriteAll(
-        this.db,
-        this.tableName,
-        filters.map((filter) => ({ DeleteRequest: { Key: { pk: routeKey(tenantId, filter), sk: id } } })),
-      );
-    } catch (error) {
-      logger.error('routes left behind; deliveries through them will be skipped', {
-        tenantId,
-        subscriptionId: id,
-        filters,
-        error: (error as Error).message,
-      });
-    }
+    return this.routes.page(tenantId, filter, options);
   }
 }
 
@@ -482,42 +337,14 @@ export function newSubscription(tenantId: string, input: NewSubscription): Store
 export function storedItems(subscription: StoredSubscription): Record<string, unknown>[] {
   return [
     subscriptionItem(subscription),
-    ...activeRoutes(subscription).map((filter) => ({
-      pk: routeKey(subscription.tenantId, filter),
-      sk: subscription.id,
-    })),
+    ...activeRoutes(subscription).map((filter) =>
+      routeItemKey(subscription.tenantId, filter, subscription.id),
+    ),
   ];
 }
 
 function subscriptionItem(subscription: StoredSubscription): Record<string, unknown> {
-  return { pk: subscription.tenantId, sk: `sub#${subscription.id}`, ...subscription };
-}
-
-export function toPublic(subscription: StoredSubscription): Subscription {
-  const { id, url, eventTypes, description, metadata, status, disabledReason, failingSince } = subscription;
-  return {
-    id,
-    url,
-    eventTypes,
-    description,
-    metadata,
-    status,
-    ...(disabledReason ? { disabledReason } : {}),
-    ...(failingSince ? { failingSince } : {}),
-    createdAt: subscription.createdAt,
-    updatedAt: subscription.updatedAt,
-  };
-}
-
-/** The secrets that sign a delivery at `now`: the current one first, then those rotated out recently. */
-export function signingSecrets(subscription: StoredSubscription, now: Date = new Date()): string[] {
-  return [subscription.secret, ...unexpiredSecrets(subscription, now).map((previous) => previous.secret)];
-}
-
-function unexpiredSecrets(subscription: StoredSubscription, now: Date): PreviousSecret[] {
-  return (subscription.previousSecrets ?? []).filter(
-    (previous) => Date.parse(previous.expiresAt) > now.getTime(),
-  );
+  return { ...subscriptionItemKey(subscription.tenantId, subscription.id), ...subscription };
 }
 
 /** A manual disable records its reason; re-enabling clears the reason and the failure run. */
@@ -530,20 +357,7 @@ function statusFields(
   return {};
 }
 
-function routeKey(tenantId: string, filter: string): string {
-  return `route#${tenantId}#${filter}`;
-}
-
-function activeRoutes(subscription: StoredSubscription): string[] {
-  return subscription.status === 'active' ? routingFilters(subscription.eventTypes) : [];
-}
-
 function toStored(item: Record<string, unknown>): StoredSubscription {
   const { pk, sk, ...fields } = item;
   return { ...(fields as unknown as StoredSubscription), tenantId: String(pk) };
-}
-
-/** One subscription's identity across tenants, for maps of subscriptions read together. */
-export function subscriptionKey(tenantId: string, subscriptionId: string): string {
-  return `${tenantId}#${subscriptionId}`;
 }

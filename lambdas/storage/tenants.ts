@@ -3,6 +3,7 @@ import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } fr
 import { newId } from '../platform/ids.js';
 import { TtlCache } from '../platform/ttl-cache.js';
 import { batchGetAll, isConditionalCheckFailed } from './dynamo.js';
+import { apiKeyItemKey, tenantItemKey } from './keys.js';
 
 /**
  * Tenants and their API keys live in one table:
@@ -80,7 +81,7 @@ export async function createTenant(
   await db.send(
     new PutCommand({
       TableName: tableName,
-      Item: { pk: tenantKey(tenant.tenantId), ...tenant, keys: { [keyId]: hashApiKey(apiKey) } },
+      Item: { ...tenantItemKey(tenant.tenantId), ...tenant, keys: { [keyId]: hashApiKey(apiKey) } },
       ConditionExpression: 'attribute_not_exists(pk)',
     }),
   );
@@ -105,7 +106,7 @@ export async function createApiKey(
     await db.send(
       new UpdateCommand({
         TableName: tableName,
-        Key: { pk: tenantKey(tenantId) },
+        Key: tenantItemKey(tenantId),
         UpdateExpression: 'SET #keys = if_not_exists(#keys, :none)',
         ConditionExpression: 'attribute_exists(pk)',
         ExpressionAttributeNames: { '#keys': 'keys' },
@@ -119,7 +120,7 @@ export async function createApiKey(
   await db.send(
     new UpdateCommand({
       TableName: tableName,
-      Key: { pk: tenantKey(tenantId) },
+      Key: tenantItemKey(tenantId),
       UpdateExpression: 'SET #keys.#keyId = :hash',
       ExpressionAttributeNames: { '#keys': 'keys', '#keyId': created.keyId },
       ExpressionAttributeValues: { ':hash': hashApiKey(apiKey) },
@@ -136,12 +137,7 @@ export async function listApiKeys(
   tenantId: string,
 ): Promise<ApiKeyInfo[]> {
   const hashes = Object.values(await tenantKeys(db, tableName, tenantId));
-  const items = await batchGetAll(
-    db,
-    tableName,
-    hashes.map((hash) => ({ pk: `key#${hash}` })),
-    { consistent: true },
-  );
+  const items = await batchGetAll(db, tableName, hashes.map(apiKeyItemKey), { consistent: true });
   // A key listed without an item is one whose creation failed half-way: it never worked, so it is left out.
   return items
     .filter((item) => item.tenantId === tenantId)
@@ -166,7 +162,7 @@ export async function revokeApiKey(
     const { Attributes } = await db.send(
       new UpdateCommand({
         TableName: tableName,
-        Key: { pk: `key#${hash}` },
+        Key: apiKeyItemKey(hash),
         UpdateExpression: 'SET #status = :revoked, revokedAt = :now',
         ConditionExpression: 'tenantId = :tenantId AND keyId = :keyId AND #status = :active',
         ExpressionAttributeNames: { '#status': 'status' },
@@ -185,7 +181,7 @@ export async function revokeApiKey(
     if (!isConditionalCheckFailed(error)) throw error;
   }
   const { Item } = await db.send(
-    new GetCommand({ TableName: tableName, Key: { pk: `key#${hash}` }, ConsistentRead: true }),
+    new GetCommand({ TableName: tableName, Key: apiKeyItemKey(hash), ConsistentRead: true }),
   );
   if (Item?.tenantId !== tenantId || Item.keyId !== keyId) {
     throw new TenantKeyError(`tenant ${tenantId} has no key ${keyId}`);
@@ -218,7 +214,7 @@ export async function resolveApiKey(
   const keyHash = hashApiKey(apiKey);
   // Read consistently, so a revocation is seen at once and the cache TTL alone bounds how long it can lag.
   const { Item } = await db.send(
-    new GetCommand({ TableName: tableName, Key: { pk: `key#${keyHash}` }, ConsistentRead: true }),
+    new GetCommand({ TableName: tableName, Key: apiKeyItemKey(keyHash), ConsistentRead: true }),
   );
   if (Item?.status !== 'active' || typeof Item.tenantId !== 'string') return undefined;
   // Defence in depth: the stored hash must equal ours, compared without a timing side channel.
@@ -280,17 +276,14 @@ function checkedKey(apiKey: string | undefined): string {
   return key;
 }
 
-function tenantKey(tenantId: string): string {
-  return `tenant#${tenantId}`;
-}
-
 async function putKey(db: DynamoDBDocumentClient, tableName: string, key: CreatedApiKey): Promise<void> {
+  const keyHash = hashApiKey(key.apiKey);
   await db.send(
     new PutCommand({
       TableName: tableName,
       Item: {
-        pk: `key#${hashApiKey(key.apiKey)}`,
-        keyHash: hashApiKey(key.apiKey),
+        ...apiKeyItemKey(keyHash),
+        keyHash,
         tenantId: key.tenantId,
         keyId: key.keyId,
         status: 'active',
@@ -321,7 +314,7 @@ async function tenantItem(
   const { Item } = await db.send(
     new GetCommand({
       TableName: tableName,
-      Key: { pk: tenantKey(tenantId) },
+      Key: tenantItemKey(tenantId),
       ConsistentRead: options.consistent,
       ...(options.projection ? { ProjectionExpression: options.projection } : {}),
     }),

@@ -1,18 +1,11 @@
-import * as z from 'zod/mini';
 import type { RouteKey } from '../../contract/api-routes.js';
-import { BadRequestError } from '../../platform/errors.js';
-import { safeParse } from '../../platform/validation.js';
-import {
-  ATTEMPT_ID_PATTERN,
-  type AttemptCursor,
-  type AttemptLog,
-  type AttemptPage,
-} from '../../storage/attempts.js';
+import type { AttemptLog, AttemptPage } from '../../storage/attempts.js';
 import type { EventStore } from '../../storage/events.js';
 import type { SubscriptionStore } from '../../storage/subscriptions.js';
+import { decodeAttemptCursor, encodeAttemptCursor, invalidCursor } from '../cursors.js';
 import { jsonResponse, type RouteHandler } from '../handler.js';
 import { findPathEvent, findSubscription, pathSubscriptionId } from '../lookups.js';
-import { listQuerySchema, subscriptionIdField, validate } from '../schemas.js';
+import { listQuerySchema, validate } from '../schemas.js';
 
 export interface AttemptApiDependencies {
   subscriptions: SubscriptionStore;
@@ -48,35 +41,6 @@ export function attemptRoutes(deps: AttemptApiDependencies): Partial<Record<Rout
       return jsonResponse(200, pageBody(page));
     },
   };
-}
-
-const attemptCursorSchema = z.strictObject({
-  id: z.string().check(z.regex(ATTEMPT_ID_PATTERN)),
-  subscriptionId: subscriptionIdField,
-});
-
-/** Cursors are opaque to clients: base64url JSON of the last attempt returned, read back within the tenant. */
-export function encodeAttemptCursor(cursor: AttemptCursor): string {
-  return Buffer.from(JSON.stringify({ id: cursor.id, subscriptionId: cursor.subscriptionId })).toString(
-    'base64url',
-  );
-}
-
-function decodeAttemptCursor(cursor: string | undefined): AttemptCursor | undefined {
-  if (cursor === undefined) return undefined;
-  let decoded: unknown;
-  try {
-    decoded = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-  } catch {
-    throw invalidCursor();
-  }
-  const result = safeParse(attemptCursorSchema, decoded);
-  if (!result.success) throw invalidCursor();
-  return result.data;
-}
-
-function invalidCursor(): BadRequestError {
-  return new BadRequestError('invalid_cursor', 'query.cursor is not a cursor this API returned');
 }
 
 function pageBody(page: AttemptPage) {

@@ -1,17 +1,18 @@
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { RouteKey } from '../../contract/api-routes.js';
-import { BadRequestError, ValidationError } from '../../platform/errors.js';
+import { ValidationError } from '../../platform/errors.js';
 import { checkWebhookHost, type HostResolver } from '../../security/address-guard.js';
 import type { AttemptLog } from '../../storage/attempts.js';
 import type { EventStore } from '../../storage/events.js';
-import { type SubscriptionStore, toPublic } from '../../storage/subscriptions.js';
+import { toPublic } from '../../storage/subscription-model.js';
+import type { SubscriptionStore } from '../../storage/subscriptions.js';
+import { decodeSubscriptionCursor, encodeSubscriptionCursor } from '../cursors.js';
 import { emptyResponse, jsonResponse, type RouteHandler } from '../handler.js';
 import { findSubscription, pathSubscriptionId } from '../lookups.js';
 import {
   createSubscriptionSchema,
   emptyBodySchema,
   listQuerySchema,
-  SUBSCRIPTION_ID_PATTERN,
   updateSubscriptionSchema,
   validate,
 } from '../schemas.js';
@@ -62,11 +63,11 @@ export function subscriptionRoutes(
       const query = validate(listQuerySchema, request.query, 'query');
       const page = await store.list(request.tenantId, {
         limit: query.limit,
-        afterId: decodeCursor(query.cursor),
+        afterId: decodeSubscriptionCursor(query.cursor),
       });
       return jsonResponse(200, {
         items: page.items,
-        ...(page.lastId ? { nextCursor: Buffer.from(page.lastId).toString('base64url') } : {}),
+        ...(page.lastId ? { nextCursor: encodeSubscriptionCursor(page.lastId) } : {}),
       });
     },
 
@@ -103,13 +104,4 @@ export function subscriptionRoutes(
     ...storedEventRoutes(deps.events),
     ...replayRoutes(deps),
   };
-}
-
-/** Cursors are opaque to clients; inside is the last id seen, always combined with the caller's own tenant. */
-function decodeCursor(cursor: string | undefined): string | undefined {
-  if (cursor === undefined) return undefined;
-  const id = Buffer.from(cursor, 'base64url').toString('utf8');
-  if (!SUBSCRIPTION_ID_PATTERN.test(id))
-    throw new BadRequestError('invalid_cursor', 'query.cursor is not a cursor this API returned');
-  return id;
 }
