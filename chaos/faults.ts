@@ -198,7 +198,7 @@ export function createFaults(rates: FaultRates, seed: number): Faults {
     db.middlewareStack.add(
       (next, context) => async (args) => {
         const throttle = pending.get(context);
-        if (!throttle || throttle.remaining <= 0) return next(args);
+        if (!throttle || throttle.remaining <= 0) return await next(args);
         throttle.remaining--;
         counts.dynamo.throttleResponses++;
         return { response: throttleResponse(throttle.kind, counts.dynamo.throttleResponses) };

@@ -281,7 +281,7 @@ async function startReceivers(settings: ChaosSettings): Promise<ChaosReceiver[]>
     { name: 'failing-mixed', profile: { kind: 'failing', failureRate: 1, slowRate: 0, ...common } },
     { name: 'gone-410', profile: { kind: 'gone', failureRate: 0, slowRate: 0, ...common } },
   ];
-  return Promise.all(
+  return await Promise.all(
     profiles.map(({ name, profile }) =>
       startChaosReceiver(name, profile, seededRandom(settings.seed, `receiver:${name}`)),
     ),

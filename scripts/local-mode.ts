@@ -34,5 +34,5 @@ export async function localModeOf(
 ): Promise<LocalResourceNames | undefined> {
   if (!values.local) return undefined;
   if (values.endpoint) throw new UsageError('--local finds the endpoint itself: drop --endpoint');
-  return localModeResources(env);
+  return await localModeResources(env);
 }

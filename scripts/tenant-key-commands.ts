@@ -86,7 +86,7 @@ export function tenantKeysCommand(argv: readonly string[], io: Io): Promise<numb
     const command = positionals[0];
     if (!command) throw new UsageError('missing the command');
     if (!COMMANDS.includes(command as Command)) throw new UsageError(`unknown command '${command}'`);
-    return run(command as Command, values, io);
+    return await run(command as Command, values, io);
   });
 }
 

@@ -74,9 +74,10 @@ export async function batchSession(
       }
       return event;
     },
-    async record(tenantId, record) {
+    record(tenantId, record) {
       pending.push({ tenantId, record });
       timer ??= setTimeout(writePending, groupingMs);
+      return Promise.resolve();
     },
     async flush() {
       writePending();

@@ -138,7 +138,7 @@ export function webhookTransport(options: TransportOptions): WebhookFetch {
     const abort = () => (response ?? request).destroy(signal.reason);
     signal.addEventListener('abort', abort, { once: true });
     request.once('close', () => signal.removeEventListener('abort', abort));
-    return new Promise<WebhookResponse>((resolve, reject) => {
+    return await new Promise<WebhookResponse>((resolve, reject) => {
       request.on('error', reject);
       request.once('response', (message: IncomingMessage) => {
         response = message;

@@ -230,7 +230,7 @@ export class SubscriptionStore {
    * returns the subscription with its new secret.
    */
   async rotateSecret(tenantId: string, id: string, now: Date = new Date()): Promise<StoredSubscription> {
-    return this.write(tenantId, id, (current) => rotatedSecrets(current, now));
+    return await this.write(tenantId, id, (current) => rotatedSecrets(current, now));
   }
 
   /**
@@ -238,7 +238,7 @@ export class SubscriptionStore {
    * concurrent failures reports the change once.
    */
   async markFailing(tenantId: string, id: string, since: Date): Promise<boolean> {
-    return this.conditionalUpdate(
+    return await this.conditionalUpdate(
       tenantId,
       id,
       'SET failingSince = :since, version = version + :one',
@@ -249,7 +249,7 @@ export class SubscriptionStore {
 
   /** Ends a run of failures; true only for the call that ended it. */
   async markRecovered(tenantId: string, id: string): Promise<boolean> {
-    return this.conditionalUpdate(
+    return await this.conditionalUpdate(
       tenantId,
       id,
       'REMOVE failingSince SET version = version + :one',

@@ -257,7 +257,7 @@ export class KnownTenants {
       lookup = this.read(tenantId).finally(() => this.lookups.delete(tenantId));
       this.lookups.set(tenantId, lookup);
     }
-    return lookup;
+    return await lookup;
   }
 
   private async read(tenantId: string): Promise<boolean> {

@@ -28,11 +28,11 @@ const CASES = [
 ] as const;
 
 /**
- * The repository's biome.json, run on modules written into a scratch copy of the tree's folders (never into
+ * The repository's biome.jsonc, run on modules written into a scratch copy of the tree's folders (never into
  * the tree itself): the files each import one module and nothing else, so any noRestrictedImports diagnostic
  * is about that import.
  */
-describe('The linter keeps imports running one way (biome.json overrides)', () => {
+describe('The linter keeps imports running one way (biome.jsonc overrides)', () => {
   let scratch: string;
   let refusedFiles: Set<string>;
   const fileOf = (index: number, kind: 'refused' | 'allowed') =>
@@ -40,7 +40,7 @@ describe('The linter keeps imports running one way (biome.json overrides)', () =
 
   beforeAll(async () => {
     scratch = await mkdtemp(join(tmpdir(), 'import-rules-'));
-    await copyFile(join(REPO_ROOT, 'biome.json'), join(scratch, 'biome.json'));
+    await copyFile(join(REPO_ROOT, 'biome.jsonc'), join(scratch, 'biome.jsonc'));
     for (const [index, [, refused, allowed]] of CASES.entries()) {
       for (const [kind, specifier] of [
         ['refused', refused],
