@@ -6,19 +6,70 @@ import { RecursiveLoop } from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
+import { MAX_TENANT_REQUESTS_PER_SECOND, TENANT_RATE_BOUND } from '../lambdas/contract/limits.js';
 import type { FunctionName, SettingName } from '../lambdas/contract/settings.js';
-import { ATTEMPTS_BY_EVENT_INDEX, EVENTS_BY_TIME_INDEX } from '../lambdas/contract/tables.js';
+import {
+  ATTEMPTS_BY_EVENT_INDEX,
+  type AttemptLogMode,
+  EVENTS_BY_TIME_INDEX,
+} from '../lambdas/contract/tables.js';
 import { AlarmTopic } from './constructs/alarm-topic.js';
 import { FanoutFunction, type FanoutFunctionProps } from './constructs/fanout-function.js';
 import { FanoutApi } from './constructs/http-api.js';
 import { Ingestion } from './constructs/ingestion.js';
 import { SecureQueue } from './constructs/secure-queue.js';
 import { Storage } from './constructs/storage.js';
-import { type DataKeyChoice, deployTargetOf, readStackContext } from './context.js';
-import { type QueueDefinition, serviceDefinition } from './definitions.js';
+import { type QueueDefinition, type ServiceOptions, serviceDefinition } from './definitions.js';
 import { acknowledgeNagFindings } from './nag-acknowledgements.js';
 
-export type FanoutStackProps = StackProps;
+/** Which key encrypts the tables, queues and bus. */
+export type DataKeyChoice =
+  | { kind: 'aws-managed' }
+  | { kind: 'create' }
+  | { kind: 'existing'; keyArn: string };
+
+/**
+ * The service's settings. bin/app.ts reads them from CDK context (lib/context.ts lists the keys); the stack
+ * itself reads no context.
+ */
+export interface FanoutStackProps extends StackProps {
+  /**
+   * The delay before each delivery attempt, in whole seconds; its length is the number of attempts. With
+   * jitter, the schedule must finish within 7 days.
+   * @default - DEFAULT_RETRY_SCHEDULE_SECONDS (lambdas/contract/retry-schedule.ts)
+   */
+  readonly retrySchedule?: readonly Duration[];
+  /**
+   * Which delivery attempts are recorded in the attempts table.
+   * @default 'all'
+   */
+  readonly attemptLog?: AttemptLogMode;
+  /**
+   * A subscription failing this long without a success is disabled; whole seconds.
+   * @default Duration.days(5)
+   */
+  readonly autoDisableAfter?: Duration;
+  /**
+   * Subscriptions one tenant may have.
+   * @default 10000
+   */
+  readonly maxSubscriptionsPerTenant?: number;
+  /**
+   * API requests per second one tenant may make, at most MAX_TENANT_REQUESTS_PER_SECOND.
+   * @default 50
+   */
+  readonly tenantRequestsPerSecond?: number;
+  /**
+   * An address subscribed to the alarm topic (it must confirm the subscription first).
+   * @default - no subscription
+   */
+  readonly alarmEmail?: string;
+  /**
+   * Which key encrypts the tables, queues and bus. An existing key must be in the stack's account and region.
+   * @default { kind: 'aws-managed' }
+   */
+  readonly dataKey?: DataKeyChoice;
+}
 
 /**
  * The webhook fan-out service: API → event bus → fan-out queue → fan-out function → delivery queue →
@@ -40,11 +91,10 @@ export class FanoutStack extends Stack {
       description: 'Webhook fan-out: EventBridge in, signed Standard Webhooks out',
       ...props,
     });
-    const context = readStackContext((key) => this.node.tryGetContext(key), deployTargetOf(this));
-    const def = serviceDefinition(context.service);
+    const def = serviceDefinition(serviceOptionsOf(props));
 
-    this.alarms = new AlarmTopic(this, 'Alarms', context.alarmEmail ? { email: context.alarmEmail } : {});
-    this.dataKey = this.createDataKey(context.dataKey);
+    this.alarms = new AlarmTopic(this, 'Alarms', { email: props.alarmEmail });
+    this.dataKey = this.createDataKey(props.dataKey ?? { kind: 'aws-managed' });
     const encryption = this.dataKey ? { encryptionKey: this.dataKey } : {};
     this.storage = new Storage(this, 'Storage', { tables: def.tables, ...encryption });
 
@@ -220,11 +270,11 @@ export class FanoutStack extends Stack {
     acknowledgeNagFindings(this, def);
   }
 
-  /** The customer-managed key that context asks for, or none (AWS-managed keys). */
+  /** The customer-managed key that the props ask for, or none (AWS-managed keys). */
   private createDataKey(choice: DataKeyChoice): IKey | undefined {
     if (choice.kind === 'aws-managed') return undefined;
-    // Its account and region were checked against the stack's with the context. CDK cannot change an imported
-    // key's policy: README.md (Security) lists the statements it must already have.
+    // bin/app.ts checked its account and region against the stack's with the context. CDK cannot change an
+    // imported key's policy: README.md (Security) lists the statements it must already have.
     if (choice.kind === 'existing') return Key.fromKeyArn(this, 'DataKey', choice.keyArn);
     return new Key(this, 'DataKey', {
       description: 'Encrypts the webhook fan-out tables, queues and event bus',
@@ -234,6 +284,21 @@ export class FanoutStack extends Stack {
       removalPolicy: RemovalPolicy.RETAIN,
     });
   }
+}
+
+/** The service definition's options from the stack's props, in the definition's units. */
+function serviceOptionsOf(props: FanoutStackProps): ServiceOptions {
+  const rate = props.tenantRequestsPerSecond;
+  if (rate !== undefined && rate > MAX_TENANT_REQUESTS_PER_SECOND) {
+    throw new Error(`tenantRequestsPerSecond must be ${TENANT_RATE_BOUND}, got ${rate}`);
+  }
+  return {
+    retryScheduleSeconds: props.retrySchedule?.map((delay) => delay.toSeconds()),
+    attemptLog: props.attemptLog,
+    autoDisableAfterSeconds: props.autoDisableAfter?.toSeconds(),
+    maxSubscriptionsPerTenant: props.maxSubscriptionsPerTenant,
+    tenantRequestsPerSecond: rate,
+  };
 }
 
 /** DynamoDB actions that store new encrypted data; the others only read (or delete) it. */
