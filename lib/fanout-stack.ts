@@ -1,25 +1,24 @@
 import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
-import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
-import { Grant, type IGrantable } from 'aws-cdk-lib/aws-iam';
 import { type IKey, Key } from 'aws-cdk-lib/aws-kms';
 import { RecursiveLoop } from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
-import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { MAX_TENANT_REQUESTS_PER_SECOND, TENANT_RATE_BOUND } from '../lambdas/contract/limits.js';
 import type { FunctionName, SettingName } from '../lambdas/contract/settings.js';
-import {
-  ATTEMPTS_BY_EVENT_INDEX,
-  type AttemptLogMode,
-  EVENTS_BY_TIME_INDEX,
-} from '../lambdas/contract/tables.js';
+import type { AttemptLogMode } from '../lambdas/contract/tables.js';
 import { AlarmTopic } from './constructs/alarm-topic.js';
 import { FanoutFunction, type FanoutFunctionProps } from './constructs/fanout-function.js';
 import { FanoutApi } from './constructs/http-api.js';
 import { Ingestion } from './constructs/ingestion.js';
 import { SecureQueue } from './constructs/secure-queue.js';
 import { Storage } from './constructs/storage.js';
-import { type QueueDefinition, type ServiceOptions, serviceDefinition } from './definitions.js';
+import {
+  type QueueDefinition,
+  type ServiceDefinition,
+  type ServiceOptions,
+  serviceDefinition,
+} from './definitions.js';
+import { grantFunctionAccess } from './grants.js';
 import { acknowledgeNagFindings } from './nag-acknowledgements.js';
 
 /** Which key encrypts the tables, queues and bus. */
@@ -121,6 +120,27 @@ export class FanoutStack extends Stack {
       ...encryption,
     });
 
+    this.functions = this.createFunctions(def);
+    grantFunctionAccess({
+      functions: this.functions,
+      tables: this.storage,
+      fanoutQueue: this.fanoutQueue.queue,
+      deliveryQueue: this.deliveryQueue.queue,
+      fanoutDeadLetterQueue: this.fanoutQueue.deadLetterQueue.queue,
+      bus: this.ingestion.bus,
+    });
+
+    this.consumeQueues(def);
+    this.api = new FanoutApi(this, 'Api', {
+      authorizer: this.functions.authorizer,
+      handlers: { register: this.functions.register, ingest: this.functions.ingest },
+    });
+    this.addOutputs();
+    acknowledgeNagFindings(this, def);
+  }
+
+  /** The five functions, each given the settings its code reads. */
+  private createFunctions(def: ServiceDefinition): Readonly<Record<FunctionName, FanoutFunction>> {
     const settings: Record<SettingName, string> = {
       tenantsTable: this.storage.tenants.tableName,
       subscriptionsTable: this.storage.subscriptions.tableName,
@@ -146,7 +166,7 @@ export class FanoutStack extends Stack {
       options: Pick<FanoutFunctionProps, 'recursiveLoop'> = {},
     ) =>
       new FanoutFunction(this, constructId, { name, definition: def.functions[name], settings, ...options });
-    this.functions = {
+    return {
       authorizer: fn('authorizer', 'AuthorizerFunction'),
       register: fn('register', 'RegisterFunction'),
       ingest: fn('ingest', 'IngestFunction'),
@@ -156,69 +176,10 @@ export class FanoutStack extends Stack {
       fanout: fn('fanout', 'FanoutFunction', { recursiveLoop: RecursiveLoop.ALLOW }),
       deliver: fn('deliver', 'DeliverFunction'),
     };
-    const { authorizer, register, ingest, fanout, deliver } = this.functions;
-    const { tenants, subscriptions, events, attempts } = this.storage;
-    const fanoutQueue = this.fanoutQueue.queue;
-    const deliveryQueue = this.deliveryQueue.queue;
+  }
 
-    // Least privilege: each grant matches the calls in the function's code (lambdas/). Item actions are
-    // granted on the table alone and queries on the one index that serves them, since Table.grant would give
-    // every action on every index (table/index/*) as soon as a table has one. With a customer-managed key,
-    // each grant also allows the key operations the call needs (grantKeyUse).
-    grantOnTable(tenants, authorizer, 'dynamodb:GetItem');
-
-    // Subscription API, with the per-tenant subscription counter (UpdateItem); the attempt lists (table and
-    // byEvent); replays are jobs on the fan-out queue; the per-tenant request counters in the tenants table.
-    grantOnTable(
-      subscriptions,
-      register,
-      'dynamodb:GetItem',
-      'dynamodb:Query',
-      'dynamodb:PutItem',
-      'dynamodb:UpdateItem',
-      'dynamodb:DeleteItem',
-      'dynamodb:BatchWriteItem',
-    );
-    grantOnTable(events, register, 'dynamodb:GetItem');
-    grantOnTable(attempts, register, 'dynamodb:Query');
-    grantQueryOnIndex(attempts, ATTEMPTS_BY_EVENT_INDEX, register);
-    grantSendMessage(fanoutQueue, register);
-    grantOnTable(tenants, register, 'dynamodb:UpdateItem');
-
-    // Events onto the bus (whose key, if any, only EventBridge uses); the per-tenant request counters.
-    this.ingestion.bus.grantPutEventsTo(ingest);
-    grantOnTable(tenants, ingest, 'dynamodb:UpdateItem');
-
-    // Whether a bus event's tenant exists; routes and replay targets; claims, fan-out marks and stored events;
-    // events since T (byTime) that have no delivered attempt (byEvent); deliveries, and continuations of large
-    // fan-outs.
-    grantOnTable(tenants, fanout, 'dynamodb:GetItem');
-    grantOnTable(subscriptions, fanout, 'dynamodb:Query', 'dynamodb:GetItem');
-    grantOnTable(events, fanout, 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:GetItem');
-    grantQueryOnIndex(events, EVENTS_BY_TIME_INDEX, fanout);
-    grantQueryOnIndex(attempts, ATTEMPTS_BY_EVENT_INDEX, fanout);
-    grantSendMessage(deliveryQueue, fanout);
-    grantSendMessage(fanoutQueue, fanout);
-    // A message that can never succeed goes to the DLQ at once rather than through five receives.
-    grantSendMessage(this.fanoutQueue.deadLetterQueue.queue, fanout);
-
-    // A batch's subscriptions and their secrets (BatchGetItem, GetItem when that fails); failing/recovered
-    // marks (UpdateItem) and disabling, which rewrites the subscription and removes its routes (PutItem,
-    // BatchWriteItem); payloads too large to ride in messages (claim-check); a batch's attempt records
-    // (BatchWriteItem); operational events on the bus.
-    grantOnTable(
-      subscriptions,
-      deliver,
-      'dynamodb:BatchGetItem',
-      'dynamodb:GetItem',
-      'dynamodb:PutItem',
-      'dynamodb:UpdateItem',
-      'dynamodb:BatchWriteItem',
-    );
-    grantOnTable(events, deliver, 'dynamodb:GetItem');
-    grantOnTable(attempts, deliver, 'dynamodb:BatchWriteItem');
-    this.ingestion.bus.grantPutEventsTo(deliver);
-
+  /** Each queue's consumer, through an event source mapping. */
+  private consumeQueues(def: ServiceDefinition): void {
     // The event sources grant receive, delete and ChangeMessageVisibility (which deliver uses to schedule retries).
     for (const [queue, definition] of [
       [this.fanoutQueue, def.queues.fanout],
@@ -232,14 +193,15 @@ export class FanoutStack extends Stack {
         }),
       );
     }
+  }
 
-    this.api = new FanoutApi(this, 'Api', { authorizer, handlers: { register, ingest } });
-
+  /** What operators and the commands in scripts/ need from a deployed stack. */
+  private addOutputs(): void {
     new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'Base URL of the HTTP API' });
     new CfnOutput(this, 'EventBusName', { value: this.ingestion.bus.eventBusName });
     new CfnOutput(this, 'AlarmTopicArn', { value: this.alarms.topic.topicArn });
     new CfnOutput(this, 'TenantsTableName', {
-      value: tenants.tableName,
+      value: this.storage.tenants.tableName,
       description: 'Table the create-tenant command writes API keys to',
     });
     new CfnOutput(this, 'FanoutDeadLetterQueueUrl', {
@@ -266,8 +228,6 @@ export class FanoutStack extends Stack {
         description: 'Customer-managed key of the tables, queues and bus (operators need it to redrive)',
       });
     }
-
-    acknowledgeNagFindings(this, def);
   }
 
   /** The customer-managed key that the props ask for, or none (AWS-managed keys). */
@@ -299,43 +259,4 @@ function serviceOptionsOf(props: FanoutStackProps): ServiceOptions {
     maxSubscriptionsPerTenant: props.maxSubscriptionsPerTenant,
     tenantRequestsPerSecond: rate,
   };
-}
-
-/** DynamoDB actions that store new encrypted data; the others only read (or delete) it. */
-const TABLE_WRITE_ACTIONS = new Set(['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:BatchWriteItem']);
-
-/** Item actions on the table itself, none on its indexes. */
-function grantOnTable(table: ITable, grantee: IGrantable, ...actions: string[]): void {
-  Grant.addToPrincipal({ grantee, actions, resourceArns: [table.tableArn] });
-  grantKeyUse(
-    table.encryptionKey,
-    grantee,
-    actions.some((action) => TABLE_WRITE_ACTIONS.has(action)),
-  );
-}
-
-/** Query on one index of the table. */
-function grantQueryOnIndex(table: ITable, indexName: string, grantee: IGrantable): void {
-  Grant.addToPrincipal({
-    grantee,
-    actions: ['dynamodb:Query'],
-    resourceArns: [`${table.tableArn}/index/${indexName}`],
-  });
-  grantKeyUse(table.encryptionKey, grantee, false);
-}
-
-/** SendMessage only: Queue.grantSendMessages adds GetQueueAttributes and GetQueueUrl, which no code calls. */
-function grantSendMessage(queue: IQueue, grantee: IGrantable): void {
-  Grant.addToPrincipal({ grantee, actions: ['sqs:SendMessage'], resourceArns: [queue.queueArn] });
-  grantKeyUse(queue.encryptionMasterKey, grantee, true);
-}
-
-/**
- * The key operations a call needs on a customer-managed key: Decrypt to read; GenerateDataKey as well to store
- * new data (SQS producers need both, and writers to a table get the same). CDK's own grants would add Encrypt,
- * ReEncrypt* and the whole GenerateDataKey* family, which no call here needs. SQS consumers get their Decrypt
- * from SqsEventSource.
- */
-function grantKeyUse(key: IKey | undefined, grantee: IGrantable, writes: boolean): void {
-  key?.grant(grantee, 'kms:Decrypt', ...(writes ? ['kms:GenerateDataKey'] : []));
 }
