@@ -56,7 +56,9 @@ export function synthesize(context: Record<string, unknown> = {}): Synthesized {
 /** The template of a stack built in `app`. */
 export function synthesized(app: App, stack: FanoutStack): Synthesized {
   const resources = Template.fromStack(stack).toJSON().Resources as Resources;
-  const id = (construct: IConstruct) => stack.getLogicalId(construct.node.defaultChild as CfnElement);
+  // Resolved rather than allocated (getLogicalId), so that an overridden id counts.
+  const id = (construct: IConstruct) =>
+    stack.resolve((construct.node.defaultChild as CfnElement).logicalId) as string;
   return { app, stack, resources, id };
 }
 
@@ -156,7 +158,7 @@ export function grantsOf({ stack, id, resources }: Synthesized): Grants {
   return Object.fromEntries(
     FUNCTION_NAMES.map((name) => {
       const fn = stack.functions[name];
-      const own = new Map([...names, [id(fn.functionLogGroup), 'logs']]);
+      const own = new Map([...names, [id(fn.logGroup), 'logs']]);
       return [name, grantsByResource(roleStatements(resources, id(fn)), own, literals)];
     }),
   ) as Grants;
