@@ -5,7 +5,7 @@ import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import type { Construct } from 'constructs';
 import { MAX_TENANT_REQUESTS_PER_SECOND, TENANT_RATE_BOUND } from '../lambdas/contract/limits.js';
-import type { FunctionName, SettingName } from '../lambdas/contract/settings.js';
+import type { FunctionName } from '../lambdas/contract/settings.js';
 import type { AttemptLogMode } from '../lambdas/contract/tables.js';
 import { AlarmTopic } from './constructs/alarm-topic.js';
 import { FanoutFunction, type FanoutFunctionProps } from './constructs/fanout-function.js';
@@ -18,6 +18,7 @@ import {
   type ServiceDefinition,
   type ServiceOptions,
   serviceDefinition,
+  serviceSettings,
 } from './definitions.js';
 import { grantFunctionAccess } from './grants.js';
 import { acknowledgeNagFindings } from './nag-acknowledgements.js';
@@ -146,7 +147,7 @@ export class FanoutStack extends Stack {
 
   /** The five functions, each given the settings its code reads. */
   private createFunctions(def: ServiceDefinition): Readonly<Record<FunctionName, NodejsFunction>> {
-    const settings: Record<SettingName, string> = {
+    const settings = serviceSettings(def, {
       tenantsTable: this.storage.tenants.tableName,
       subscriptionsTable: this.storage.subscriptions.tableName,
       eventsTable: this.storage.events.tableName,
@@ -155,16 +156,7 @@ export class FanoutStack extends Stack {
       fanoutQueueUrl: this.fanoutQueue.queue.queueUrl,
       deliveryQueueUrl: this.deliveryQueue.queue.queueUrl,
       fanoutDeadLetterQueueUrl: this.fanoutQueue.deadLetterQueue.queue.queueUrl,
-      retryScheduleSeconds: def.retryScheduleSeconds.join(','),
-      attemptTimeoutMs: String(def.attemptTimeoutMs),
-      eventRetentionDays: String(def.eventRetentionDays),
-      attemptLog: def.attemptLog,
-      attemptRetentionDays: String(def.attemptRetentionDays),
-      autoDisableAfterSeconds: String(def.autoDisableAfterSeconds),
-      fanoutPageSize: String(def.fanoutPageSize),
-      maxSubscriptionsPerTenant: String(def.maxSubscriptionsPerTenant),
-      tenantRequestsPerSecond: String(def.tenantRequestsPerSecond),
-    };
+    });
     const fn = (
       name: FunctionName,
       constructId: string,

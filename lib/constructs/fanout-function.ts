@@ -7,6 +7,7 @@ import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { type CfnLogGroup, LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import {
+  type Config,
   environmentVariable,
   FUNCTION_SETTINGS,
   type FunctionName,
@@ -36,7 +37,7 @@ export interface FanoutFunctionProps {
    * The value of every setting a function may read. Only those in FUNCTION_SETTINGS[name] become
    * environment variables of this function.
    */
-  readonly settings: Readonly<Record<SettingName, string>>;
+  readonly settings: Readonly<Config>;
   /**
    * How long the function's logs are kept.
    * @default RetentionDays.ONE_MONTH
@@ -123,11 +124,16 @@ export class FanoutFunction extends Construct {
 }
 
 /** The environment variables for exactly the settings the function reads. */
-export function environmentFor(
-  name: FunctionName,
-  settings: Readonly<Record<SettingName, string>>,
-): Record<string, string> {
+export function environmentFor(name: FunctionName, settings: Readonly<Config>): Record<string, string> {
   return Object.fromEntries(
-    FUNCTION_SETTINGS[name].map((setting: SettingName) => [environmentVariable(setting), settings[setting]]),
+    FUNCTION_SETTINGS[name].map((setting: SettingName) => [
+      environmentVariable(setting),
+      variableValue(settings[setting]),
+    ]),
   );
+}
+
+/** A setting as its environment variable holds it: the retry schedule comma-separated, numbers in decimal. */
+function variableValue(value: Config[SettingName]): string {
+  return Array.isArray(value) ? value.join(',') : String(value);
 }

@@ -2,11 +2,10 @@ import { App, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { describe, expect, it } from 'vitest';
-import { FUNCTION_SETTINGS, type SettingName } from '../../lambdas/contract/settings.js';
 import { FanoutFunction } from '../../lib/constructs/fanout-function.js';
 import { SecureQueue } from '../../lib/constructs/secure-queue.js';
 import { Storage } from '../../lib/constructs/storage.js';
-import { serviceDefinition } from '../../lib/definitions.js';
+import { serviceDefinition, serviceSettings } from '../../lib/definitions.js';
 import { ofType, type Resources } from './template.js';
 
 const def = serviceDefinition();
@@ -25,11 +24,16 @@ const deletionPolicies = (resources: Resources, type: string) =>
 
 describe('Constructs: FanoutFunction', () => {
   it('creates its role and log group inside itself, nothing beside it in the caller’s scope', () => {
-    // Only the ingest function's own settings are read.
-    const settings = Object.fromEntries(FUNCTION_SETTINGS.ingest.map((name) => [name, 'x'])) as Record<
-      SettingName,
-      string
-    >;
+    const settings = serviceSettings(def, {
+      tenantsTable: 'tenants',
+      subscriptionsTable: 'subscriptions',
+      eventsTable: 'events',
+      attemptsTable: 'attempts',
+      eventBusName: 'bus',
+      fanoutQueueUrl: 'https://sqs.example/fanout',
+      deliveryQueueUrl: 'https://sqs.example/delivery',
+      fanoutDeadLetterQueueUrl: 'https://sqs.example/fanout-dlq',
+    });
     const { resources } = inStack((scope) => {
       new FanoutFunction(scope, 'Fn', { name: 'ingest', definition: def.functions.ingest, settings });
       expect(scope.node.children.map((child) => child.node.id)).toEqual(['Fn']);
