@@ -1,14 +1,14 @@
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { ContextError } from '../lib/context.js';
+import { ContextError, stackPropsFromContext } from '../lib/context.js';
 import { FanoutStack } from '../lib/fanout-stack.js';
 
 // Synthesized explicitly, so that a refused context leaves nothing half-built to synthesize on exit.
 const app = new App({ autoSynth: false });
 try {
-  new FanoutStack(app, 'WebhookFanout', {
-    env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
-  });
+  // The context is read and checked here, against where the stack deploys; the stack takes only props.
+  const env = { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION };
+  new FanoutStack(app, 'WebhookFanout', stackPropsFromContext(app, env));
   // Every synth (and so every deploy) fails on an unacknowledged AwsSolutions finding, error or warning; the
   // accepted ones and their reasons are in lib/nag-acknowledgements.ts.
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));

@@ -1,12 +1,14 @@
-import { type Stack, Token } from 'aws-cdk-lib';
+import { Duration, type Environment, type StackProps } from 'aws-cdk-lib';
+import type { Construct } from 'constructs';
 import { MAX_TENANT_REQUESTS_PER_SECOND, TENANT_RATE_BOUND } from '../lambdas/contract/limits.js';
 import { parseRetrySchedule } from '../lambdas/contract/retry-schedule.js';
 import { ATTEMPT_LOG_MODES, type AttemptLogMode } from '../lambdas/contract/tables.js';
 import { isEmailAddress } from './constructs/alarm-topic.js';
-import { type ServiceOptions, serviceDefinition } from './definitions.js';
+import { serviceDefinition } from './definitions.js';
+import type { DataKeyChoice, FanoutStackProps } from './fanout-stack.js';
 
 /**
- * CDK context the stack reads (`cdk deploy -c name=value` or cdk.json):
+ * CDK context bin/app.ts reads for the stack (`cdk deploy -c name=value` or cdk.json):
  *   retrySchedule              delays before each delivery attempt, in seconds: "0,5,300" or a JSON array
  *                              (default: DEFAULT_RETRY_SCHEDULE_SECONDS)
  *   attemptLog                 which delivery attempts are recorded: all, failures or off (default: all)
@@ -34,38 +36,25 @@ export class ContextError extends Error {
   }
 }
 
-/** Which key encrypts the tables, queues and bus. */
-export type DataKeyChoice =
-  | { kind: 'aws-managed' }
-  | { kind: 'create' }
-  | { kind: 'existing'; keyArn: string };
+/** The stack's settings that come from context: its props apart from StackProps. */
+type ContextSettings = Omit<FanoutStackProps, keyof StackProps>;
 
-/** Everything the stack takes from context, checked. */
-export interface StackContext {
-  service: ServiceOptions;
-  alarmEmail: string | undefined;
-  dataKey: DataKeyChoice;
-}
-
-/** Where the stack deploys, as far as it is known at synth time (unset when the CLI had no credentials). */
-export interface DeployTarget {
-  account?: string;
-  region?: string;
-}
-
-/** The stack's account and region, where they are concrete values rather than deploy-time tokens. */
-export function deployTargetOf(stack: Stack): DeployTarget {
-  return {
-    ...(Token.isUnresolved(stack.account) ? {} : { account: stack.account }),
-    ...(Token.isUnresolved(stack.region) ? {} : { region: stack.region }),
-  };
+/**
+ * The props of a stack deploying to `env` (account and region as far as they are known at synth time: unset
+ * when the CLI had no credentials), with every setting the context of `scope` gives.
+ */
+export function stackPropsFromContext(scope: Construct, env: Environment): FanoutStackProps {
+  return { env, ...readStackContext((key) => scope.node.tryGetContext(key), env) };
 }
 
 /**
  * Reads and checks every context value the stack takes. Throws one ContextError naming every bad value, so a
  * deployer fixes them all at once rather than one synth at a time.
  */
-export function readStackContext(context: (key: string) => unknown, target: DeployTarget = {}): StackContext {
+export function readStackContext(
+  context: (key: string) => unknown,
+  target: Environment = {},
+): ContextSettings {
   const problems: string[] = [];
   const read = <T>(reader: () => T): T | undefined => {
     try {
@@ -95,13 +84,12 @@ export function readStackContext(context: (key: string) => unknown, target: Depl
   const dataKey = read(() => dataKeyFromContext(context, target));
   if (problems.length > 0 || dataKey === undefined) throw new ContextError(problems);
   return {
-    service: {
-      ...(retryScheduleSeconds ? { retryScheduleSeconds } : {}),
-      ...(attemptLog ? { attemptLog } : {}),
-      ...(autoDisableAfterSeconds ? { autoDisableAfterSeconds } : {}),
-      ...(maxSubscriptionsPerTenant ? { maxSubscriptionsPerTenant } : {}),
-      ...(tenantRequestsPerSecond ? { tenantRequestsPerSecond } : {}),
-    },
+    retrySchedule: retryScheduleSeconds?.map((seconds) => Duration.seconds(seconds)),
+    attemptLog,
+    autoDisableAfter:
+      autoDisableAfterSeconds === undefined ? undefined : Duration.seconds(autoDisableAfterSeconds),
+    maxSubscriptionsPerTenant,
+    tenantRequestsPerSecond,
     alarmEmail,
     dataKey,
   };
@@ -156,7 +144,7 @@ const KMS_ALIAS_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:alias\//;
  */
 export function dataKeyFromContext(
   context: (key: string) => unknown,
-  target: DeployTarget = {},
+  target: Environment = {},
 ): DataKeyChoice {
   const create = context(CONTEXT_KMS_KEY);
   const keyArn = context(CONTEXT_KMS_KEY_ARN);

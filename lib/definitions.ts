@@ -4,7 +4,7 @@ import {
   validateRetrySchedule,
   worstCaseScheduleSeconds,
 } from '../lambdas/contract/retry-schedule.js';
-import type { FunctionName } from '../lambdas/contract/settings.js';
+import type { Config, FunctionName } from '../lambdas/contract/settings.js';
 import { SQS_MAX_MESSAGE_BYTES } from '../lambdas/contract/sqs-size.js';
 import {
   ATTEMPTS_BY_EVENT_INDEX,
@@ -240,4 +240,36 @@ function positiveInteger(name: string, value: number): number {
   if (!Number.isInteger(value) || value < 1)
     throw new Error(`${name} must be a positive whole number, got ${value}`);
   return value;
+}
+
+/** The settings that name the resources, which the stack and local mode each create their own way. */
+export type ResourceSettings = Pick<
+  Config,
+  | 'tenantsTable'
+  | 'subscriptionsTable'
+  | 'eventsTable'
+  | 'attemptsTable'
+  | 'eventBusName'
+  | 'fanoutQueueUrl'
+  | 'deliveryQueueUrl'
+  | 'fanoutDeadLetterQueueUrl'
+>;
+
+/**
+ * Every setting a function may read: the resources' names, and the rest from the definition. The stack sets
+ * them as environment variables and local mode hands them to the handlers, so both give the same values.
+ */
+export function serviceSettings(definition: ServiceDefinition, resources: ResourceSettings): Config {
+  return {
+    ...resources,
+    retryScheduleSeconds: [...definition.retryScheduleSeconds],
+    attemptTimeoutMs: definition.attemptTimeoutMs,
+    eventRetentionDays: definition.eventRetentionDays,
+    attemptLog: definition.attemptLog,
+    attemptRetentionDays: definition.attemptRetentionDays,
+    autoDisableAfterSeconds: definition.autoDisableAfterSeconds,
+    fanoutPageSize: definition.fanoutPageSize,
+    maxSubscriptionsPerTenant: definition.maxSubscriptionsPerTenant,
+    tenantRequestsPerSecond: definition.tenantRequestsPerSecond,
+  };
 }

@@ -15,7 +15,7 @@ import {
   registerFunction,
   type TargetOptions,
 } from '../lambdas/wiring.js';
-import { type ServiceDefinition, serviceDefinition } from '../lib/definitions.js';
+import { type ServiceDefinition, serviceDefinition, serviceSettings } from '../lib/definitions.js';
 import { type ApiRequest, invokeApi } from './api-gateway.js';
 import { startEventBus } from './event-bus.js';
 import { pollOnce } from './event-source.js';
@@ -112,7 +112,7 @@ export async function createLocalService(options: LocalServiceOptions) {
     credentials: CREDENTIALS,
   });
 
-  const config: Config = {
+  const settings = serviceSettings(definition, {
     tenantsTable: resources.tables.tenants,
     subscriptionsTable: resources.tables.subscriptions,
     eventsTable: resources.tables.events,
@@ -121,15 +121,11 @@ export async function createLocalService(options: LocalServiceOptions) {
     fanoutQueueUrl: resources.queues.fanout.url,
     deliveryQueueUrl: resources.queues.delivery.url,
     fanoutDeadLetterQueueUrl: resources.queues.fanout.deadLetterUrl,
-    retryScheduleSeconds: [...definition.retryScheduleSeconds],
-    attemptTimeoutMs: options.attemptTimeoutMs ?? definition.attemptTimeoutMs,
-    eventRetentionDays: definition.eventRetentionDays,
-    attemptLog: definition.attemptLog,
-    attemptRetentionDays: definition.attemptRetentionDays,
-    autoDisableAfterSeconds: definition.autoDisableAfterSeconds,
-    fanoutPageSize: options.fanoutPageSize ?? definition.fanoutPageSize,
-    maxSubscriptionsPerTenant: definition.maxSubscriptionsPerTenant,
-    tenantRequestsPerSecond: definition.tenantRequestsPerSecond,
+  });
+  const config: Config = {
+    ...settings,
+    attemptTimeoutMs: options.attemptTimeoutMs ?? settings.attemptTimeoutMs,
+    fanoutPageSize: options.fanoutPageSize ?? settings.fanoutPageSize,
   };
   const clients = { db, sqs, eventBridge };
   // Local receivers on 127.0.0.1 are the point of local mode; `false` applies exactly the stack's guard.

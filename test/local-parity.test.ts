@@ -11,7 +11,7 @@ import {
   type SettingName,
 } from '../lambdas/contract/settings.js';
 import { ATTEMPTS_BY_EVENT_INDEX, EVENTS_BY_TIME_INDEX } from '../lambdas/contract/tables.js';
-import { CONTEXT_RETRY_SCHEDULE } from '../lib/context.js';
+import { CONTEXT_RETRY_SCHEDULE, stackPropsFromContext } from '../lib/context.js';
 import { serviceDefinition } from '../lib/definitions.js';
 import { FanoutStack } from '../lib/fanout-stack.js';
 import { startTestService } from './support/service.js';
@@ -47,7 +47,8 @@ describe.each([
 
   beforeAll(async () => {
     const context = schedule ? { [CONTEXT_RETRY_SCHEDULE]: schedule.join(',') } : {};
-    stack = new FanoutStack(new App({ context: { 'aws:cdk:bundling-stacks': [], ...context } }), 'Parity');
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [], ...context } });
+    stack = new FanoutStack(app, 'Parity', stackPropsFromContext(app, {}));
     resources = Template.fromStack(stack).toJSON().Resources;
     // The suite's services lift the request rate limit; this one keeps the stack's default.
     service = await startTestService({

@@ -4,9 +4,10 @@ import { Duration } from 'aws-cdk-lib';
 import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Architecture, LoggingFormat, type RecursiveLoop, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
-import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
-import type { Construct } from 'constructs';
+import { type CfnLogGroup, LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
 import {
+  type Config,
   environmentVariable,
   FUNCTION_SETTINGS,
   type FunctionName,
@@ -36,12 +37,18 @@ export interface FanoutFunctionProps {
    * The value of every setting a function may read. Only those in FUNCTION_SETTINGS[name] become
    * environment variables of this function.
    */
-  readonly settings: Readonly<Record<SettingName, string>>;
+  readonly settings: Readonly<Config>;
   /**
    * How long the function's logs are kept.
    * @default RetentionDays.ONE_MONTH
    */
   readonly logRetention?: RetentionDays;
+  /**
+   * The log group's logical id, for a stack that already has the group under another id: it is retained, so
+   * a new id would leave the old group and its logs behind and start an empty one.
+   * @default - the id CDK derives from the construct path
+   */
+  readonly logGroupLogicalId?: string;
   /**
    * What Lambda does when the function is invoked by the same chain of events more than 16 times.
    * @default RecursiveLoop.TERMINATE (Lambda's default)
@@ -56,24 +63,31 @@ export interface FanoutFunctionProps {
  * Its role starts with nothing but writing to that log group: the AWS-managed AWSLambdaBasicExecutionRole that
  * Lambda would attach lets a function create log groups and write to every one in the account.
  *
- * The log group and the role are created beside the function (ids `<id>LogGroup` and `<id>Role` in the same
- * scope) because a subclass cannot create children before calling `super`.
+ * The function is the child `Default`, which CDK leaves out of logical ids: it keeps the id it had when this
+ * construct was the function itself. The log group and the role are children too, so nothing is created in
+ * the caller's scope.
  */
-export class FanoutFunction extends NodejsFunction {
-  readonly functionLogGroup: LogGroup;
+export class FanoutFunction extends Construct {
+  readonly function: NodejsFunction;
+  readonly logGroup: LogGroup;
+  readonly role: Role;
 
   constructor(scope: Construct, id: string, props: FanoutFunctionProps) {
-    const logGroup = new LogGroup(scope, `${id}LogGroup`, {
+    super(scope, id);
+    this.logGroup = new LogGroup(this, 'LogGroup', {
       retention: props.logRetention ?? RetentionDays.ONE_MONTH,
     });
-    const role = new Role(scope, `${id}Role`, {
+    if (props.logGroupLogicalId) {
+      (this.logGroup.node.defaultChild as CfnLogGroup).overrideLogicalId(props.logGroupLogicalId);
+    }
+    this.role = new Role(this, 'Role', {
       assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
       description: `Runs the ${props.name} function`,
     });
     // CreateLogStream and PutLogEvents on this group only.
-    logGroup.grantWrite(role);
-    super(scope, id, {
-      role,
+    this.logGroup.grantWrite(this.role);
+    this.function = new NodejsFunction(this, 'Default', {
+      role: this.role,
       entry: join(REPO_ROOT, props.definition.entry),
       handler: 'handler',
       projectRoot: REPO_ROOT,
@@ -84,7 +98,7 @@ export class FanoutFunction extends NodejsFunction {
       timeout: Duration.seconds(props.definition.timeoutSeconds),
       memorySize: props.definition.memoryMb,
       loggingFormat: LoggingFormat.JSON,
-      logGroup,
+      logGroup: this.logGroup,
       ...(props.recursiveLoop ? { recursiveLoop: props.recursiveLoop } : {}),
       environment: {
         ...environmentFor(props.name, props.settings),
@@ -106,16 +120,20 @@ export class FanoutFunction extends NodejsFunction {
         // `"sideEffects": false`, so each bundle keeps only the modules its own entry reaches.
       },
     });
-    this.functionLogGroup = logGroup;
   }
 }
 
 /** The environment variables for exactly the settings the function reads. */
-export function environmentFor(
-  name: FunctionName,
-  settings: Readonly<Record<SettingName, string>>,
-): Record<string, string> {
+export function environmentFor(name: FunctionName, settings: Readonly<Config>): Record<string, string> {
   return Object.fromEntries(
-    FUNCTION_SETTINGS[name].map((setting: SettingName) => [environmentVariable(setting), settings[setting]]),
+    FUNCTION_SETTINGS[name].map((setting: SettingName) => [
+      environmentVariable(setting),
+      variableValue(settings[setting]),
+    ]),
   );
+}
+
+/** A setting as its environment variable holds it: the retry schedule comma-separated, numbers in decimal. */
+function variableValue(value: Config[SettingName]): string {
+  return Array.isArray(value) ? value.join(',') : String(value);
 }

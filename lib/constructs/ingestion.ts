@@ -1,16 +1,19 @@
-import { Duration, Stack } from 'aws-cdk-lib';
+import { type Duration, Stack } from 'aws-cdk-lib';
 import { EventBus, Match, Rule } from 'aws-cdk-lib/aws-events';
 import { SqsQueue } from 'aws-cdk-lib/aws-events-targets';
 import { AccountRootPrincipal, Effect, PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import type { ServiceDefinition } from '../definitions.js';
 import { DeadLetterQueue, type DeadLetterQueueProps } from './secure-queue.js';
 
 export interface IngestionProps {
-  /** The rule's event pattern and its target's retry policy. */
-  readonly rule: ServiceDefinition['eventRule'];
+  /** The rule routes events whose source starts with this. */
+  readonly sourcePrefix: string;
+  /** How long the rule target retries an event before it goes to the DLQ. */
+  readonly maxEventAge: Duration;
+  /** How many times the rule target retries an event before it goes to the DLQ. */
+  readonly retryAttempts: number;
   /** Where matching events go: the fan-out queue. */
   readonly target: IQueue;
   /** The rule target's own DLQ, for events EventBridge could not deliver to the queue within its retries. */
@@ -58,13 +61,13 @@ export class Ingestion extends Construct {
     this.rule = new Rule(this, 'TenantEventsRule', {
       eventBus: this.bus,
       description: 'Routes tenant events to the fan-out queue',
-      eventPattern: { source: Match.prefix(props.rule.pattern.source[0].prefix) },
+      eventPattern: { source: Match.prefix(props.sourcePrefix) },
     });
     this.rule.addTarget(
       new SqsQueue(props.target, {
         deadLetterQueue: this.deadLetterQueue.queue,
-        maxEventAge: Duration.seconds(props.rule.maxEventAgeSeconds),
-        retryAttempts: props.rule.retryAttempts,
+        maxEventAge: props.maxEventAge,
+        retryAttempts: props.retryAttempts,
       }),
     );
     if (key) {

@@ -1,22 +1,20 @@
-import { Duration } from 'aws-cdk-lib';
+import { type Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { Alarm, ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { type IQueue, Queue, QueueEncryption, type QueueProps } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import type { QueueDefinition, ServiceDefinition } from '../definitions.js';
-
-/** When a queue's depth alarms: read from the service definition. */
-export type QueueAlarmDefinition = ServiceDefinition['alarm'];
 
 export interface DeadLetterQueueProps {
   /** How long a dead letter is kept; it keeps its first enqueue time, so give it the maximum. */
-  readonly retention: Duration;
+  readonly retentionPeriod: Duration;
   /** Largest message accepted; must be at least that of the queue that feeds it. */
   readonly maxMessageSizeBytes: number;
-  /** The alarm on messages waiting in this queue. */
-  readonly alarm: QueueAlarmDefinition;
+  /** The alarm fires when more messages than this are visible in the queue. */
+  readonly alarmThreshold: number;
+  /** The period over which the alarm takes the maximum of visible messages. */
+  readonly alarmPeriod: Duration;
   /** Receives the alarm's ALARM and OK notifications. */
   readonly alarmTopic: ITopic;
   /**
@@ -29,6 +27,11 @@ export interface DeadLetterQueueProps {
    * @default - SQS-managed encryption (SSE-SQS)
    */
   readonly encryptionKey?: IKey;
+  /**
+   * What happens to the queue, and the dead letters in it, when it leaves the stack.
+   * @default RemovalPolicy.DESTROY
+   */
+  readonly removalPolicy?: RemovalPolicy;
 }
 
 /** Encryption at rest: the customer-managed key when there is one, else SQS-managed keys. */
@@ -52,11 +55,13 @@ export class DeadLetterQueue extends Construct {
       ...encryption(props.encryptionKey),
       enforceSSL: true,
       maxMessageSizeBytes: props.maxMessageSizeBytes,
-      retentionPeriod: props.retention,
+      retentionPeriod: props.retentionPeriod,
+      removalPolicy: props.removalPolicy ?? RemovalPolicy.DESTROY,
     });
     this.alarm = alarmOnQueueDepth(this, 'Alarm', {
       queue: this.queue,
-      alarm: props.alarm,
+      threshold: props.alarmThreshold,
+      period: props.alarmPeriod,
       alarmTopic: props.alarmTopic,
       description:
         props.alarmDescription ?? `Messages are waiting in the dead-letter queue ${this.node.path}`,
@@ -64,9 +69,10 @@ export class DeadLetterQueue extends Construct {
   }
 }
 
-export interface QueueDepthAlarmProps {
+interface QueueDepthAlarmProps {
   readonly queue: IQueue;
-  readonly alarm: QueueAlarmDefinition;
+  readonly threshold: number;
+  readonly period: Duration;
   readonly alarmTopic: ITopic;
   readonly description: string;
 }
@@ -75,13 +81,13 @@ export interface QueueDepthAlarmProps {
  * Alarms when the queue's visible messages exceed the threshold for one period, and notifies the topic both
  * when that starts and when it clears. No data (an idle queue) is not a breach.
  */
-export function alarmOnQueueDepth(scope: Construct, id: string, props: QueueDepthAlarmProps): Alarm {
+function alarmOnQueueDepth(scope: Construct, id: string, props: QueueDepthAlarmProps): Alarm {
   const alarm = new Alarm(scope, id, {
-    metric: props.queue.metric(props.alarm.metricName, {
-      period: Duration.seconds(props.alarm.periodSeconds),
+    metric: props.queue.metricApproximateNumberOfMessagesVisible({
+      period: props.period,
       statistic: 'Maximum',
     }),
-    threshold: props.alarm.threshold,
+    threshold: props.threshold,
     comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
     evaluationPeriods: 1,
     treatMissingData: TreatMissingData.NOT_BREACHING,
@@ -94,14 +100,20 @@ export function alarmOnQueueDepth(scope: Construct, id: string, props: QueueDept
 }
 
 export interface SecureQueueProps {
-  /** Visibility timeout, retention and redrive count. */
-  readonly definition: QueueDefinition;
+  /** How long a received message stays hidden from other receives. */
+  readonly visibilityTimeout: Duration;
+  /** How long a message is kept. */
+  readonly retentionPeriod: Duration;
+  /** Receives after which SQS moves a message to the dead-letter queue, from 1 to 1,000. */
+  readonly maxReceiveCount: number;
   /** Largest message accepted, by the queue and its DLQ. */
   readonly maxMessageSizeBytes: number;
-  /** Retention of the dead-letter queue. */
-  readonly deadLetterRetention: Duration;
-  /** The alarm on the dead-letter queue. */
-  readonly alarm: QueueAlarmDefinition;
+  /** How long the dead-letter queue keeps a message. */
+  readonly deadLetterRetentionPeriod: Duration;
+  /** The dead-letter alarm fires when more messages than this are visible in the DLQ. */
+  readonly alarmThreshold: number;
+  /** The period over which the dead-letter alarm takes the maximum of visible messages. */
+  readonly alarmPeriod: Duration;
   /** Receives the dead-letter alarm's notifications. */
   readonly alarmTopic: ITopic;
   /**
@@ -109,6 +121,11 @@ export interface SecureQueueProps {
    * @default - SQS-managed encryption (SSE-SQS)
    */
   readonly encryptionKey?: IKey;
+  /**
+   * What happens to the queue and its DLQ, and the messages in them, when they leave the stack.
+   * @default RemovalPolicy.DESTROY
+   */
+  readonly removalPolicy?: RemovalPolicy;
 }
 
 /**
@@ -121,26 +138,29 @@ export class SecureQueue extends Construct {
 
   constructor(scope: Construct, id: string, props: SecureQueueProps) {
     super(scope, id);
-    const { definition } = props;
-    if (definition.maxReceiveCount < 1 || definition.maxReceiveCount > 1000) {
+    if (props.maxReceiveCount < 1 || props.maxReceiveCount > 1000) {
       throw new Error(
-        `${this.node.path}: maxReceiveCount must be between 1 and 1000, got ${definition.maxReceiveCount}`,
+        `${this.node.path}: maxReceiveCount must be between 1 and 1000, got ${props.maxReceiveCount}`,
       );
     }
+    const removalPolicy = props.removalPolicy ?? RemovalPolicy.DESTROY;
     this.deadLetterQueue = new DeadLetterQueue(this, 'DeadLetterQueue', {
-      retention: props.deadLetterRetention,
+      retentionPeriod: props.deadLetterRetentionPeriod,
       maxMessageSizeBytes: props.maxMessageSizeBytes,
-      alarm: props.alarm,
+      alarmThreshold: props.alarmThreshold,
+      alarmPeriod: props.alarmPeriod,
       alarmTopic: props.alarmTopic,
+      removalPolicy,
       ...(props.encryptionKey ? { encryptionKey: props.encryptionKey } : {}),
     });
     this.queue = new Queue(this, 'Queue', {
       ...encryption(props.encryptionKey),
       enforceSSL: true,
       maxMessageSizeBytes: props.maxMessageSizeBytes,
-      visibilityTimeout: Duration.seconds(definition.visibilityTimeoutSeconds),
-      retentionPeriod: Duration.seconds(definition.retentionSeconds),
-      deadLetterQueue: { queue: this.deadLetterQueue.queue, maxReceiveCount: definition.maxReceiveCount },
+      visibilityTimeout: props.visibilityTimeout,
+      retentionPeriod: props.retentionPeriod,
+      deadLetterQueue: { queue: this.deadLetterQueue.queue, maxReceiveCount: props.maxReceiveCount },
+      removalPolicy,
     });
   }
 }

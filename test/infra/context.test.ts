@@ -10,9 +10,9 @@ import {
   positiveIntegerFromContext,
   readStackContext,
   retryScheduleFromContext,
+  stackPropsFromContext,
   tenantRequestsPerSecondFromContext,
 } from '../../lib/context.js';
-import { FanoutStack } from '../../lib/fanout-stack.js';
 import { FUNCTION_NAMES, ofType, props, ref, type Synthesized, synthesize } from './template.js';
 
 const KEY_ARN = 'arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab';
@@ -231,8 +231,8 @@ describe('Stack: kmsKey and kmsKeyArn context', () => {
       'context "kmsKeyArn": the key belongs to account 111122223333 but the stack deploys to 444455556666; use a key of account 444455556666, whose key policy lets that account\'s IAM policies grant its use (README, Security)',
     );
     const app = new App({ context: { 'aws:cdk:bundling-stacks': [], kmsKeyArn: KEY_ARN } });
-    expect(
-      () => new FanoutStack(app, 'WebhookFanout', { env: { account: '444455556666', region: 'eu-west-1' } }),
-    ).toThrow(/the key is in us-east-1 but the stack deploys to eu-west-1/);
+    expect(() => stackPropsFromContext(app, { account: '444455556666', region: 'eu-west-1' })).toThrow(
+      /the key is in us-east-1 but the stack deploys to eu-west-1/,
+    );
   });
 });

@@ -355,7 +355,7 @@ describe('Stack: functions', () => {
   it('logs JSON to a log group kept for 30 days', () => {
     for (const name of FUNCTION_NAMES) {
       const fn = synth.stack.functions[name];
-      const logGroupId = synth.id(fn.functionLogGroup);
+      const logGroupId = synth.id(fn.logGroup);
       expect(props(synth.resources, synth.id(fn)).LoggingConfig).toEqual({
         LogFormat: 'JSON',
         LogGroup: ref(logGroupId),

@@ -7,6 +7,7 @@ import type { IConstruct } from 'constructs';
 import { expect } from 'vitest';
 import { FUNCTION_SETTINGS, type FunctionName } from '../../lambdas/contract/settings.js';
 import { REPO_ROOT } from '../../lib/constructs/fanout-function.js';
+import { stackPropsFromContext } from '../../lib/context.js';
 import { FanoutStack } from '../../lib/fanout-stack.js';
 
 /** Reading and naming the parts of a synthesized FanoutStack template, for the infra tests. */
@@ -44,14 +45,20 @@ export interface Synthesized {
 }
 
 /**
- * Synthesizes the stack as `cdk synth` would (cdk.json's context, then `context`), without bundling the
- * functions (the CLI synth test bundles them).
+ * Synthesizes the stack as `cdk synth` would (cdk.json's context, then `context`, read as bin/app.ts reads it),
+ * without bundling the functions (the CLI synth test bundles them).
  */
 export function synthesize(context: Record<string, unknown> = {}): Synthesized {
   const app = new App({ context: { ...CDK_JSON_CONTEXT, 'aws:cdk:bundling-stacks': [], ...context } });
-  const stack = new FanoutStack(app, 'WebhookFanout');
+  return synthesized(app, new FanoutStack(app, 'WebhookFanout', stackPropsFromContext(app, {})));
+}
+
+/** The template of a stack built in `app`. */
+export function synthesized(app: App, stack: FanoutStack): Synthesized {
   const resources = Template.fromStack(stack).toJSON().Resources as Resources;
-  const id = (construct: IConstruct) => stack.getLogicalId(construct.node.defaultChild as CfnElement);
+  // Resolved rather than allocated (getLogicalId), so that an overridden id counts.
+  const id = (construct: IConstruct) =>
+    stack.resolve((construct.node.defaultChild as CfnElement).logicalId) as string;
   return { app, stack, resources, id };
 }
 
@@ -151,7 +158,7 @@ export function grantsOf({ stack, id, resources }: Synthesized): Grants {
   return Object.fromEntries(
     FUNCTION_NAMES.map((name) => {
       const fn = stack.functions[name];
-      const own = new Map([...names, [id(fn.functionLogGroup), 'logs']]);
+      const own = new Map([...names, [id(fn.logGroup), 'logs']]);
       return [name, grantsByResource(roleStatements(resources, id(fn)), own, literals)];
     }),
   ) as Grants;
