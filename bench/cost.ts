@@ -252,6 +252,7 @@ async function drain(
   done: () => boolean,
 ) {
   const options = {
+    functionName: queue === 'fanout' ? 'fanout' : 'deliver',
     queueUrl: service.resources.queues[queue].url,
     queueArn: service.resources.queues[queue].arn,
     batchSize: service.definition.queues[queue].batchSize,

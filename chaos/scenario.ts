@@ -33,7 +33,7 @@ import { type ChaosReceiver, type ReceiverProfile, startChaosReceiver } from './
  * then a check of every promise. One tenant, `subscriptions` subscriptions to every `chaos.*` event (two to
  * receivers that always fail, one to a receiver that answers 410 Gone, the rest to flaky receivers), and
  * `events` events published through the API. The service runs with several pollers per queue, as the event
- * source mapping runs concurrent batches. `npm run chaos` runs it at full size, test/chaos.test.ts small.
+ * source mapping runs concurrent batches. `npm run chaos` runs it at full size, test/e2e/chaos.test.ts small.
  */
 export interface ChaosSettings {
   seed: number;

@@ -10,6 +10,7 @@ import {
   routeKeyOf,
 } from '../lambdas/contract/api-routes.js';
 import type { ApiEvent, ApiResponse, AuthorizerContext } from '../lambdas/contract/handlers.js';
+import { lambdaContext } from './lambda-context.js';
 
 /**
  * What API Gateway's HTTP API does in front of our functions: run the Lambda authorizer (no identity source,
@@ -134,23 +135,6 @@ function normalize(response: ApiResponse): NormalizedResponse {
     statusCode: response.statusCode ?? 200,
     headers: Object.fromEntries(Object.entries(response.headers ?? {}).map(([k, v]) => [k, String(v)])),
     body: response.body ?? '',
-  };
-}
-
-function lambdaContext(functionName: string): Context {
-  return {
-    callbackWaitsForEmptyEventLoop: false,
-    functionName,
-    functionVersion: '$LATEST',
-    invokedFunctionArn: `arn:aws:lambda:local:000000000000:function:${functionName}`,
-    memoryLimitInMB: '256',
-    awsRequestId: crypto.randomUUID(),
-    logGroupName: `/aws/lambda/${functionName}`,
-    logStreamName: 'local',
-    getRemainingTimeInMillis: () => 30_000,
-    done: () => undefined,
-    fail: () => undefined,
-    succeed: () => undefined,
   };
 }
 

@@ -5,7 +5,8 @@ import {
   ReceiveMessageCommand,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
-import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { lambdaContext } from './lambda-context.js';
 
 /**
  * What the Lambda SQS event source mapping does, for local mode and tests: receive up to `batchSize`
@@ -13,6 +14,8 @@ import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
  * stay for redrive; a thrown error, or a response naming a message not in the batch, fails the whole batch.
  */
 export interface EventSourceOptions {
+  /** The function the mapping invokes, named in each invocation's Lambda context. */
+  functionName: string;
   queueUrl: string;
   queueArn: string;
   batchSize: number;
@@ -20,7 +23,7 @@ export interface EventSourceOptions {
   region?: string;
 }
 
-export type SqsHandler = (event: SQSEvent) => Promise<SQSBatchResponse | undefined>;
+export type SqsHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse | undefined>;
 
 export interface PollResult {
   received: number;
@@ -49,7 +52,7 @@ export async function pollOnce(
   const records = Messages.map((message) => toRecord(message, options));
   let failedIds: Set<string>;
   try {
-    const response = await handler({ Records: records });
+    const response = await handler({ Records: records }, lambdaContext(options.functionName));
     failedIds = new Set((response?.batchItemFailures ?? []).map((failure) => failure.itemIdentifier));
     if ([...failedIds].some((id) => !records.some((record) => record.messageId === id))) {
       failedIds = new Set(records.map((record) => record.messageId));

@@ -165,6 +165,7 @@ export async function createLocalService(options: LocalServiceOptions) {
       createTenant(db, resources.tables.tenants, { name, ...(apiKey ? { apiKey } : {}) }),
     pollFanout: (waitTimeSeconds = 0) =>
       pollOnce(sqs, fanout, {
+        functionName: 'fanout',
         queueUrl: resources.queues.fanout.url,
         queueArn: resources.queues.fanout.arn,
         batchSize: definition.queues.fanout.batchSize,
@@ -172,6 +173,7 @@ export async function createLocalService(options: LocalServiceOptions) {
       }),
     pollDelivery: (waitTimeSeconds = 0) =>
       pollOnce(sqs, deliver, {
+        functionName: 'deliver',
         queueUrl: resources.queues.delivery.url,
         queueArn: resources.queues.delivery.arn,
         batchSize: definition.queues.delivery.batchSize,

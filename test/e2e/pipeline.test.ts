@@ -1,0 +1,47 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitFor } from '../../local/wait.js';
+import { startReceiver } from '../support/receiver.js';
+import { bearer, startTestService } from '../support/service.js';
+
+describe('Pipeline: register, publish, fan out, deliver', () => {
+  let service: Awaited<ReturnType<typeof startTestService>>;
+  let receiver: Awaited<ReturnType<typeof startReceiver>>;
+
+  beforeAll(async () => {
+    service = await startTestService();
+    receiver = await startReceiver();
+  });
+  afterAll(async () => {
+    await receiver.close();
+    await service.close();
+  });
+
+  it('delivers a published event, signed, to a subscribed receiver', async () => {
+    const tenant = await service.createTenant('acme');
+    const created = await service.api({
+      method: 'POST',
+      path: '/subscriptions',
+      headers: bearer(tenant.apiKey),
+      body: JSON.stringify({ url: receiver.url, eventTypes: ['order.*'] }),
+    });
+    expect(created.statusCode).toBe(201);
+    receiver.useSecret(JSON.parse(created.body).secret);
+
+    const published = await service.api({
+      method: 'POST',
+      path: '/events',
+      headers: bearer(tenant.apiKey),
+      body: JSON.stringify({ type: 'order.created', data: { orderId: 42 } }),
+    });
+    expect(published.statusCode).toBe(202);
+    const { id } = JSON.parse(published.body);
+
+    expect(await service.pollFanout()).toMatchObject({ received: 1, succeeded: 1 });
+    expect(await service.pollDelivery()).toMatchObject({ received: 1, succeeded: 1 });
+
+    const delivery = await waitFor(() => receiver.received[0], { what: 'the delivery' });
+    expect(delivery.verificationError).toBeUndefined();
+    expect(delivery.headers['webhook-id']).toBe(id);
+    expect(delivery.verified).toMatchObject({ type: 'order.created', data: { orderId: 42 } });
+  });
+});
