@@ -38,9 +38,9 @@ export interface CostOptions {
 }
 
 /** What each line item is part of: the targets compare `pipeline` and `attempt log`. */
-export type CostPart = 'pipeline' | 'api' | 'attempt log' | 'logs';
+type CostPart = 'pipeline' | 'api' | 'attempt log' | 'logs';
 
-export interface CostLine {
+interface CostLine {
   part: CostPart;
   item: string;
   /** Per million deliveries. */
@@ -51,7 +51,7 @@ export interface CostLine {
   detail?: string;
 }
 
-export interface CostRun {
+interface CostRun {
   attemptLog: AttemptLogMode;
   failureShare: number;
   events: number;

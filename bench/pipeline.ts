@@ -95,12 +95,12 @@ function countAwsCalls(service: LocalService): () => number {
 }
 
 /** What a row cost per delivery: CPU of the whole process, and AWS requests. */
-export interface PerDelivery {
+interface PerDelivery {
   cpuMsPerDelivery: number;
   awsCallsPerDelivery: number;
 }
 
-export interface Latency {
+interface Latency {
   p50: number;
   p95: number;
   p99: number;

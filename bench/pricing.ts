@@ -18,9 +18,9 @@ export const PRICES = {
   logsIngestedGb: 0.5,
 } as const;
 
-export const SQS_CHUNK_BYTES = 64 * 1024;
-export const EVENTBRIDGE_CHUNK_BYTES = 64 * 1024;
-export const WRITE_UNIT_BYTES = 1024;
+const SQS_CHUNK_BYTES = 64 * 1024;
+const EVENTBRIDGE_CHUNK_BYTES = 64 * 1024;
+const WRITE_UNIT_BYTES = 1024;
 
 /** SQS bills a call by its payload: one request per started 64 KB chunk, at least one. */
 export function sqsRequests(payloadBytes: number): number {

@@ -45,7 +45,7 @@ export function machineInfo(): MachineInfo {
 }
 
 export const RATIO_TARGET = 0.4;
-export const FANOUT_TARGET_SECONDS = 5;
+const FANOUT_TARGET_SECONDS = 5;
 
 const whole = (value: number) => Math.round(value).toLocaleString('en-US');
 const ms = (value: number) => `${Math.round(value).toLocaleString('en-US')} ms`;

@@ -13,8 +13,8 @@ import { eventBridgeEntryBytes, eventBridgeEvents, itemBytes, sqsRequests, write
  * ConsumedCapacity, plus the index writes it does not report), EventBridge events by source, and, through
  * wrapped handlers, Lambda invocations and billed time and the bytes each function logs.
  */
-export type TableName = 'tenants' | 'subscriptions' | 'events' | 'attempts';
-export type QueueName = 'fanout' | 'delivery' | 'fanout DLQ' | 'delivery DLQ';
+type TableName = 'tenants' | 'subscriptions' | 'events' | 'attempts';
+type QueueName = 'fanout' | 'delivery' | 'fanout DLQ' | 'delivery DLQ';
 
 export interface Usage {
   /** Billed SQS requests, keyed "<queue> <action>". */
@@ -33,13 +33,13 @@ export interface Usage {
   logBytes: Partial<Record<FunctionName, number>>;
 }
 
-export interface DynamoUnits {
+interface DynamoUnits {
   readUnits: number;
   writeUnits: number;
   indexWriteUnits: number;
 }
 
-export function emptyUsage(): Usage {
+function emptyUsage(): Usage {
   return {
     sqsRequests: {},
     emptyReceives: 0,
@@ -268,7 +268,7 @@ function unitsOf(usage: Usage, table: TableName, operation: string): DynamoUnits
 }
 
 /** A put writes every index whose keys the item has: the projected part of it, per started KB. */
-export function indexWritesOfPut(table: TableDefinition, item: Loose): number {
+function indexWritesOfPut(table: TableDefinition, item: Loose): number {
   let units = 0;
   for (const index of table.indexes ?? []) {
     if (item[index.partitionKey] === undefined || item[index.sortKey] === undefined) continue;
@@ -288,7 +288,7 @@ export function indexWritesOfPut(table: TableDefinition, item: Loose): number {
  * An update writes an index when it sets or removes one of the index's keys or projected attributes (one
  * unit assumed: the index entries here are well under 1 KB).
  */
-export function indexWritesOfUpdate(table: TableDefinition, input: Loose): number {
+function indexWritesOfUpdate(table: TableDefinition, input: Loose): number {
   const names = input.ExpressionAttributeNames as Record<string, string> | undefined;
   const touched = new Set(
     (String(input.UpdateExpression ?? '').match(/(?<![:\w#])#?[A-Za-z_]\w*/g) ?? [])

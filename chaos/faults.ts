@@ -252,7 +252,7 @@ function throttleResponse(kind: ThrottleKind, serial: number) {
  * short seeded run reliably injects every kind), and unlike a fixed period the faults cannot line up with a
  * periodic pattern of the workload.
  */
-export function pacer(rate: number, random: () => number): () => boolean {
+function pacer(rate: number, random: () => number): () => boolean {
   if (rate <= 0) return () => false;
   const maxGap = Math.max(1, Math.round(2 / rate - 1));
   const nextGap = () => 1 + Math.floor(random() * maxGap);

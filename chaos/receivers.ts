@@ -13,7 +13,7 @@ import { listen, readBody } from '../local/http-server.js';
  * Choices come from the receiver's own seeded stream.
  */
 export type ReceiverKind = 'flaky' | 'failing' | 'gone';
-export type FailureMode = 'error' | 'hang' | 'reset';
+type FailureMode = 'error' | 'hang' | 'reset';
 
 export interface ReceiverProfile {
   kind: ReceiverKind;
@@ -26,7 +26,7 @@ export interface ReceiverProfile {
   hangLimitMs: number;
 }
 
-export interface ReceiverTally {
+interface ReceiverTally {
   requests: number;
   /** performance.now() of the first request. */
   firstRequestAt?: number;

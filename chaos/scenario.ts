@@ -59,7 +59,7 @@ export interface ChaosSettings {
   timeoutSeconds: number;
 }
 
-export interface ReceiverSummary {
+interface ReceiverSummary {
   name: string;
   kind: ReceiverProfile['kind'];
   requests: number;

@@ -20,13 +20,13 @@ import type { DataKeyChoice, FanoutStackProps } from './fanout-stack.js';
  *   kmsKeyArn                  ... or with this existing one (default for both: AWS-managed keys)
  */
 export const CONTEXT_RETRY_SCHEDULE = 'retrySchedule';
-export const CONTEXT_ATTEMPT_LOG = 'attemptLog';
-export const CONTEXT_AUTO_DISABLE_AFTER_HOURS = 'autoDisableAfterHours';
-export const CONTEXT_MAX_SUBSCRIPTIONS_PER_TENANT = 'maxSubscriptionsPerTenant';
-export const CONTEXT_TENANT_REQUESTS_PER_SECOND = 'tenantRequestsPerSecond';
-export const CONTEXT_ALARM_EMAIL = 'alarmEmail';
-export const CONTEXT_KMS_KEY = 'kmsKey';
-export const CONTEXT_KMS_KEY_ARN = 'kmsKeyArn';
+const CONTEXT_ATTEMPT_LOG = 'attemptLog';
+const CONTEXT_AUTO_DISABLE_AFTER_HOURS = 'autoDisableAfterHours';
+const CONTEXT_MAX_SUBSCRIPTIONS_PER_TENANT = 'maxSubscriptionsPerTenant';
+const CONTEXT_TENANT_REQUESTS_PER_SECOND = 'tenantRequestsPerSecond';
+const CONTEXT_ALARM_EMAIL = 'alarmEmail';
+const CONTEXT_KMS_KEY = 'kmsKey';
+const CONTEXT_KMS_KEY_ARN = 'kmsKeyArn';
 
 /** Every bad context value, each named with what it accepts; bin/app.ts prints it without a stack trace. */
 export class ContextError extends Error {
@@ -122,7 +122,7 @@ export function tenantRequestsPerSecondFromContext(value: unknown): number | und
 }
 
 /** `alarmEmail`: an address, or undefined when the context is not set. */
-export function alarmEmailFromContext(value: unknown): string | undefined {
+function alarmEmailFromContext(value: unknown): string | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== 'string' || !isEmailAddress(value)) {
     throw new Error(

@@ -13,7 +13,7 @@ import { PUT_EVENTS_MAX_BYTES, putEventsEntryBytes } from '../lambdas/contract/b
  * refused whole, with EventBridge's own ValidationException. An event under it whose data is over the
  * service's limit is accepted, as on AWS, and fan-out sends it to its DLQ.
  */
-export type EventPattern = Record<string, ReadonlyArray<string | { prefix: string }>>;
+type EventPattern = Record<string, ReadonlyArray<string | { prefix: string }>>;
 
 export interface EventBusOptions {
   busName: string;
@@ -45,7 +45,7 @@ export function toBusEvent(
   };
 }
 
-export function matchesPattern(pattern: EventPattern, event: Record<string, unknown>): boolean {
+function matchesPattern(pattern: EventPattern, event: Record<string, unknown>): boolean {
   return Object.entries(pattern).every(([field, allowed]) => {
     const value = event[field];
     return (

@@ -13,10 +13,10 @@ import type { ApiRequest, NormalizedResponse } from './api-gateway.js';
  * `GET /health`, `GET /_local/status` and `POST /_local/redrive`. It listens before the service is built, so
  * the port is taken (or refused) at once and `/health` answers 503 until `serve` is called.
  */
-export const REDRIVE_QUEUES = ['delivery', 'fanout'] as const;
+const REDRIVE_QUEUES = ['delivery', 'fanout'] as const;
 export type RedriveQueue = (typeof REDRIVE_QUEUES)[number];
 
-export interface LocalHttpTarget {
+interface LocalHttpTarget {
   api(request: ApiRequest): Promise<NormalizedResponse>;
   status(): Promise<unknown>;
   /** Moves the queue's dead letters back to it: what `npm run redrive` does on AWS. */

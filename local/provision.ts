@@ -12,7 +12,7 @@ import type { QueueDefinition, ServiceDefinition, TableDefinition } from '../lib
  * Creates the stack's tables and queues on the local engines through the same AWS APIs, with the keys,
  * redrive policies and timeouts of lib/definitions.ts, so local mode cannot drift from the stack.
  */
-export interface QueueResources {
+interface QueueResources {
   url: string;
   arn: string;
   deadLetterUrl: string;

@@ -49,7 +49,7 @@ export interface CommandLine<Options extends ParseArgsOptionsConfig> {
   positionals: string[];
 }
 
-export function parseCommandLine<Options extends ParseArgsOptionsConfig>(
+function parseCommandLine<Options extends ParseArgsOptionsConfig>(
   spec: CommandSpec<Options>,
   argv: readonly string[],
 ): CommandLine<Options> {

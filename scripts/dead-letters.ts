@@ -32,14 +32,14 @@ import { localModeOf } from './local-mode.js';
  * Either way a moved message is a new message at its destination, so its receive count, and with it the
  * retry schedule, starts again.
  */
-export interface RedriveRequest {
+interface RedriveRequest {
   /** The dead-letter queue, by ARN or URL. */
   source: string;
   /** ARN of the queue to move to; by default the one queue whose redrive policy names the DLQ. */
   destinationArn?: string | undefined;
 }
 
-export type RedriveResult =
+type RedriveResult =
   /** Move task: the move runs in the background. */
   | { kind: 'task'; taskHandle: string; sourceArn: string; destinationArn: string }
   /** Message by message: the move is done. */
@@ -54,7 +54,7 @@ export interface DeadLetterMover {
  * without one SQS moves each message to "its original source queue", which a message fan-out sent to its DLQ
  * itself (a poison message) does not have. By default that is the one queue ListDeadLetterSourceQueues names.
  */
-export function messageMoveTask(sqs: SQSClient): DeadLetterMover {
+function messageMoveTask(sqs: SQSClient): DeadLetterMover {
   return {
     async redrive({ source, destinationArn }) {
       const sourceArn = await queueArnOf(sqs, source);
@@ -190,12 +190,12 @@ export async function moveMessages(
   return moved;
 }
 
-export function isQueueArn(value: string): boolean {
+function isQueueArn(value: string): boolean {
   return /^arn:[^:]+:sqs:[^:]*:[^:]*:[^:]+$/.test(value);
 }
 
 /** The ARN of a queue given by its ARN or URL. */
-export async function queueArnOf(sqs: SQSClient, arnOrUrl: string): Promise<string> {
+async function queueArnOf(sqs: SQSClient, arnOrUrl: string): Promise<string> {
   if (isQueueArn(arnOrUrl)) return arnOrUrl;
   const { Attributes } = await sqs.send(
     new GetQueueAttributesCommand({ QueueUrl: arnOrUrl, AttributeNames: ['QueueArn'] }),

@@ -14,7 +14,7 @@ import { hostnameProblem } from '../security/address-guard.js';
  * Request schemas. Unknown fields are rejected (422) rather than ignored, so a typo such as "eventType"
  * never silently produces a subscription to nothing.
  */
-export const LIMITS = {
+const LIMITS = {
   urlLength: 2048,
   eventTypesPerSubscription: 50,
   descriptionLength: 512,

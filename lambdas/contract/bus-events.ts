@@ -12,7 +12,7 @@ import { isEventType } from './event-types.js';
  *               EventBridge event id is used
  */
 export const TENANT_SOURCE_PREFIX = 'fanout.tenant.';
-export const EVENT_ID_RESOURCE_PREFIX = 'fanout:event-id/';
+const EVENT_ID_RESOURCE_PREFIX = 'fanout:event-id/';
 
 const TENANT_ID_PATTERN = /^ten_[0-9A-Z]{26}$/;
 export const EVENT_ID_PATTERN = /^[A-Za-z0-9_.:-]{1,128}$/;
@@ -37,7 +37,7 @@ export const MAX_EVENT_DATA_BYTES = MAX_EVENT_ENTRY_BYTES;
 export const PUT_EVENTS_MAX_BYTES = 1_048_576;
 
 /** An event payload's size: its JSON in UTF-8, which is the entry's Detail. */
-export function eventDataBytes(data: unknown): number {
+function eventDataBytes(data: unknown): number {
   return Buffer.byteLength(JSON.stringify(data), 'utf8');
 }
 

@@ -7,7 +7,7 @@ const EVENT_TYPE = new RegExp(`^${SEGMENT}(?:\\.${SEGMENT})*$`);
 const EVENT_TYPE_FILTER = new RegExp(`^(?:\\*|${SEGMENT}(?:\\.${SEGMENT})*(?:\\.\\*)?)$`);
 
 /** EventBridge caps DetailType at 128 characters, and the type travels there. */
-export const MAX_EVENT_TYPE_LENGTH = 128;
+const MAX_EVENT_TYPE_LENGTH = 128;
 
 export function isEventType(value: string): boolean {
   return value.length <= MAX_EVENT_TYPE_LENGTH && EVENT_TYPE.test(value);

@@ -21,7 +21,7 @@ export const MAX_VISIBILITY_SECONDS = 43_200;
  */
 export const VISIBILITY_CEILING_MARGIN_SECONDS = 300;
 /** Each scheduled delay is spread by up to ±20% so that retries after an outage do not arrive in one wave. */
-export const JITTER_RATIO = 0.2;
+const JITTER_RATIO = 0.2;
 
 export function parseRetrySchedule(text: string): number[] {
   const parts = text.split(',').map((part) => part.trim());

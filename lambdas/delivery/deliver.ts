@@ -51,14 +51,14 @@ export interface DeliveryDependencies extends HealthDependencies {
   fetch?: WebhookFetch;
 }
 
-export type SkipReason =
+type SkipReason =
   | 'subscription_deleted'
   | 'subscription_disabled'
   | 'event_type_unsubscribed'
   | 'event_expired';
 
 /** What happens to a failed delivery's message: retried later, moved to the DLQ now, or deleted. */
-export type FailedDisposition = 'retry' | 'dead_letter' | 'drop';
+type FailedDisposition = 'retry' | 'dead_letter' | 'drop';
 
 /** The explicit result of handling one delivery message; the handler turns it into SQS actions. */
 export type DeliveryResult =

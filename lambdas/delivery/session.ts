@@ -27,7 +27,7 @@ export interface SessionDependencies {
 }
 
 /** How long a finished attempt's record waits for others to be written with it. */
-export const ATTEMPT_RECORD_GROUPING_MS = 200;
+const ATTEMPT_RECORD_GROUPING_MS = 200;
 
 /**
  * One batch of messages: their subscriptions are read together before the first delivery, and each event

@@ -58,7 +58,7 @@ export function classifyError(error: unknown): ErrorClass {
 }
 
 /** One POST as a delivery makes it; `signal` bounds the whole exchange, body included. */
-export interface WebhookRequest {
+interface WebhookRequest {
   headers: Record<string, string>;
   body: string;
   signal: AbortSignal;

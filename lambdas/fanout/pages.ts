@@ -36,7 +36,7 @@ export interface FanoutDependencies {
 }
 
 /** What one page did: the delivery messages it queued, and whether it queued a continuation. */
-export interface PageResult {
+interface PageResult {
   deliveries: number;
   continued: boolean;
 }

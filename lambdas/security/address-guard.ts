@@ -107,7 +107,7 @@ export function hostnameProblem(hostname: string): string | undefined {
 export type HostResolver = (hostname: string) => Promise<readonly string[]>;
 
 /** getaddrinfo answers can take a while to fail; a registration or connection should not wait longer. */
-export const DNS_TIMEOUT_MS = 5_000;
+const DNS_TIMEOUT_MS = 5_000;
 
 /** The system resolver (what a plain connection would use), all addresses, bounded by DNS_TIMEOUT_MS. */
 export const resolveHost: HostResolver = async (hostname) => {
@@ -140,7 +140,7 @@ export class BlockedAddressError extends Error {
  * every address is global (one bad answer is enough to refuse, since a client may be handed any of them).
  * Throws BlockedAddressError if not, or the resolver's own error if the name does not resolve.
  */
-export async function resolveGlobalAddresses(
+async function resolveGlobalAddresses(
   hostname: string,
   resolve: HostResolver = resolveHost,
 ): Promise<string[]> {

@@ -6,7 +6,7 @@ export const SECRET_ROTATION_GRACE_SECONDS = 24 * 3600;
 const MAX_PREVIOUS_SECRETS = 4;
 
 /** A secret replaced by a rotation, which keeps signing beside the new one until it expires. */
-export interface PreviousSecret {
+interface PreviousSecret {
   secret: string;
   expiresAt: string;
 }

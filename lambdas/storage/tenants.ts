@@ -14,14 +14,14 @@ import { apiKeyItemKey, tenantItemKey } from './keys.js';
  * operator finds a tenant's keys (list, revoke by id) without a scan; request paths never read it.
  * (The table also holds the per-tenant request counters, "rate#...", see rate-limit.ts.)
  */
-export const API_KEY_PREFIX = 'fk_';
+const API_KEY_PREFIX = 'fk_';
 export const API_KEY_PATTERN = /^fk_[A-Za-z0-9_-]{43}$/;
 /** Characters of the key's hash shown when listing: enough to tell keys apart, useless for finding one. */
 const KEY_HINT_LENGTH = 6;
 
-export type ApiKeyStatus = 'active' | 'revoked';
+type ApiKeyStatus = 'active' | 'revoked';
 
-export interface TenantRecord {
+interface TenantRecord {
   tenantId: string;
   name: string;
   createdAt: string;
@@ -225,8 +225,8 @@ export async function resolveApiKey(
 }
 
 /** How long fan-out remembers that a tenant exists, and how many tenants one instance remembers. */
-export const KNOWN_TENANT_TTL_MS = 5 * 60 * 1000;
-export const MAX_KNOWN_TENANTS = 10_000;
+const KNOWN_TENANT_TTL_MS = 5 * 60 * 1000;
+const MAX_KNOWN_TENANTS = 10_000;
 
 /**
  * Whether a tenant exists, as fan-out asks for each event put on the bus. A tenant found is remembered for

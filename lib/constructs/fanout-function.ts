@@ -124,7 +124,7 @@ export class FanoutFunction extends Construct {
 }
 
 /** The environment variables for exactly the settings the function reads. */
-export function environmentFor(name: FunctionName, settings: Readonly<Config>): Record<string, string> {
+function environmentFor(name: FunctionName, settings: Readonly<Config>): Record<string, string> {
   return Object.fromEntries(
     FUNCTION_SETTINGS[name].map((setting: SettingName) => [
       environmentVariable(setting),

@@ -14,7 +14,7 @@ import { FanoutStack } from '../../lib/fanout-stack.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: CloudFormation properties are untyped JSON
 export type Properties = Record<string, any>;
-export interface Resource {
+interface Resource {
   Type: string;
   Properties?: Properties;
   DeletionPolicy?: string;
@@ -112,7 +112,7 @@ export function roleOf(resources: Resources, functionId: string): [string, Prope
 }
 
 /** Statements of every IAM policy attached to the function's role. */
-export function roleStatements(resources: Resources, functionId: string): Statement[] {
+function roleStatements(resources: Resources, functionId: string): Statement[] {
   const [roleId] = roleOf(resources, functionId);
   return ofType(resources, 'AWS::IAM::Policy')
     .filter(([, policy]) => referencedIds(policy.Roles).has(roleId))
