@@ -11,9 +11,9 @@ import {
   registerFunction,
 } from '../lambdas/wiring.js';
 import type { ServiceDefinition } from '../lib/definitions.js';
-import { type ApiFunctions, bearer, invokeApi } from '../local/api-gateway.js';
-import { type Engines, startEngines } from '../local/engines.js';
-import { pollOnce, type SqsHandler } from '../local/event-source.js';
+import { type ApiFunctions, bearer, invokeApi } from '../local/emulators/api-gateway.js';
+import { type Engines, startEngines } from '../local/emulators/engines.js';
+import { pollOnce, type SqsHandler } from '../local/emulators/event-source.js';
 import { createLocalService, type LocalService } from '../local/service.js';
 import { lambdaUsd, PRICES } from './pricing.js';
 import { createMeter, type Usage } from './usage.js';

@@ -1,5 +1,5 @@
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
-import { type Engines, startEngines } from '../local/engines.js';
+import { type Engines, startEngines } from '../local/emulators/engines.js';
 
 /**
  * dynalite and fauxqs on a thread of their own. On AWS, DynamoDB and SQS do their work on other machines;

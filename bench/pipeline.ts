@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { logger } from '../lambdas/platform/logger.js';
-import { bearer } from '../local/api-gateway.js';
-import { pollContinuously } from '../local/event-source.js';
+import { bearer } from '../local/emulators/api-gateway.js';
+import { pollContinuously } from '../local/emulators/event-source.js';
 import { seedSubscriptions } from '../local/seed.js';
 import { createLocalService, type LocalService } from '../local/service.js';
 import { startEnginesThread } from './engines-thread.js';

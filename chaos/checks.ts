@@ -1,6 +1,6 @@
 import { parseDeliveryMessage } from '../lambdas/contract/delivery-message.js';
 import type { ServiceDefinition } from '../lib/definitions.js';
-import type { AlarmState } from '../local/alarms.js';
+import type { AlarmState } from '../local/emulators/alarms.js';
 import type { ChaosReceiver, ReceiverProfile } from './receivers.js';
 import type { ChaosSettings } from './scenario.js';
 

@@ -6,10 +6,10 @@ import {
 } from '@aws-sdk/client-sqs';
 import type { QueueHandler } from '../lambdas/contract/handlers.js';
 import { logger } from '../lambdas/platform/logger.js';
-import { startAlarms } from '../local/alarms.js';
-import { bearer } from '../local/api-gateway.js';
-import { pollContinuously } from '../local/event-source.js';
-import { namedQueues, peekAll, queueDepth } from '../local/queue-metrics.js';
+import { startAlarms } from '../local/emulators/alarms.js';
+import { bearer } from '../local/emulators/api-gateway.js';
+import { pollContinuously } from '../local/emulators/event-source.js';
+import { namedQueues, peekAll, queueDepth } from '../local/emulators/queue-metrics.js';
 import { createLocalService, type LocalService, type QueueFunctionName } from '../local/service.js';
 import { waitFor } from '../local/wait.js';
 import {

@@ -6,7 +6,7 @@ import {
   STATUS_CODES,
 } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import type { ApiRequest, NormalizedResponse } from './api-gateway.js';
+import type { ApiRequest, NormalizedResponse } from './emulators/api-gateway.js';
 
 /**
  * Local mode's HTTP front door: the API as API Gateway would serve it, plus local-only routes without auth,

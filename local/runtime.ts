@@ -3,12 +3,12 @@ import { dirname, join } from 'node:path';
 import type { AttemptLogMode } from '../lambdas/contract/tables.js';
 import { API_KEY_PATTERN, generateApiKey, resolveApiKey } from '../lambdas/storage/tenants.js';
 import { moveMessages } from '../scripts/dead-letters.js';
-import { startAlarms } from './alarms.js';
-import { type Engines, startEngines } from './engines.js';
-import { pollContinuously } from './event-source.js';
+import { startAlarms } from './emulators/alarms.js';
+import { type Engines, startEngines } from './emulators/engines.js';
+import { pollContinuously } from './emulators/event-source.js';
+import type { LocalResourceNames } from './emulators/provision.js';
+import { namedQueues, queueDepth } from './emulators/queue-metrics.js';
 import { type RedriveQueue, startHttpServer } from './http-server.js';
-import type { LocalResourceNames } from './provision.js';
-import { namedQueues, queueDepth } from './queue-metrics.js';
 import { createLocalService, type LocalService } from './service.js';
 
 /**

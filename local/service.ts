@@ -16,10 +16,10 @@ import {
   type TargetOptions,
 } from '../lambdas/wiring.js';
 import { type ServiceDefinition, serviceDefinition, serviceSettings } from '../lib/definitions.js';
-import { type ApiRequest, invokeApi } from './api-gateway.js';
-import { startEventBus } from './event-bus.js';
-import { pollOnce } from './event-source.js';
-import { provisionResources } from './provision.js';
+import { type ApiRequest, invokeApi } from './emulators/api-gateway.js';
+import { startEventBus } from './emulators/event-bus.js';
+import { pollOnce } from './emulators/event-source.js';
+import { provisionResources } from './emulators/provision.js';
 
 /**
  * The whole pipeline on local engines: the stack's tables and queues, the same handlers built by the same

@@ -9,7 +9,7 @@ import {
   SQSClient,
   StartMessageMoveTaskCommand,
 } from '@aws-sdk/client-sqs';
-import type { LocalResourceNames } from '../local/provision.js';
+import type { LocalResourceNames } from '../local/emulators/provision.js';
 import {
   awsClientConfig,
   CommandError,

@@ -1,4 +1,4 @@
-import type { LocalResourceNames } from '../local/provision.js';
+import type { LocalResourceNames } from '../local/emulators/provision.js';
 import { CommandError, UsageError } from './command-line.js';
 
 /**

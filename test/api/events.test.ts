@@ -11,7 +11,7 @@ import {
 import type { DeliveryMessage } from '../../lambdas/contract/delivery-message.js';
 import { DEAD_LETTER_REASON_ATTRIBUTE } from '../../lambdas/fanout/handler.js';
 import { EventStore } from '../../lambdas/storage/events.js';
-import { peekAll } from '../../local/queue-metrics.js';
+import { peekAll } from '../../local/emulators/queue-metrics.js';
 import { bearer, startTestService } from '../support/service.js';
 
 type Service = Awaited<ReturnType<typeof startTestService>>;

@@ -7,7 +7,7 @@ import {
   toPutEventsEntry,
 } from '../../lambdas/contract/bus-events.js';
 import { EventStore } from '../../lambdas/storage/events.js';
-import { peekAll } from '../../local/queue-metrics.js';
+import { peekAll } from '../../local/emulators/queue-metrics.js';
 import { bearer, startTestService } from '../support/service.js';
 
 type Service = Awaited<ReturnType<typeof startTestService>>;

@@ -4,7 +4,7 @@ import { DeleteMessageCommand } from '@aws-sdk/client-sqs';
 import { Webhook, WebhookVerificationError } from 'standardwebhooks';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { USER_AGENT } from '../../lambdas/delivery/deliver.js';
-import { peekAll } from '../../local/queue-metrics.js';
+import { peekAll } from '../../local/emulators/queue-metrics.js';
 import { waitFor } from '../../local/wait.js';
 import { startReceiver } from '../support/receiver.js';
 import { bearer, startTestService } from '../support/service.js';

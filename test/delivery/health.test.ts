@@ -9,7 +9,7 @@ import {
 import { logger } from '../../lambdas/platform/logger.js';
 import { AttemptLog } from '../../lambdas/storage/attempts.js';
 import { SubscriptionStore } from '../../lambdas/storage/subscriptions.js';
-import { peekAll } from '../../local/queue-metrics.js';
+import { peekAll } from '../../local/emulators/queue-metrics.js';
 import { waitFor } from '../../local/wait.js';
 import { startReceiver } from '../support/receiver.js';
 import { bearer, startTestService } from '../support/service.js';

@@ -4,7 +4,7 @@ import { ChangeMessageVisibilityCommand, DeleteMessageCommand, SQSClient } from 
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import { OPERATIONS_SOURCE } from '../../lambdas/delivery/operational-events.js';
 import { AttemptLog } from '../../lambdas/storage/attempts.js';
-import { peekAll } from '../../local/queue-metrics.js';
+import { peekAll } from '../../local/emulators/queue-metrics.js';
 import { waitFor } from '../../local/wait.js';
 import { bearer, startTestService } from '../support/service.js';
 

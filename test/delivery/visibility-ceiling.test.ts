@@ -7,7 +7,7 @@ import {
   VISIBILITY_CEILING_MARGIN_SECONDS,
 } from '../../lambdas/contract/retry-schedule.js';
 import { AttemptLog } from '../../lambdas/storage/attempts.js';
-import { queueDepth } from '../../local/queue-metrics.js';
+import { queueDepth } from '../../local/emulators/queue-metrics.js';
 import { bearer, startTestService } from '../support/service.js';
 
 type Service = Awaited<ReturnType<typeof startTestService>>;

@@ -5,8 +5,8 @@ import { MAX_EVENT_DATA_BYTES, toPutEventsEntry } from '../../lambdas/contract/b
 import type { DeliveryMessage } from '../../lambdas/contract/delivery-message.js';
 import { EventStore } from '../../lambdas/storage/events.js';
 import { fanoutFunction } from '../../lambdas/wiring.js';
-import { toBusEvent } from '../../local/event-bus.js';
-import { peekAll } from '../../local/queue-metrics.js';
+import { toBusEvent } from '../../local/emulators/event-bus.js';
+import { peekAll } from '../../local/emulators/queue-metrics.js';
 import { bearer, startTestService } from '../support/service.js';
 import { sqsRecord } from '../support/sqs-records.js';
 

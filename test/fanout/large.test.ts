@@ -4,8 +4,8 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { DeliveryMessage } from '../../lambdas/contract/delivery-message.js';
 import { parseFanoutJob } from '../../lambdas/fanout/jobs.js';
 import { fanoutFunction } from '../../lambdas/wiring.js';
-import { pollOnce } from '../../local/event-source.js';
-import { peekAll } from '../../local/queue-metrics.js';
+import { pollOnce } from '../../local/emulators/event-source.js';
+import { peekAll } from '../../local/emulators/queue-metrics.js';
 import { seedSubscriptions } from '../../local/seed.js';
 import { bearer, startTestService } from '../support/service.js';
 

@@ -15,9 +15,9 @@ import { logger } from '../../lambdas/platform/logger.js';
 import { EventStore } from '../../lambdas/storage/events.js';
 import { createTenant } from '../../lambdas/storage/tenants.js';
 import { fanoutFunction } from '../../lambdas/wiring.js';
-import { toBusEvent } from '../../local/event-bus.js';
-import { pollOnce } from '../../local/event-source.js';
-import { queueDepth } from '../../local/queue-metrics.js';
+import { toBusEvent } from '../../local/emulators/event-bus.js';
+import { pollOnce } from '../../local/emulators/event-source.js';
+import { queueDepth } from '../../local/emulators/queue-metrics.js';
 import { moveMessages } from '../../scripts/dead-letters.js';
 import { startTestService } from '../support/service.js';
 

@@ -5,7 +5,7 @@ import { type FanoutJobInput, sendFanoutJob } from '../../lambdas/fanout/jobs.js
 import { AttemptLog, type AttemptRecord, newAttemptId } from '../../lambdas/storage/attempts.js';
 import { EventStore } from '../../lambdas/storage/events.js';
 import { fanoutFunction } from '../../lambdas/wiring.js';
-import { peekAll } from '../../local/queue-metrics.js';
+import { peekAll } from '../../local/emulators/queue-metrics.js';
 import { bearer, startTestService } from '../support/service.js';
 import { sqsRecord } from '../support/sqs-records.js';
 

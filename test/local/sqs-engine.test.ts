@@ -12,7 +12,7 @@ import { waitFor } from '../../local/wait.js';
 
 /**
  * The SQS engine of local mode and the tests behaves as real SQS where the service depends on it
- * (local/sqs-fidelity.ts corrects fauxqs at start-up).
+ * (local/emulators/sqs-fidelity.ts corrects fauxqs at start-up).
  */
 describe('Local SQS engine: as real SQS', () => {
   const sqs = new SQSClient({

@@ -5,7 +5,7 @@ import { GetQueueAttributesCommand, SendMessageBatchCommand, type SQSClient } fr
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { deliveryMessage } from '../../lambdas/contract/delivery-message.js';
 import { REPO_ROOT } from '../../lib/constructs/fanout-function.js';
-import { peekAll, queueDepth } from '../../local/queue-metrics.js';
+import { peekAll, queueDepth } from '../../local/emulators/queue-metrics.js';
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime.js';
 import { waitFor } from '../../local/wait.js';
 import { messageByMessageMove, redriveCommand } from '../../scripts/dead-letters.js';

@@ -12,7 +12,7 @@ import {
 import type { HostResolver } from '../../lambdas/security/address-guard.js';
 import { AttemptLog } from '../../lambdas/storage/attempts.js';
 import { deliverFunction } from '../../lambdas/wiring.js';
-import { pollOnce } from '../../local/event-source.js';
+import { pollOnce } from '../../local/emulators/event-source.js';
 import { waitFor } from '../../local/wait.js';
 import { startReceiver } from '../support/receiver.js';
 import { PUBLIC_ADDRESS } from '../support/resolver.js';

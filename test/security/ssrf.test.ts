@@ -1,7 +1,7 @@
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { authorizerFunction, ingestFunction, registerFunction } from '../../lambdas/wiring.js';
-import { invokeApi } from '../../local/api-gateway.js';
+import { invokeApi } from '../../local/emulators/api-gateway.js';
 import { startReceiver } from '../support/receiver.js';
 import { fakeResolver, PUBLIC_ADDRESS } from '../support/resolver.js';
 import { bearer, startTestService } from '../support/service.js';

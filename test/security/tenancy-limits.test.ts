@@ -11,7 +11,7 @@ import { TenantRateLimiter } from '../../lambdas/api/rate-limit.js';
 import { logger } from '../../lambdas/platform/logger.js';
 import { SubscriptionStore } from '../../lambdas/storage/subscriptions.js';
 import { authorizerFunction, ingestFunction, registerFunction } from '../../lambdas/wiring.js';
-import { type ApiRequest, invokeApi } from '../../local/api-gateway.js';
+import { type ApiRequest, invokeApi } from '../../local/emulators/api-gateway.js';
 import { fakeResolver } from '../support/resolver.js';
 import { bearer, startTestService } from '../support/service.js';
 

@@ -1,5 +1,5 @@
 import type { TestProject } from 'vitest/node';
-import { startEngines } from '../../local/engines.js';
+import { startEngines } from '../../local/emulators/engines.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {

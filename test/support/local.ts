@@ -1,6 +1,6 @@
 import { EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
 import { expect } from 'vitest';
-import type { QueueDepth } from '../../local/queue-metrics.js';
+import type { QueueDepth } from '../../local/emulators/queue-metrics.js';
 import type { LocalRuntime } from '../../local/runtime.js';
 import type { startReceiver } from './receiver.js';
 import { bearer } from './service.js';

@@ -17,4 +17,4 @@ export function startTestService(options: Omit<LocalServiceOptions, 'dynamoEndpo
   });
 }
 
-export { bearer } from '../../local/api-gateway.js';
+export { bearer } from '../../local/emulators/api-gateway.js';

@@ -8,8 +8,8 @@ import {
   GATEWAY_ROUTES,
   matchPath,
   routeKeyOf,
-} from '../lambdas/contract/api-routes.js';
-import type { ApiEvent, ApiResponse, AuthorizerContext } from '../lambdas/contract/handlers.js';
+} from '../../lambdas/contract/api-routes.js';
+import type { ApiEvent, ApiResponse, AuthorizerContext } from '../../lambdas/contract/handlers.js';
 import { lambdaContext } from './lambda-context.js';
 
 /**

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { PutEventsRequestEntry, PutEventsResultEntry } from '@aws-sdk/client-eventbridge';
-import { PUT_EVENTS_MAX_BYTES, putEventsEntryBytes } from '../lambdas/contract/bus-events.js';
+import { PUT_EVENTS_MAX_BYTES, putEventsEntryBytes } from '../../lambdas/contract/bus-events.js';
 
 /**
  * A local EventBridge bus speaking the PutEvents call of the AWS JSON 1.1 protocol, so

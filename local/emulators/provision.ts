@@ -6,7 +6,7 @@ import {
   waitUntilTableExists,
 } from '@aws-sdk/client-dynamodb';
 import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import type { QueueDefinition, ServiceDefinition, TableDefinition } from '../lib/definitions.js';
+import type { QueueDefinition, ServiceDefinition, TableDefinition } from '../../lib/definitions.js';
 
 /**
  * Creates the stack's tables and queues on the local engines through the same AWS APIs, with the keys,

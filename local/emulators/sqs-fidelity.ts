@@ -1,7 +1,7 @@
 import { findPackageJSON } from 'node:module';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { MAX_VISIBILITY_SECONDS } from '../lambdas/contract/retry-schedule.js';
+import { MAX_VISIBILITY_SECONDS } from '../../lambdas/contract/retry-schedule.js';
 
 /**
  * Where fauxqs (2.4.1) and real SQS disagree on something the service relies on, this corrects fauxqs at
@@ -55,7 +55,7 @@ async function patch(): Promise<void> {
 
 function fail(what: string): never {
   throw new Error(
-    `fauxqs has changed (${what}); local/sqs-fidelity.ts no longer applies and must be revisited`,
+    `fauxqs has changed (${what}); local/emulators/sqs-fidelity.ts no longer applies and must be revisited`,
   );
 }
 

@@ -1,5 +1,5 @@
 import type { SQSClient } from '@aws-sdk/client-sqs';
-import type { ServiceDefinition } from '../lib/definitions.js';
+import type { ServiceDefinition } from '../../lib/definitions.js';
 import { type NamedQueue, type QueueDepth, queueDepth } from './queue-metrics.js';
 
 /**
