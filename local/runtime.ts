@@ -2,10 +2,10 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { AttemptLogMode } from '../lambdas/contract/tables.js';
 import { API_KEY_PATTERN, generateApiKey, resolveApiKey } from '../lambdas/storage/tenants.js';
-import { moveMessages } from '../scripts/dead-letters.js';
 import { startAlarms } from './emulators/alarms.js';
 import { type Engines, startEngines } from './emulators/engines.js';
 import { pollContinuously } from './emulators/event-source.js';
+import { moveMessages } from './emulators/message-move.js';
 import type { LocalResourceNames } from './emulators/provision.js';
 import { namedQueues, queueDepth } from './emulators/queue-metrics.js';
 import { type RedriveQueue, startHttpServer } from './http-server.js';
@@ -124,7 +124,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}) {
       operationalEvents: service.operationalEvents.slice(-20),
       resources,
     });
-    // Local mode's StartMessageMoveTask: fauxqs does not implement it (scripts/dead-letters.ts).
+    // Local mode's StartMessageMoveTask: fauxqs does not implement it (emulators/message-move.ts).
     const redrive = async (queue: RedriveQueue) => {
       const { url, deadLetterUrl } = service.resources.queues[queue];
       return {

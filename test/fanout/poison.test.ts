@@ -17,8 +17,8 @@ import { createTenant } from '../../lambdas/storage/tenants.js';
 import { fanoutFunction } from '../../lambdas/wiring.js';
 import { toBusEvent } from '../../local/emulators/event-bus.js';
 import { pollOnce } from '../../local/emulators/event-source.js';
+import { moveMessages } from '../../local/emulators/message-move.js';
 import { queueDepth } from '../../local/emulators/queue-metrics.js';
-import { moveMessages } from '../../scripts/dead-letters.js';
 import { startTestService } from '../support/service.js';
 
 type Service = Awaited<ReturnType<typeof startTestService>>;

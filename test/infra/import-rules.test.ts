@@ -25,6 +25,7 @@ const CASES = [
   ['local', '../lambdas/delivery/deliver.js', '../lambdas/wiring.js'],
   ['local', '../lambdas/api/handler.js', '../lambdas/contract/handlers.js'],
   ['local', '../chaos/checks.js', './wait.js'],
+  ['local', '../scripts/dead-letters.js', './emulators/message-move.js'],
 ] as const;
 
 /**
