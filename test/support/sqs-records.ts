@@ -1,4 +1,5 @@
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
+import { lambdaContext as localLambdaContext } from '../../local/emulators/lambda-context.js';
 
 /** An SQS record as the event source mapping hands it to a function, at its first receive. */
 export function sqsRecord(
@@ -27,13 +28,7 @@ export function sqsEvent(...records: SQSRecord[]): SQSEvent {
   return { Records: records };
 }
 
-/** Of one invocation's Lambda context, the fields that Powertools puts on log lines. */
+/** The Lambda context local mode gives an invocation, with a request id a test can look for. */
 export function lambdaContext(functionName: string, awsRequestId: string): Context {
-  return {
-    functionName,
-    awsRequestId,
-    functionVersion: '$LATEST',
-    invokedFunctionArn: `arn:aws:lambda:us-east-1:000000000000:function:${functionName}`,
-    memoryLimitInMB: '256',
-  } as Context;
+  return { ...localLambdaContext(functionName), awsRequestId };
 }
