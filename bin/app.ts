@@ -7,7 +7,8 @@ import { FanoutStack } from '../lib/fanout-stack.js';
 const app = new App({ autoSynth: false });
 try {
   // The context is read and checked here, against where the stack deploys; the stack takes only props.
-  const env = { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION };
+  const { CDK_DEFAULT_ACCOUNT: account, CDK_DEFAULT_REGION: region } = process.env;
+  const env = { ...(account ? { account } : {}), ...(region ? { region } : {}) };
   new FanoutStack(app, 'WebhookFanout', stackPropsFromContext(app, env));
   // Every synth (and so every deploy) fails on an unacknowledged AwsSolutions finding, error or warning; the
   // accepted ones and their reasons are in lib/nag-acknowledgements.ts.

@@ -53,7 +53,7 @@ export interface TargetOptions {
   /** @default false: the SSRF guard applies */
   allowPrivateUrls?: boolean;
   /** The SSRF guard's resolver; the system's by default. */
-  resolveHost?: HostResolver;
+  resolveHost?: HostResolver | undefined;
 }
 
 export function registerFunction(

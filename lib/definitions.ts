@@ -89,15 +89,15 @@ export interface ServiceDefinition {
 
 export interface ServiceOptions {
   /** Delay before each attempt, in seconds; its length is the number of attempts. */
-  retryScheduleSeconds?: readonly number[];
+  retryScheduleSeconds?: readonly number[] | undefined;
   /** @default 'all' */
-  attemptLog?: AttemptLogMode;
+  attemptLog?: AttemptLogMode | undefined;
   /** @default 5 days */
-  autoDisableAfterSeconds?: number;
+  autoDisableAfterSeconds?: number | undefined;
   /** @default 10,000 */
-  maxSubscriptionsPerTenant?: number;
+  maxSubscriptionsPerTenant?: number | undefined;
   /** @default 50 */
-  tenantRequestsPerSecond?: number;
+  tenantRequestsPerSecond?: number | undefined;
 }
 
 const DAY = 86_400;

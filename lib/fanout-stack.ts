@@ -39,37 +39,37 @@ export interface FanoutStackProps extends StackProps {
    * jitter, the schedule must finish within 7 days.
    * @default - DEFAULT_RETRY_SCHEDULE_SECONDS (lambdas/contract/retry-schedule.ts)
    */
-  readonly retrySchedule?: readonly Duration[];
+  readonly retrySchedule?: readonly Duration[] | undefined;
   /**
    * Which delivery attempts are recorded in the attempts table.
    * @default 'all'
    */
-  readonly attemptLog?: AttemptLogMode;
+  readonly attemptLog?: AttemptLogMode | undefined;
   /**
    * A subscription failing this long without a success is disabled; whole seconds.
    * @default Duration.days(5)
    */
-  readonly autoDisableAfter?: Duration;
+  readonly autoDisableAfter?: Duration | undefined;
   /**
    * Subscriptions one tenant may have.
    * @default 10000
    */
-  readonly maxSubscriptionsPerTenant?: number;
+  readonly maxSubscriptionsPerTenant?: number | undefined;
   /**
    * API requests per second one tenant may make, at most MAX_TENANT_REQUESTS_PER_SECOND.
    * @default 50
    */
-  readonly tenantRequestsPerSecond?: number;
+  readonly tenantRequestsPerSecond?: number | undefined;
   /**
    * An address subscribed to the alarm topic (it must confirm the subscription first).
    * @default - no subscription
    */
-  readonly alarmEmail?: string;
+  readonly alarmEmail?: string | undefined;
   /**
    * Which key encrypts the tables, queues and bus. An existing key must be in the stack's account and region.
    * @default { kind: 'aws-managed' }
    */
-  readonly dataKey?: DataKeyChoice;
+  readonly dataKey?: DataKeyChoice | undefined;
 }
 
 /**

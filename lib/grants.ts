@@ -7,14 +7,22 @@ import type { FunctionName } from '../lambdas/contract/settings.js';
 import { ATTEMPTS_BY_EVENT_INDEX, EVENTS_BY_TIME_INDEX } from '../lambdas/contract/tables.js';
 import type { TableKey } from './constructs/storage.js';
 
+/**
+ * The parts of a table and a bus the grants use. Narrower than ITable and IEventBus on purpose: under
+ * exactOptionalPropertyTypes the CDK's Table and EventBus classes are not assignable to their own interfaces
+ * (aws/aws-cdk#37996).
+ */
+type GrantedTable = Pick<ITable, 'tableArn' | 'encryptionKey'>;
+type GrantedBus = Pick<IEventBus, 'grantPutEventsTo'>;
+
 /** What the functions are granted access to. */
 export interface GrantedResources {
   readonly functions: Readonly<Record<FunctionName, IGrantable>>;
-  readonly tables: Readonly<Record<TableKey, ITable>>;
+  readonly tables: Readonly<Record<TableKey, GrantedTable>>;
   readonly fanoutQueue: IQueue;
   readonly deliveryQueue: IQueue;
   readonly fanoutDeadLetterQueue: IQueue;
-  readonly bus: IEventBus;
+  readonly bus: GrantedBus;
 }
 
 /**
@@ -87,7 +95,7 @@ export function grantFunctionAccess(resources: GrantedResources): void {
 const TABLE_WRITE_ACTIONS = new Set(['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:BatchWriteItem']);
 
 /** Item actions on the table itself, none on its indexes. */
-function grantOnTable(table: ITable, grantee: IGrantable, ...actions: string[]): void {
+function grantOnTable(table: GrantedTable, grantee: IGrantable, ...actions: string[]): void {
   Grant.addToPrincipal({ grantee, actions, resourceArns: [table.tableArn] });
   grantKeyUse(
     table.encryptionKey,
@@ -97,7 +105,7 @@ function grantOnTable(table: ITable, grantee: IGrantable, ...actions: string[]):
 }
 
 /** Query on one index of the table. */
-function grantQueryOnIndex(table: ITable, indexName: string, grantee: IGrantable): void {
+function grantQueryOnIndex(table: GrantedTable, indexName: string, grantee: IGrantable): void {
   Grant.addToPrincipal({
     grantee,
     actions: ['dynamodb:Query'],

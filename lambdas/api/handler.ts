@@ -110,7 +110,7 @@ function jsonErrors(): MiddlewareObj<ApiEvent, ApiResponse, Error, Context> {
  * (RFC 9110 §9.3.2); content-length still gives the size the GET body would have.
  */
 function headWithoutBody(): MiddlewareObj<ApiEvent, ApiResponse, Error, Context> {
-  const strip = (request: { event: ApiEvent; response?: ApiResponse | null }) => {
+  const strip = (request: { event: ApiEvent; response?: ApiResponse | null | undefined }) => {
     const { response } = request;
     if (request.event.requestContext.http.method !== 'HEAD' || !response || response.body === undefined)
       return;

@@ -151,19 +151,36 @@ function urlProblem(value: string, allowPrivateUrls: boolean): string | undefine
   return allowPrivateUrls ? undefined : hostnameProblem(url.hostname);
 }
 
-export function createSubscriptionSchema(allowPrivateUrls: boolean) {
-  return z.strictObject({
+/** A subscription's writable fields, each as it is checked on create and on update. */
+function subscriptionFields(allowPrivateUrls: boolean) {
+  return {
     url: webhookUrl(allowPrivateUrls),
     eventTypes: z.array(eventTypeFilter).check(z.minLength(1), z.maxLength(LIMITS.eventTypesPerSubscription)),
-    description: z.optional(plainText(LIMITS.descriptionLength)),
-    metadata: z.optional(metadata),
+    description: plainText(LIMITS.descriptionLength),
+    metadata,
+  };
+}
+
+export function createSubscriptionSchema(allowPrivateUrls: boolean) {
+  const fields = subscriptionFields(allowPrivateUrls);
+  return z.strictObject({
+    url: fields.url,
+    eventTypes: fields.eventTypes,
+    description: z.optional(fields.description),
+    metadata: z.optional(fields.metadata),
   });
 }
 
+/** Every field may be left out (exactOptional: a field is either given or absent, never set to undefined). */
 export function updateSubscriptionSchema(allowPrivateUrls: boolean) {
+  const fields = subscriptionFields(allowPrivateUrls);
   return z
-    .extend(z.partial(createSubscriptionSchema(allowPrivateUrls)), {
-      status: z.optional(z.enum(['active', 'disabled'])),
+    .strictObject({
+      url: z.exactOptional(fields.url),
+      eventTypes: z.exactOptional(fields.eventTypes),
+      description: z.exactOptional(fields.description),
+      metadata: z.exactOptional(fields.metadata),
+      status: z.exactOptional(z.enum(['active', 'disabled'])),
     })
     .check(
       z.refine((value) => Object.keys(value).length > 0, {

@@ -46,7 +46,7 @@ export interface DeliveryDependencies extends HealthDependencies {
    */
   allowPrivateUrls: boolean;
   /** The guard's resolver; the system's by default. */
-  resolveHost?: HostResolver;
+  resolveHost?: HostResolver | undefined;
   /** Injectable for tests of transport edge cases; webhookTransport(this) otherwise. */
   fetch?: WebhookFetch;
 }

@@ -79,7 +79,7 @@ export type WebhookFetch = (url: string, request: WebhookRequest) => Promise<Web
 
 export interface TransportOptions {
   allowPrivateUrls: boolean;
-  resolveHost?: HostResolver;
+  resolveHost?: HostResolver | undefined;
 }
 
 /** One transport per set of dependencies (one per deliver handler), so its connections are reused. */

@@ -14,9 +14,9 @@ export interface Subscription {
   metadata: Record<string, string>;
   status: SubscriptionStatus;
   /** Set while disabled. */
-  disabledReason?: DisabledReason;
+  disabledReason?: DisabledReason | undefined;
   /** Start of the current run of failed attempts; absent while deliveries succeed. */
-  failingSince?: string;
+  failingSince?: string | undefined;
   createdAt: string;
   updatedAt: string;
 }

@@ -10,7 +10,7 @@ export interface AlarmTopicProps {
    * An address that receives every alarm notification (it must confirm the subscription first).
    * @default - no subscription; subscribe to the topic yourself
    */
-  readonly email?: string;
+  readonly email?: string | undefined;
 }
 
 const CLOUDWATCH = new ServicePrincipal('cloudwatch.amazonaws.com');

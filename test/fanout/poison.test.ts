@@ -1,6 +1,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
   DeleteMessageCommand,
+  type Message,
   ReceiveMessageCommand,
   SendMessageCommand,
   SQSClient,
@@ -131,7 +132,7 @@ describe('Function: fan-out, poison messages', () => {
     },
   );
 
-  const reasonOf = (message: { MessageAttributes?: Record<string, { StringValue?: string }> }) =>
+  const reasonOf = (message: Message) =>
     message.MessageAttributes?.[DEAD_LETTER_REASON_ATTRIBUTE]?.StringValue;
   const takeDeadLetters = async () => {
     const messages = await receiveDeadLetters();

@@ -30,7 +30,7 @@ export interface SubscriptionApiDependencies {
   /** False in AWS mode: a webhook URL's host must resolve to global addresses only (address-guard.ts). */
   allowPrivateUrls: boolean;
   /** The guard's resolver; the system's by default. */
-  resolveHost?: HostResolver;
+  resolveHost?: HostResolver | undefined;
 }
 
 /**
