@@ -1,18 +1,18 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { logger } from '../lambdas/platform/logger.js';
 import { bearer } from '../local/emulators/api-gateway.js';
+import { startEnginesThread } from '../local/emulators/engines-thread.js';
 import { pollContinuously } from '../local/emulators/event-source.js';
 import { seedSubscriptions } from '../local/seed.js';
 import { createLocalService, type LocalService } from '../local/service.js';
-import { startEnginesThread } from './engines-thread.js';
 import { type Arrival, clockMs, type Receiver } from './receiver.js';
 import { BENCH_DATA, BENCH_EVENT_TYPE, cpuMsPerDelivery, mark } from './throughput.js';
 
 /**
  * This service in local mode, driven like production: the stack's tables, queues and handlers on dynalite
- * and fauxqs (on their own thread, see engines-thread.ts), with several pollers per queue standing in for the
- * event source mapping's concurrent batches. Local mode's runtime runs one per queue, which would measure a
- * single Lambda instance rather than the service.
+ * and fauxqs (on their own thread, see local/emulators/engines-thread.ts), with several pollers per queue
+ * standing in for the event source mapping's concurrent batches. Local mode's runtime runs one per queue,
+ * which would measure a single Lambda instance rather than the service.
  */
 export interface PipelineSettings {
   fanoutPollers: number;

@@ -1,4 +1,4 @@
-import { cpus, loadavg, platform, release, totalmem } from 'node:os';
+import type { MachineInfo } from '../local/machine-info.js';
 import type { FanoutResult, WidthResult } from './pipeline.js';
 import type { Rate } from './throughput.js';
 
@@ -20,28 +20,6 @@ export interface BenchResults {
   /** Filled by bench/cost.ts and bench/bundles.ts; a section that failed carries its error instead. */
   cost?: unknown;
   bundles?: unknown;
-}
-
-export interface MachineInfo {
-  cpu: string;
-  cores: number;
-  memoryGb: number;
-  node: string;
-  os: string;
-  /** The 1-minute load average as the run began: anything else running skews every row. */
-  loadBefore: number;
-}
-
-export function machineInfo(): MachineInfo {
-  const cores = cpus();
-  return {
-    cpu: cores[0]?.model.trim() ?? 'unknown',
-    cores: cores.length,
-    memoryGb: Math.round(totalmem() / 2 ** 30),
-    node: process.version,
-    os: `${platform()} ${release()}`,
-    loadBefore: Number((loadavg()[0] ?? 0).toFixed(2)),
-  };
 }
 
 export const RATIO_TARGET = 0.4;

@@ -1,13 +1,14 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { machineInfo } from '../local/machine-info.js';
 import { measureBundles, renderBundles } from './bundles.js';
 import { renderChart } from './chart.js';
 import { measureCost } from './cost.js';
 import { renderCost } from './cost-report.js';
 import { benchTenant, type FanoutResult, measureFanout, measureWidth, startPipeline } from './pipeline.js';
 import { type Receiver, startReceiver } from './receiver.js';
-import { type BenchResults, machineInfo, RATIO_TARGET, renderThroughput } from './report.js';
+import { type BenchResults, RATIO_TARGET, renderThroughput } from './report.js';
 import { measureLimit, measureNaive } from './throughput.js';
 
 /**

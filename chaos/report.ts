@@ -1,4 +1,4 @@
-import type { MachineInfo } from '../bench/report.js';
+import type { MachineInfo } from '../local/machine-info.js';
 import type { ChaosResult } from './scenario.js';
 
 /** What `npm run chaos` writes to chaos/results/latest.json. */

@@ -2,8 +2,6 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as z from 'zod/mini';
-import { startEnginesThread } from '../bench/engines-thread.js';
-import { machineInfo } from '../bench/report.js';
 import {
   nonEmpty,
   readSettings,
@@ -11,6 +9,8 @@ import {
   type SettingTable,
   wholeNumber,
 } from '../lambdas/contract/settings.js';
+import { startEnginesThread } from '../local/emulators/engines-thread.js';
+import { machineInfo } from '../local/machine-info.js';
 import { type ChaosReport, renderChaosReport } from './report.js';
 import { CHAOS_DEFAULTS, type ChaosSettings, runChaos } from './scenario.js';
 

@@ -1,32 +1,28 @@
 import { randomUUID } from 'node:crypto';
-import {
-  type SendMessageBatchCommandInput,
-  type SendMessageBatchCommandOutput,
-  SetQueueAttributesCommand,
-} from '@aws-sdk/client-sqs';
-import type { QueueHandler } from '../lambdas/contract/handlers.js';
 import { logger } from '../lambdas/platform/logger.js';
-import { startAlarms } from '../local/emulators/alarms.js';
-import { bearer } from '../local/emulators/api-gateway.js';
 import { pollContinuously } from '../local/emulators/event-source.js';
-import { namedQueues, peekAll, queueDepth } from '../local/emulators/queue-metrics.js';
+import { queueDepth } from '../local/emulators/queue-metrics.js';
 import { createLocalService, type LocalService, type QueueFunctionName } from '../local/service.js';
 import { waitFor } from '../local/wait.js';
+import { type ChaosMath, type Check, judge, odds, type Queued, type SubscriptionView } from './checks.js';
+import { createFaults, type FaultCounts, type FaultRates, seededRandom } from './faults.js';
 import {
-  type AttemptView,
-  type ChaosMath,
-  type Check,
-  judge,
-  type Observed,
-  odds,
-  pairKey,
-  pairKeyOf,
-  pairOf,
-  type Queued,
-  type SubscriptionView,
-} from './checks.js';
-import { createFaults, type FaultCounts, type FaultRates, InjectedCrash, seededRandom } from './faults.js';
-import { type ChaosReceiver, type ReceiverProfile, startChaosReceiver } from './receivers.js';
+  attemptLog,
+  flakyPairCount,
+  getJson,
+  observe,
+  type ReceiverSummary,
+  summarize,
+} from './observation.js';
+import type { ChaosReceiver } from './receivers.js';
+import {
+  MIN_SUBSCRIPTIONS,
+  publishAll,
+  setVisibilityTimeouts,
+  startReceivers,
+  subscribeAll,
+} from './setup.js';
+import { countCompletions, countFailedBatches, recordQueued } from './tallies.js';
 
 /**
  * The chaos scenario: local mode under load, with misbehaving receivers and our own faults (chaos/faults.ts),
@@ -34,6 +30,9 @@ import { type ChaosReceiver, type ReceiverProfile, startChaosReceiver } from './
  * receivers that always fail, one to a receiver that answers 410 Gone, the rest to flaky receivers), and
  * `events` events published through the API. The service runs with several pollers per queue, as the event
  * source mapping runs concurrent batches. `npm run chaos` runs it at full size, test/e2e/chaos.test.ts small.
+ * runChaos is the order of the steps: the setup (chaos/setup.ts), the counting while it runs
+ * (chaos/tallies.ts), the wait for the queues to drain, and what is read afterwards for the checks
+ * (chaos/observation.ts).
  */
 export interface ChaosSettings {
   seed: number;
@@ -57,17 +56,6 @@ export interface ChaosSettings {
   publishers: number;
   /** Bound on the wait for the pipeline to drain. */
   timeoutSeconds: number;
-}
-
-interface ReceiverSummary {
-  name: string;
-  kind: ReceiverProfile['kind'];
-  requests: number;
-  answers: ChaosReceiver['tally']['answers'];
-  badSignatures: number;
-  /** Events accepted (2xx) at least once, and 2xx answers beyond the first per event. */
-  delivered: number;
-  duplicates: number;
 }
 
 export interface ChaosResult {
@@ -120,10 +108,6 @@ export const CHAOS_DEFAULTS: ChaosSettings = {
   timeoutSeconds: 900,
 };
 
-const ALWAYS_FAILING = 2;
-const GONE = 1;
-const EVENT_TYPE = 'chaos.tick';
-const PUBLISH_ATTEMPTS = 6;
 const DRAIN_SAMPLE_MS = 250;
 const PROGRESS_EVERY_MS = 5_000;
 
@@ -137,8 +121,8 @@ export async function runChaos(
   settings: ChaosSettings,
   progress: (line: string) => void = () => undefined,
 ): Promise<ChaosResult> {
-  if (settings.subscriptions < ALWAYS_FAILING + GONE + 1) {
-    throw new Error(`subscriptions must be at least ${ALWAYS_FAILING + GONE + 1}`);
+  if (settings.subscriptions < MIN_SUBSCRIPTIONS) {
+    throw new Error(`subscriptions must be at least ${MIN_SUBSCRIPTIONS}`);
   }
   const started = performance.now();
   // Every failed attempt logs a warning, and every throttle that reaches the attempt log an error: thousands
@@ -254,108 +238,6 @@ export async function runChaos(
   }
 }
 
-/** Flaky receivers first, then the two that always fail, then the one that is gone. */
-async function startReceivers(settings: ChaosSettings): Promise<ChaosReceiver[]> {
-  const failureModes = ['error', 'hang', 'reset'] as const;
-  // Slow answers stay well inside the per-attempt timeout; a hang is cut off well after it.
-  const common = {
-    failureModes,
-    slowMs: [settings.attemptTimeoutMs / 10, settings.attemptTimeoutMs / 3] as const,
-    hangLimitMs: settings.attemptTimeoutMs * 5,
-  };
-  const profiles: { name: string; profile: ReceiverProfile }[] = [
-    ...Array.from({ length: settings.subscriptions - ALWAYS_FAILING - GONE }, (_, index) => ({
-      name: `flaky-${index + 1}`,
-      profile: {
-        kind: 'flaky' as const,
-        failureRate: settings.receiverFailureRate,
-        slowRate: settings.slowAnswerRate,
-        ...common,
-      },
-    })),
-    // One answers 500 every time, the other fails every request in each of the flaky ways.
-    {
-      name: 'failing-500',
-      profile: { kind: 'failing', failureRate: 1, slowRate: 0, ...common, failureModes: ['error'] },
-    },
-    { name: 'failing-mixed', profile: { kind: 'failing', failureRate: 1, slowRate: 0, ...common } },
-    { name: 'gone-410', profile: { kind: 'gone', failureRate: 0, slowRate: 0, ...common } },
-  ];
-  return await Promise.all(
-    profiles.map(({ name, profile }) =>
-      startChaosReceiver(name, profile, seededRandom(settings.seed, `receiver:${name}`)),
-    ),
-  );
-}
-
-async function subscribeAll(service: LocalService, receivers: readonly ChaosReceiver[]) {
-  const { apiKey } = await service.createTenant('chaos');
-  const subscriptionIds: string[] = [];
-  for (const receiver of receivers) {
-    const created = await service.api({
-      method: 'POST',
-      path: '/subscriptions',
-      headers: bearer(apiKey),
-      body: JSON.stringify({ url: receiver.url, eventTypes: ['chaos.*'], description: receiver.name }),
-    });
-    if (created.statusCode !== 201) {
-      throw new Error(`subscribing ${receiver.name} answered ${created.statusCode}: ${created.body}`);
-    }
-    const { id, secret } = JSON.parse(created.body) as { id: string; secret: string };
-    receiver.useSecret(secret);
-    subscriptionIds.push(id);
-  }
-  return { apiKey, subscriptionIds };
-}
-
-/**
- * Lambda's guidance is a visibility timeout of six times the function timeout; the run's functions are
- * bounded by its short attempt timeout, so a crashed batch comes back after seconds instead of minutes.
- */
-async function setVisibilityTimeouts(service: LocalService, seconds: number) {
-  for (const queue of [service.resources.queues.fanout, service.resources.queues.delivery]) {
-    await service.clients.sqs.send(
-      new SetQueueAttributesCommand({
-        QueueUrl: queue.url,
-        Attributes: { VisibilityTimeout: String(seconds) },
-      }),
-    );
-  }
-}
-
-/**
- * Publishes every event through the API from several callers at once. A call answered other than 202 is
- * retried with the same event id, as a client should (publishing is idempotent by id).
- */
-async function publishAll(service: LocalService, apiKey: string, settings: ChaosSettings) {
-  const eventIds: string[] = [];
-  let retries = 0;
-  let next = 0;
-  const publisher = async () => {
-    for (let n = next++; n < settings.events; n = next++) {
-      const id = `evt_chaos_${settings.seed}_${n}`;
-      const body = JSON.stringify({ id, type: EVENT_TYPE, data: { n, seed: settings.seed } });
-      for (let attempt = 1; ; attempt++) {
-        const response = await service.api({
-          method: 'POST',
-          path: '/events',
-          headers: bearer(apiKey),
-          body,
-        });
-        if (response.statusCode === 202) break;
-        if (attempt === PUBLISH_ATTEMPTS) {
-          throw new Error(`publishing ${id} answered ${response.statusCode} ${PUBLISH_ATTEMPTS} times`);
-        }
-        retries++;
-        await new Promise((resolve) => setTimeout(resolve, 100 * 2 ** attempt));
-      }
-      eventIds.push(id);
-    }
-  };
-  await Promise.all(Array.from({ length: settings.publishers }, publisher));
-  return { eventIds, retries };
-}
-
 /**
  * Waits until both queues are empty with nothing in flight (no batch being handled, no message waiting for
  * a retry or for a crashed batch's visibility timeout), seen twice in a row. Fan-out is sampled first: it
@@ -392,133 +274,4 @@ async function waitForDrain(
   } catch {
     return false;
   }
-}
-
-/**
- * The (subscription, event) pairs fan-out put on the delivery queue, and when each event's last one was put:
- * the entries SendMessageBatch accepted, as the caller saw the answer (outside the fault middleware).
- */
-function recordQueued(service: LocalService, queued: Queued) {
-  const deliveryUrl = service.resources.queues.delivery.url;
-  service.clients.sqs.middlewareStack.add(
-    (next, context) => async (args) => {
-      const result = await next(args);
-      const input = args.input as SendMessageBatchCommandInput;
-      if (context.commandName !== 'SendMessageBatchCommand' || input.QueueUrl !== deliveryUrl) return result;
-      const accepted = new Set(
-        ((result.output as SendMessageBatchCommandOutput).Successful ?? []).map((entry) => entry.Id),
-      );
-      for (const entry of input.Entries ?? []) {
-        const pair = accepted.has(entry.Id) ? pairOf(entry.MessageBody ?? '') : undefined;
-        if (!pair) continue;
-        queued.pairs.add(pairKey(pair.subscriptionId, pair.eventId));
-        queued.lastAt.set(pair.eventId, performance.now());
-      }
-      return result;
-    },
-    { step: 'initialize', priority: 'high', name: 'chaosQueuedDeliveries' },
-  );
-}
-
-function countFailedBatches(
-  name: QueueFunctionName,
-  handler: QueueHandler,
-  failedBatches: Record<QueueFunctionName, number>,
-): QueueHandler {
-  return async (event, context) => {
-    try {
-      return await handler(event, context);
-    } catch (error) {
-      if (!(error instanceof InjectedCrash)) failedBatches[name]++;
-      throw error;
-    }
-  };
-}
-
-/**
- * Deliveries the deliver handler finished without a failure, per (subscription, event): the event source
- * mapping deletes those messages. For the gone subscription these are the messages it dropped (the 410 and
- * the skips once disabled); a crashed invocation finishes nothing.
- */
-function countCompletions(handler: QueueHandler, completions: Map<string, number>): QueueHandler {
-  return async (event, context) => {
-    const response = await handler(event, context);
-    const failed = new Set(response.batchItemFailures.map((failure) => failure.itemIdentifier));
-    for (const record of event.Records) {
-      if (failed.has(record.messageId)) continue;
-      const key = pairKeyOf(record.body);
-      if (key) completions.set(key, (completions.get(key) ?? 0) + 1);
-    }
-    return response;
-  };
-}
-
-/** The alarms as CloudWatch would judge them now, then every dead letter read. Faults are off by now. */
-async function observe(service: LocalService): Promise<Observed> {
-  const { sqs } = service.clients;
-  const deadLetterQueues = namedQueues(service.resources).filter((queue) => queue.deadLetter);
-  // Evaluated before the DLQs are read, since reading hides their messages from the metric.
-  const alarms = await startAlarms({
-    sqs,
-    queues: deadLetterQueues,
-    alarm: service.definition.alarm,
-    intervalMs: 3_600_000,
-    log: () => undefined,
-  });
-  const states = alarms.states();
-  await alarms.stop();
-  const { fanout, delivery } = service.resources.queues;
-  const deliveryDeadLetterDepth = (await queueDepth(sqs, delivery.deadLetterUrl)).visible;
-  const fanoutDeadLetterDepth = (await queueDepth(sqs, fanout.deadLetterUrl)).visible;
-  const deliveryDeadLetters = (await peekAll(sqs, delivery.deadLetterUrl, 600)).map(
-    (message) => pairKeyOf(message.body) ?? '?',
-  );
-  const fanoutDeadLetters = (await peekAll(sqs, fanout.deadLetterUrl, 600)).length;
-  return {
-    alarms: states,
-    deliveryDeadLetters,
-    deliveryDeadLetterDepth,
-    fanoutDeadLetters,
-    fanoutDeadLetterDepth,
-  };
-}
-
-async function getJson<T>(service: LocalService, apiKey: string, path: string): Promise<T> {
-  const response = await service.api({ method: 'GET', path, headers: bearer(apiKey) });
-  if (response.statusCode !== 200) throw new Error(`GET ${path} answered ${response.statusCode}`);
-  return JSON.parse(response.body) as T;
-}
-
-async function attemptLog(service: LocalService, apiKey: string, subscriptionId: string) {
-  const attempts: AttemptView[] = [];
-  let cursor: string | undefined;
-  do {
-    const page = await getJson<{ items: AttemptView[]; nextCursor?: string }>(
-      service,
-      apiKey,
-      `/subscriptions/${subscriptionId}/attempts?limit=100${cursor ? `&cursor=${cursor}` : ''}`,
-    );
-    attempts.push(...page.items);
-    cursor = page.nextCursor;
-  } while (cursor);
-  return attempts;
-}
-
-function summarize(receiver: ChaosReceiver): ReceiverSummary {
-  const { tally } = receiver;
-  let duplicates = 0;
-  for (const times of tally.accepted.values()) duplicates += times - 1;
-  return {
-    name: receiver.name,
-    kind: receiver.profile.kind,
-    requests: tally.requests,
-    answers: { ...tally.answers },
-    badSignatures: tally.badSignatures,
-    delivered: tally.accepted.size,
-    duplicates,
-  };
-}
-
-function flakyPairCount(receivers: readonly ChaosReceiver[], events: number): number {
-  return receivers.filter((receiver) => receiver.profile.kind === 'flaky').length * events;
 }

@@ -26,6 +26,8 @@ const CASES = [
   ['local', '../lambdas/api/handler.js', '../lambdas/contract/handlers.js'],
   ['local', '../chaos/checks.js', './wait.js'],
   ['local', '../scripts/dead-letters.js', './emulators/message-move.js'],
+  ['chaos', '../bench/report.js', '../local/machine-info.js'],
+  ['bench', '../chaos/checks.js', '../local/emulators/engines-thread.js'],
 ] as const;
 
 /**
