@@ -4,6 +4,7 @@ import { encodeAttemptCursor } from '../../lambdas/api/cursors.js';
 import { AttemptLog, type AttemptRecord, newAttemptId } from '../../lambdas/storage/attempts.js';
 import { EventStore } from '../../lambdas/storage/events.js';
 import { bearer, startTestService } from '../support/service.js';
+import { createSubscription } from '../support/subscriptions.js';
 
 type Service = Awaited<ReturnType<typeof startTestService>>;
 type Tenant = Awaited<ReturnType<Service['createTenant']>>;
@@ -60,15 +61,8 @@ describe('API: attempt log (GET /subscriptions/{id}/attempts, GET /events/{id}/a
   });
   afterAll(() => service.close());
 
-  const subscribe = async (tenant: Tenant, url: string) => {
-    const response = await service.api({
-      method: 'POST',
-      path: '/subscriptions',
-      headers: bearer(tenant.apiKey),
-      body: JSON.stringify({ url, eventTypes: ['*'] }),
-    });
-    return JSON.parse(response.body).id as string;
-  };
+  const subscribe = async (tenant: Tenant, url: string) =>
+    (await createSubscription(service.api, tenant.apiKey, { url })).id;
   const storeEvent = (tenant: Tenant, id: string) =>
     events.claim({
       tenantId: tenant.tenantId,

@@ -12,6 +12,7 @@ import type { StoredSubscription } from '../../lambdas/storage/subscription-mode
 import { waitFor } from '../../local/wait.js';
 import { fakeResolver } from '../support/resolver.js';
 import { bearer, startTestService } from '../support/service.js';
+import { createSubscription } from '../support/subscriptions.js';
 
 type Reply = (request: IncomingMessage, response: ServerResponse) => void;
 
@@ -58,13 +59,7 @@ async function attemptLogService(attemptLog: AttemptLogMode, options: { now?: ()
     tenantId,
     /** Each test subscribes to its own event type, so its events reach only its subscriptions. */
     async subscribe(url: string, eventType: string) {
-      const response = await service.api({
-        method: 'POST',
-        path: '/subscriptions',
-        headers: bearer(apiKey),
-        body: JSON.stringify({ url, eventTypes: [eventType] }),
-      });
-      return JSON.parse(response.body).id as string;
+      return (await createSubscription(service.api, apiKey, { url, eventTypes: [eventType] })).id;
     },
     async publish(type: string, data: Record<string, unknown> = { n: 1 }) {
       const response = await service.api({

@@ -8,6 +8,7 @@ import { AttemptLog } from '../../lambdas/storage/attempts.js';
 import { waitFor } from '../../local/wait.js';
 import { startReceiver } from '../support/receiver.js';
 import { bearer, startTestService } from '../support/service.js';
+import { createSubscription, subscribeReceiver } from '../support/subscriptions.js';
 
 /**
  * A batch of deliveries shares its reads and writes (delivery/session.ts): the calls each poll makes are
@@ -52,16 +53,8 @@ describe('Function: deliver, one batch at a time', () => {
     return Promise.all(
       Array.from({ length: count }, async () => {
         const receiver = await startReceiver();
-        const response = await service.api({
-          method: 'POST',
-          path: '/subscriptions',
-          headers: bearer(apiKey),
-          body: JSON.stringify({ url: receiver.url, eventTypes: [type] }),
-        });
-        expect(response.statusCode).toBe(201);
-        const { id, secret } = JSON.parse(response.body);
-        receiver.useSecret(secret);
-        return { id: id as string, receiver };
+        const { id } = await subscribeReceiver(service.api, apiKey, receiver, { eventTypes: [type] });
+        return { id, receiver };
       }),
     );
   }
@@ -217,16 +210,7 @@ describe('Function: deliver, attempt records of a batch', () => {
     await new Promise<void>((resolve) => slow.listen(0, '127.0.0.1', resolve));
     const fast = await startReceiver();
     const subscribe = async (url: string) =>
-      JSON.parse(
-        (
-          await service.api({
-            method: 'POST',
-            path: '/subscriptions',
-            headers: bearer(apiKey),
-            body: JSON.stringify({ url, eventTypes: ['straggler.*'] }),
-          })
-        ).body,
-      ).id as string;
+      (await createSubscription(service.api, apiKey, { url, eventTypes: ['straggler.*'] })).id;
     const fastId = await subscribe(fast.url);
     const slowId = await subscribe(`http://127.0.0.1:${(slow.address() as AddressInfo).port}/`);
     await service.api({

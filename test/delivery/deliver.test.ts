@@ -8,6 +8,7 @@ import { peekAll } from '../../local/emulators/queue-metrics.js';
 import { waitFor } from '../../local/wait.js';
 import { startReceiver } from '../support/receiver.js';
 import { bearer, startTestService } from '../support/service.js';
+import { createSubscription } from '../support/subscriptions.js';
 
 type Service = Awaited<ReturnType<typeof startTestService>>;
 
@@ -46,15 +47,8 @@ describe('Function: deliver', () => {
     retried.length = 0;
   });
 
-  const subscribe = async (url: string, eventTypes = ['*']) => {
-    const response = await service.api({
-      method: 'POST',
-      path: '/subscriptions',
-      headers: bearer(apiKey),
-      body: JSON.stringify({ url, eventTypes }),
-    });
-    return JSON.parse(response.body) as { id: string; secret: string };
-  };
+  const subscribe = (url: string, eventTypes = ['*']) =>
+    createSubscription(service.api, apiKey, { url, eventTypes });
   const publish = async (type: string, data: Record<string, unknown>) => {
     const response = await service.api({
       method: 'POST',

@@ -13,6 +13,7 @@ import { peekAll } from '../../local/emulators/queue-metrics.js';
 import { waitFor } from '../../local/wait.js';
 import { startReceiver } from '../support/receiver.js';
 import { bearer, startTestService } from '../support/service.js';
+import { createSubscription } from '../support/subscriptions.js';
 
 type Service = Awaited<ReturnType<typeof startTestService>>;
 
@@ -42,15 +43,8 @@ describe('Function: deliver, endpoint health', () => {
     clockOffsetMs = 0;
   });
 
-  const subscribe = async (url: string, eventType: string) => {
-    const response = await service.api({
-      method: 'POST',
-      path: '/subscriptions',
-      headers: bearer(apiKey),
-      body: JSON.stringify({ url, eventTypes: [eventType] }),
-    });
-    return JSON.parse(response.body) as { id: string; secret: string; url: string };
-  };
+  const subscribe = (url: string, eventType: string) =>
+    createSubscription(service.api, apiKey, { url, eventTypes: [eventType] });
   const publish = async (type: string) => {
     const response = await service.api({
       method: 'POST',

@@ -7,6 +7,7 @@ import { AttemptLog } from '../../lambdas/storage/attempts.js';
 import { peekAll } from '../../local/emulators/queue-metrics.js';
 import { waitFor } from '../../local/wait.js';
 import { bearer, startTestService } from '../support/service.js';
+import { createSubscription } from '../support/subscriptions.js';
 
 type Service = Awaited<ReturnType<typeof startTestService>>;
 type Reply = (request: IncomingMessage, response: ServerResponse) => void;
@@ -101,13 +102,7 @@ describe('Function: deliver, response handling', () => {
   });
 
   const subscribe = async (url = endpoint.url) => {
-    const response = await service.api({
-      method: 'POST',
-      path: '/subscriptions',
-      headers: bearer(apiKey),
-      body: JSON.stringify({ url, eventTypes: ['*'] }),
-    });
-    const subscription = JSON.parse(response.body) as { id: string; secret: string; url: string };
+    const subscription = await createSubscription(service.api, apiKey, { url });
     created.push(subscription.id);
     return subscription;
   };

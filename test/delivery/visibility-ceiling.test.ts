@@ -9,6 +9,7 @@ import {
 import { AttemptLog } from '../../lambdas/storage/attempts.js';
 import { queueDepth } from '../../local/emulators/queue-metrics.js';
 import { bearer, startTestService } from '../support/service.js';
+import { createSubscription } from '../support/subscriptions.js';
 
 type Service = Awaited<ReturnType<typeof startTestService>>;
 
@@ -58,13 +59,7 @@ describe('Function: deliver, the 12-hour visibility ceiling', () => {
 
   it('after a huge Retry-After asks for what is left of 12 hours since the receive, which SQS accepts', async () => {
     const { apiKey, tenantId } = await service.createTenant('ceiling');
-    const created = await service.api({
-      method: 'POST',
-      path: '/subscriptions',
-      headers: bearer(apiKey),
-      body: JSON.stringify({ url, eventTypes: ['*'] }),
-    });
-    const subscriptionId = JSON.parse(created.body).id as string;
+    const { id: subscriptionId } = await createSubscription(service.api, apiKey, { url });
     await service.api({
       method: 'POST',
       path: '/events',

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../../local/wait.js';
 import { startReceiver } from '../support/receiver.js';
 import { bearer, startTestService } from '../support/service.js';
+import { subscribeReceiver } from '../support/subscriptions.js';
 
 describe('Pipeline: register, publish, fan out, deliver', () => {
   let service: Awaited<ReturnType<typeof startTestService>>;
@@ -18,14 +19,7 @@ describe('Pipeline: register, publish, fan out, deliver', () => {
 
   it('delivers a published event, signed, to a subscribed receiver', async () => {
     const tenant = await service.createTenant('acme');
-    const created = await service.api({
-      method: 'POST',
-      path: '/subscriptions',
-      headers: bearer(tenant.apiKey),
-      body: JSON.stringify({ url: receiver.url, eventTypes: ['order.*'] }),
-    });
-    expect(created.statusCode).toBe(201);
-    receiver.useSecret(JSON.parse(created.body).secret);
+    await subscribeReceiver(service.api, tenant.apiKey, receiver, { eventTypes: ['order.*'] });
 
     const published = await service.api({
       method: 'POST',

@@ -9,6 +9,7 @@ import { toBusEvent } from '../../local/emulators/event-bus.js';
 import { peekAll } from '../../local/emulators/queue-metrics.js';
 import { bearer, startTestService } from '../support/service.js';
 import { sqsRecord } from '../support/sqs-records.js';
+import { createSubscription } from '../support/subscriptions.js';
 
 type Service = Awaited<ReturnType<typeof startTestService>>;
 
@@ -22,15 +23,8 @@ describe('Function: fan-out', () => {
   });
   afterAll(() => service.close());
 
-  const subscribe = async (apiKey: string, eventTypes: string[]) => {
-    const response = await service.api({
-      method: 'POST',
-      path: '/subscriptions',
-      headers: bearer(apiKey),
-      body: JSON.stringify({ url: 'https://hooks.example.com/x', eventTypes }),
-    });
-    return JSON.parse(response.body).id as string;
-  };
+  const subscribe = async (apiKey: string, eventTypes: string[]) =>
+    (await createSubscription(service.api, apiKey, { url: 'https://hooks.example.com/x', eventTypes })).id;
   const publish = async (apiKey: string, type: string, id?: string) => {
     const response = await service.api({
       method: 'POST',

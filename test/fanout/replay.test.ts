@@ -8,6 +8,7 @@ import { fanoutFunction } from '../../lambdas/wiring.js';
 import { peekAll } from '../../local/emulators/queue-metrics.js';
 import { bearer, startTestService } from '../support/service.js';
 import { sqsRecord } from '../support/sqs-records.js';
+import { createSubscription } from '../support/subscriptions.js';
 
 type Service = Awaited<ReturnType<typeof startTestService>>;
 type Tenant = Awaited<ReturnType<Service['createTenant']>>;
@@ -31,16 +32,9 @@ describe('Function: fan-out jobs (replay)', () => {
   });
   afterAll(() => service.close());
 
-  const subscribe = async (tenant: Tenant, eventTypes: string[]) => {
-    const response = await service.api({
-      method: 'POST',
-      path: '/subscriptions',
-      headers: bearer(tenant.apiKey),
-      body: JSON.stringify({ url: 'https://hooks.example.com/x', eventTypes }),
-    });
-    expect(response.statusCode).toBe(201);
-    return JSON.parse(response.body).id as string;
-  };
+  const subscribe = async (tenant: Tenant, eventTypes: string[]) =>
+    (await createSubscription(service.api, tenant.apiKey, { url: 'https://hooks.example.com/x', eventTypes }))
+      .id;
   const patch = async (tenant: Tenant, id: string, changes: Record<string, unknown>) => {
     const response = await service.api({
       method: 'PATCH',

@@ -11,6 +11,7 @@ import { waitFor } from '../../local/wait.js';
 import { messageByMessageMove, redriveCommand } from '../../scripts/dead-letters.js';
 import { startReceiver } from '../support/receiver.js';
 import { bearer, startTestService } from '../support/service.js';
+import { subscribeReceiver } from '../support/subscriptions.js';
 
 type Service = Awaited<ReturnType<typeof startTestService>>;
 type Receiver = Awaited<ReturnType<typeof startReceiver>>;
@@ -20,14 +21,7 @@ const run = promisify(execFile);
 /** Subscribes the receiver and publishes one event through the API; returns the event id. */
 async function subscribeAndPublish(service: Service, receiver: Receiver): Promise<string> {
   const tenant = await service.createTenant('acme');
-  const created = await service.api({
-    method: 'POST',
-    path: '/subscriptions',
-    headers: bearer(tenant.apiKey),
-    body: JSON.stringify({ url: receiver.url, eventTypes: ['order.*'] }),
-  });
-  expect(created.statusCode).toBe(201);
-  receiver.useSecret(JSON.parse(created.body).secret);
+  await subscribeReceiver(service.api, tenant.apiKey, receiver, { eventTypes: ['order.*'] });
   const published = await service.api({
     method: 'POST',
     path: '/events',

@@ -5,6 +5,7 @@ import { API_ROUTES, routeKeyOf } from '../../lambdas/contract/api-routes.js';
 import { waitFor } from '../../local/wait.js';
 import { startReceiver } from '../support/receiver.js';
 import { bearer, startTestService } from '../support/service.js';
+import { createSubscription } from '../support/subscriptions.js';
 
 type Service = Awaited<ReturnType<typeof startTestService>>;
 type Tenant = Awaited<ReturnType<Service['createTenant']>>;
@@ -49,11 +50,8 @@ describe('Security: tenant isolation on every API route', () => {
     expect(response.statusCode, what).toBe(404);
     expect(json(response), what).toEqual({ error: { code: 'not_found', message: expect.any(String) } });
   };
-  const subscribe = async (tenant: Tenant, receiver: Receiver) => {
-    const response = await call(tenant, 'POST', '/subscriptions', { url: receiver.url, eventTypes: ['*'] });
-    expect(response.statusCode).toBe(201);
-    return json(response).id as string;
-  };
+  const subscribe = async (tenant: Tenant, receiver: Receiver) =>
+    (await createSubscription(service.api, tenant.apiKey, { url: receiver.url })).id;
   const publish = async (tenant: Tenant, id: string, data: unknown) => {
     const response = await call(tenant, 'POST', '/events', { id, type: 'order.created', data });
     expect(response.statusCode).toBe(202);
