@@ -12,7 +12,8 @@ import type { DeliveryMessage } from '../../lambdas/contract/delivery-message.js
 import { DEAD_LETTER_REASON_ATTRIBUTE } from '../../lambdas/fanout/handler.js';
 import { EventStore } from '../../lambdas/storage/events.js';
 import { peekAll } from '../../local/emulators/queue-metrics.js';
-import { bearer, startTestService } from '../support/service.js';
+import { postEvent, publishEvent } from '../support/events.js';
+import { startTestService } from '../support/service.js';
 import { createSubscription } from '../support/subscriptions.js';
 
 type Service = Awaited<ReturnType<typeof startTestService>>;
@@ -31,13 +32,7 @@ describe('Function: ingest (POST /events)', () => {
   });
   afterAll(() => service.close());
 
-  const publish = (body: unknown) =>
-    service.api({
-      method: 'POST',
-      path: '/events',
-      headers: bearer(tenant.apiKey),
-      body: typeof body === 'string' ? body : JSON.stringify(body),
-    });
+  const publish = (body: unknown) => postEvent(service.api, tenant.apiKey, body);
   const fanOutAll = async () => {
     while ((await service.pollFanout()).received > 0);
   };
@@ -86,12 +81,7 @@ describe('Function: ingest (POST /events)', () => {
       url: 'https://other.example.com',
     });
     await publish({ id: 'shared-id', type: 'a', data: {} });
-    await service.api({
-      method: 'POST',
-      path: '/events',
-      headers: bearer(other.apiKey),
-      body: JSON.stringify({ id: 'shared-id', type: 'a', data: {} }),
-    });
+    await publishEvent(service.api, other.apiKey, { id: 'shared-id', type: 'a', data: {} });
     await fanOutAll();
     const sent = await deliveries();
     expect(sent.map((message) => message.subscriptionId).sort()).toEqual(

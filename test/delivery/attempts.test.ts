@@ -10,6 +10,7 @@ import { logger } from '../../lambdas/platform/logger.js';
 import { ATTEMPT_ID_PATTERN, AttemptLog, RESPONSE_BODY_LIMIT_BYTES } from '../../lambdas/storage/attempts.js';
 import type { StoredSubscription } from '../../lambdas/storage/subscription-model.js';
 import { waitFor } from '../../local/wait.js';
+import { publishEvent } from '../support/events.js';
 import { fakeResolver } from '../support/resolver.js';
 import { bearer, startTestService } from '../support/service.js';
 import { createSubscription } from '../support/subscriptions.js';
@@ -62,14 +63,9 @@ async function attemptLogService(attemptLog: AttemptLogMode, options: { now?: ()
       return (await createSubscription(service.api, apiKey, { url, eventTypes: [eventType] })).id;
     },
     async publish(type: string, data: Record<string, unknown> = { n: 1 }) {
-      const response = await service.api({
-        method: 'POST',
-        path: '/events',
-        headers: bearer(apiKey),
-        body: JSON.stringify({ type, data }),
-      });
+      const id = await publishEvent(service.api, apiKey, { type, data });
       await service.pollFanout();
-      return JSON.parse(response.body).id as string;
+      return id;
     },
     disable: (id: string) =>
       service.api({

@@ -6,6 +6,7 @@ import { INLINE_EVENT_MAX_BYTES } from '../../lambdas/contract/delivery-message.
 import { logger } from '../../lambdas/platform/logger.js';
 import { AttemptLog } from '../../lambdas/storage/attempts.js';
 import { waitFor } from '../../local/wait.js';
+import { publishEvent } from '../support/events.js';
 import { startReceiver } from '../support/receiver.js';
 import { bearer, startTestService } from '../support/service.js';
 import { createSubscription, subscribeReceiver } from '../support/subscriptions.js';
@@ -60,15 +61,9 @@ describe('Function: deliver, one batch at a time', () => {
   }
 
   async function publishAndFanOut(type: string, data: Record<string, unknown>) {
-    const response = await service.api({
-      method: 'POST',
-      path: '/events',
-      headers: bearer(apiKey),
-      body: JSON.stringify({ type, data }),
-    });
-    expect(response.statusCode).toBe(202);
+    const id = await publishEvent(service.api, apiKey, { type, data });
     expect(await service.pollFanout()).toMatchObject({ received: 1, succeeded: 1 });
-    return JSON.parse(response.body).id as string;
+    return id;
   }
 
   /** Polls the delivery queue until `expected` messages were handled; returns how many polls that took. */
@@ -213,12 +208,7 @@ describe('Function: deliver, attempt records of a batch', () => {
       (await createSubscription(service.api, apiKey, { url, eventTypes: ['straggler.*'] })).id;
     const fastId = await subscribe(fast.url);
     const slowId = await subscribe(`http://127.0.0.1:${(slow.address() as AddressInfo).port}/`);
-    await service.api({
-      method: 'POST',
-      path: '/events',
-      headers: bearer(apiKey),
-      body: JSON.stringify({ type: 'straggler.event', data: {} }),
-    });
+    await publishEvent(service.api, apiKey, { type: 'straggler.event', data: {} });
     expect(await service.pollFanout()).toMatchObject({ received: 1 });
 
     const attempts = new AttemptLog(service.clients.db, service.resources.tables.attempts);

@@ -11,6 +11,7 @@ import { AttemptLog } from '../../lambdas/storage/attempts.js';
 import { SubscriptionStore } from '../../lambdas/storage/subscriptions.js';
 import { peekAll } from '../../local/emulators/queue-metrics.js';
 import { waitFor } from '../../local/wait.js';
+import { publishEvent } from '../support/events.js';
 import { startReceiver } from '../support/receiver.js';
 import { bearer, startTestService } from '../support/service.js';
 import { createSubscription } from '../support/subscriptions.js';
@@ -46,14 +47,9 @@ describe('Function: deliver, endpoint health', () => {
   const subscribe = (url: string, eventType: string) =>
     createSubscription(service.api, apiKey, { url, eventTypes: [eventType] });
   const publish = async (type: string) => {
-    const response = await service.api({
-      method: 'POST',
-      path: '/events',
-      headers: bearer(apiKey),
-      body: JSON.stringify({ type, data: {} }),
-    });
+    const id = await publishEvent(service.api, apiKey, { type, data: {} });
     await service.pollFanout();
-    return JSON.parse(response.body).id as string;
+    return id;
   };
   const getSubscription = async (id: string) =>
     JSON.parse(

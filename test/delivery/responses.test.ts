@@ -6,6 +6,7 @@ import { OPERATIONS_SOURCE } from '../../lambdas/delivery/operational-events.js'
 import { AttemptLog } from '../../lambdas/storage/attempts.js';
 import { peekAll } from '../../local/emulators/queue-metrics.js';
 import { waitFor } from '../../local/wait.js';
+import { publishEvent } from '../support/events.js';
 import { bearer, startTestService } from '../support/service.js';
 import { createSubscription } from '../support/subscriptions.js';
 
@@ -107,14 +108,9 @@ describe('Function: deliver, response handling', () => {
     return subscription;
   };
   const publish = async () => {
-    const response = await service.api({
-      method: 'POST',
-      path: '/events',
-      headers: bearer(apiKey),
-      body: JSON.stringify({ type: 'order.created', data: { n: 1 } }),
-    });
+    const id = await publishEvent(service.api, apiKey, { type: 'order.created', data: { n: 1 } });
     await service.pollFanout();
-    return JSON.parse(response.body).id as string;
+    return id;
   };
   const getSubscription = async (id: string) =>
     JSON.parse(

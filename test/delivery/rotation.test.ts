@@ -2,8 +2,9 @@ import { Webhook, WebhookVerificationError } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateSigningSecret } from '../../lambdas/storage/subscription-secrets.js';
 import { SubscriptionStore } from '../../lambdas/storage/subscriptions.js';
+import { publishEvent } from '../support/events.js';
 import { startReceiver } from '../support/receiver.js';
-import { bearer, startTestService } from '../support/service.js';
+import { startTestService } from '../support/service.js';
 import { createSubscription } from '../support/subscriptions.js';
 
 type Service = Awaited<ReturnType<typeof startTestService>>;
@@ -36,12 +37,7 @@ describe('Function: deliver, secret rotation', () => {
   });
 
   const deliverOne = async () => {
-    await service.api({
-      method: 'POST',
-      path: '/events',
-      headers: bearer(apiKey),
-      body: JSON.stringify({ type: 'key.rotated', data: {} }),
-    });
+    await publishEvent(service.api, apiKey, { type: 'key.rotated', data: {} });
     await service.pollFanout();
     expect(await service.pollDelivery()).toMatchObject({ received: 1, succeeded: 1 });
     const delivery = receiver.received.at(-1);

@@ -7,6 +7,7 @@ import { EventStore } from '../../lambdas/storage/events.js';
 import { fanoutFunction } from '../../lambdas/wiring.js';
 import { toBusEvent } from '../../local/emulators/event-bus.js';
 import { peekAll } from '../../local/emulators/queue-metrics.js';
+import { publishEvent } from '../support/events.js';
 import { bearer, startTestService } from '../support/service.js';
 import { sqsRecord } from '../support/sqs-records.js';
 import { createSubscription } from '../support/subscriptions.js';
@@ -25,16 +26,8 @@ describe('Function: fan-out', () => {
 
   const subscribe = async (apiKey: string, eventTypes: string[]) =>
     (await createSubscription(service.api, apiKey, { url: 'https://hooks.example.com/x', eventTypes })).id;
-  const publish = async (apiKey: string, type: string, id?: string) => {
-    const response = await service.api({
-      method: 'POST',
-      path: '/events',
-      headers: bearer(apiKey),
-      body: JSON.stringify({ type, data: { n: 1 }, ...(id ? { id } : {}) }),
-    });
-    expect(response.statusCode).toBe(202);
-    return JSON.parse(response.body).id as string;
-  };
+  const publish = (apiKey: string, type: string) =>
+    publishEvent(service.api, apiKey, { type, data: { n: 1 } });
   const deliveries = async () =>
     (await peekAll(service.clients.sqs, service.resources.queues.delivery.url)).map(
       (message) => JSON.parse(message.body) as DeliveryMessage,

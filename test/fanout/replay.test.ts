@@ -6,6 +6,7 @@ import { AttemptLog, type AttemptRecord, newAttemptId } from '../../lambdas/stor
 import { EventStore } from '../../lambdas/storage/events.js';
 import { fanoutFunction } from '../../lambdas/wiring.js';
 import { peekAll } from '../../local/emulators/queue-metrics.js';
+import { publishEvent } from '../support/events.js';
 import { bearer, startTestService } from '../support/service.js';
 import { sqsRecord } from '../support/sqs-records.js';
 import { createSubscription } from '../support/subscriptions.js';
@@ -44,16 +45,8 @@ describe('Function: fan-out jobs (replay)', () => {
     });
     expect(response.statusCode).toBe(200);
   };
-  const publish = async (tenant: Tenant, type: string) => {
-    const response = await service.api({
-      method: 'POST',
-      path: '/events',
-      headers: bearer(tenant.apiKey),
-      body: JSON.stringify({ type, data: { n: 1 } }),
-    });
-    expect(response.statusCode).toBe(202);
-    return JSON.parse(response.body).id as string;
-  };
+  const publish = (tenant: Tenant, type: string) =>
+    publishEvent(service.api, tenant.apiKey, { type, data: { n: 1 } });
   /** Stores an event as fan-out would, with a chosen timestamp, without fanning it out. */
   const store = async (tenant: Tenant, id: string, type: string, timestamp: Date, now = new Date()) => {
     const claimed = await events.claim(

@@ -6,6 +6,7 @@ import { toPutEventsEntry } from '../../lambdas/contract/bus-events.js';
 import { newId } from '../../lambdas/platform/ids.js';
 import type { QueueFunctionName } from '../../local/service.js';
 import { waitFor } from '../../local/wait.js';
+import { publishEvent } from '../support/events.js';
 import { startReceiver } from '../support/receiver.js';
 import { bearer, startTestService } from '../support/service.js';
 import { createSubscription } from '../support/subscriptions.js';
@@ -96,17 +97,8 @@ describe('Stack: grants cover the calls the functions make', () => {
     const { apiKey } = await service.createTenant('grants');
     const subscribe = async (url: string) =>
       (await createSubscription(service.api, apiKey, { url, eventTypes: ['grants.*'] })).id;
-    const publish = async (data: Record<string, unknown>) =>
-      JSON.parse(
-        (
-          await service.api({
-            method: 'POST',
-            path: '/events',
-            headers: bearer(apiKey),
-            body: JSON.stringify({ type: 'grants.tested', data }),
-          })
-        ).body,
-      ).id as string;
+    const publish = (data: Record<string, unknown>) =>
+      publishEvent(service.api, apiKey, { type: 'grants.tested', data });
     const ok = await startReceiver();
     const gone = await startReceiver({ status: 410 });
     const flaky = await startReceiver({ status: 500 });

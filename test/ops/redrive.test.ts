@@ -9,6 +9,7 @@ import { peekAll, queueDepth } from '../../local/emulators/queue-metrics.js';
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime.js';
 import { waitFor } from '../../local/wait.js';
 import { messageByMessageMove, redriveCommand } from '../../scripts/dead-letters.js';
+import { publishEvent } from '../support/events.js';
 import { startReceiver } from '../support/receiver.js';
 import { bearer, startTestService } from '../support/service.js';
 import { subscribeReceiver } from '../support/subscriptions.js';
@@ -22,14 +23,7 @@ const run = promisify(execFile);
 async function subscribeAndPublish(service: Service, receiver: Receiver): Promise<string> {
   const tenant = await service.createTenant('acme');
   await subscribeReceiver(service.api, tenant.apiKey, receiver, { eventTypes: ['order.*'] });
-  const published = await service.api({
-    method: 'POST',
-    path: '/events',
-    headers: bearer(tenant.apiKey),
-    body: JSON.stringify({ type: 'order.created', data: { orderId: 7 } }),
-  });
-  expect(published.statusCode).toBe(202);
-  return JSON.parse(published.body).id;
+  return publishEvent(service.api, tenant.apiKey, { type: 'order.created', data: { orderId: 7 } });
 }
 
 describe('Redrive: a dead-lettered delivery goes back to the delivery queue', () => {

@@ -14,9 +14,10 @@ import { AttemptLog } from '../../lambdas/storage/attempts.js';
 import { deliverFunction } from '../../lambdas/wiring.js';
 import { pollOnce } from '../../local/emulators/event-source.js';
 import { waitFor } from '../../local/wait.js';
+import { publishEvent } from '../support/events.js';
 import { startReceiver } from '../support/receiver.js';
 import { PUBLIC_ADDRESS } from '../support/resolver.js';
-import { bearer, startTestService } from '../support/service.js';
+import { startTestService } from '../support/service.js';
 import { createSubscription } from '../support/subscriptions.js';
 
 type Service = Awaited<ReturnType<typeof startTestService>>;
@@ -88,13 +89,7 @@ describe('SSRF guard at delivery (AWS mode: allowPrivateUrls false)', () => {
     return id;
   };
   const publishAndDeliver = async (type: string) => {
-    const published = await service.api({
-      method: 'POST',
-      path: '/events',
-      headers: bearer(apiKey),
-      body: JSON.stringify({ type, data: { n: 1 } }),
-    });
-    expect(published.statusCode).toBe(202);
+    await publishEvent(service.api, apiKey, { type, data: { n: 1 } });
     await service.pollFanout();
     return service.pollDelivery();
   };
@@ -169,12 +164,7 @@ describe('SSRF guard on subscriptions stored while private URLs were allowed', (
       subscriptions.push(await createSubscription(service.api, apiKey, { url }));
     }
     const publish = async () => {
-      await service.api({
-        method: 'POST',
-        path: '/events',
-        headers: bearer(apiKey),
-        body: JSON.stringify({ type: 'order.created', data: {} }),
-      });
+      await publishEvent(service.api, apiKey, { type: 'order.created', data: {} });
       await service.pollFanout();
     };
 

@@ -2,6 +2,7 @@ import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { authorizerFunction, ingestFunction, registerFunction } from '../../lambdas/wiring.js';
 import { invokeApi } from '../../local/emulators/api-gateway.js';
+import { publishEvent } from '../support/events.js';
 import { startReceiver } from '../support/receiver.js';
 import { fakeResolver, PUBLIC_ADDRESS } from '../support/resolver.js';
 import { bearer, startTestService } from '../support/service.js';
@@ -165,18 +166,13 @@ describe('Private URLs allowed (local mode default)', () => {
     const receiver = await startReceiver();
     await subscribeReceiver(service.api, apiKey, receiver);
 
-    const published = await service.api({
-      method: 'POST',
-      path: '/events',
-      headers: bearer(apiKey),
-      body: JSON.stringify({ type: 'order.created', data: { n: 1 } }),
-    });
+    const id = await publishEvent(service.api, apiKey);
     await service.pollFanout();
     expect(await service.pollDelivery()).toMatchObject({ received: 1, succeeded: 1 });
 
     expect(receiver.received).toHaveLength(1);
     expect(receiver.received[0]?.verificationError).toBeUndefined();
-    expect(receiver.received[0]?.headers['webhook-id']).toBe(JSON.parse(published.body).id);
+    expect(receiver.received[0]?.headers['webhook-id']).toBe(id);
     await receiver.close();
   });
 

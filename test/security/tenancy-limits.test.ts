@@ -12,6 +12,7 @@ import { logger } from '../../lambdas/platform/logger.js';
 import { SubscriptionStore } from '../../lambdas/storage/subscriptions.js';
 import { authorizerFunction, ingestFunction, registerFunction } from '../../lambdas/wiring.js';
 import { type ApiRequest, invokeApi } from '../../local/emulators/api-gateway.js';
+import { postEvent, publishedEvent } from '../support/events.js';
 import { fakeResolver } from '../support/resolver.js';
 import { bearer, startTestService } from '../support/service.js';
 import { postSubscription, subscriptionInput } from '../support/subscriptions.js';
@@ -60,13 +61,7 @@ describe('Security: per-tenant API throttling', () => {
 
   const subscribe = (tenant: Tenant, url = 'https://hooks.example.com/limited') =>
     postSubscription(api, tenant.apiKey, subscriptionInput({ url }));
-  const publish = (tenant: Tenant) =>
-    api({
-      method: 'POST',
-      path: '/events',
-      headers: bearer(tenant.apiKey),
-      body: JSON.stringify({ type: 'order.created', data: {} }),
-    });
+  const publish = (tenant: Tenant) => postEvent(api, tenant.apiKey, publishedEvent({ data: {} }));
   const list = (tenant: Tenant) =>
     api({ method: 'GET', path: '/subscriptions', headers: bearer(tenant.apiKey) });
   const storedSubscriptions = (tenant: Tenant) => tenantItems(service, tenant);
