@@ -1,8 +1,8 @@
-import { randomUUID } from 'node:crypto';
 import { DeleteMessageCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { parseFanoutJob } from '../../lambdas/fanout/jobs.js';
 import { EventStore } from '../../lambdas/storage/events.js';
+import { storedEvent } from '../support/events.js';
 import { bearer, startTestService } from '../support/service.js';
 import { createSubscription } from '../support/subscriptions.js';
 
@@ -37,14 +37,13 @@ describe('API: replay (POST /events/{id}/replay, POST /subscriptions/{id}/replay
     const events = new EventStore(service.clients.db, service.resources.tables.events, 30);
     const stored = (tenant: Tenant, id: string, at = new Date()) =>
       events.claim(
-        {
+        storedEvent({
           tenantId: tenant.tenantId,
           id,
-          busEventId: randomUUID(),
           type: 'invoice.paid',
           timestamp: at.toISOString(),
           data: { amount: 5 },
-        },
+        }),
         at,
       );
     await stored(tenantA, eventId);

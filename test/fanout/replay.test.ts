@@ -6,7 +6,7 @@ import { AttemptLog, type AttemptRecord, newAttemptId } from '../../lambdas/stor
 import { EventStore } from '../../lambdas/storage/events.js';
 import { fanoutFunction } from '../../lambdas/wiring.js';
 import { peekAll } from '../../local/emulators/queue-metrics.js';
-import { publishEvent } from '../support/events.js';
+import { publishEvent, storedEvent } from '../support/events.js';
 import { bearer, startTestService } from '../support/service.js';
 import { sqsRecord } from '../support/sqs-records.js';
 import { createSubscription } from '../support/subscriptions.js';
@@ -50,14 +50,13 @@ describe('Function: fan-out jobs (replay)', () => {
   /** Stores an event as fan-out would, with a chosen timestamp, without fanning it out. */
   const store = async (tenant: Tenant, id: string, type: string, timestamp: Date, now = new Date()) => {
     const claimed = await events.claim(
-      {
+      storedEvent({
         tenantId: tenant.tenantId,
         id,
         busEventId: `bus-${id}`,
         type,
         timestamp: timestamp.toISOString(),
-        data: {},
-      },
+      }),
       now,
     );
     expect(claimed).toBe(true);

@@ -1,4 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import { expect } from 'vitest';
+import type { AcceptedEvent } from '../../lambdas/contract/bus-events.js';
 import { bearer } from './service.js';
 import type { Api } from './subscriptions.js';
 
@@ -36,4 +38,17 @@ export async function publishEvent(
   const response = await postEvent(api, apiKey, publishedEvent(overrides));
   expect(response.statusCode, response.body).toBe(202);
   return JSON.parse(response.body).id;
+}
+
+/** An event as fan-out stores it (what EventStore.claim takes), accepted now, for tests that skip publishing. */
+export function storedEvent(
+  event: Pick<AcceptedEvent, 'tenantId' | 'id'> & Partial<AcceptedEvent>,
+): AcceptedEvent {
+  return {
+    busEventId: randomUUID(),
+    type: 'order.created',
+    timestamp: new Date().toISOString(),
+    data: {},
+    ...event,
+  };
 }
