@@ -1,6 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { expect } from 'vitest';
-import type { AcceptedEvent } from '../../lambdas/contract/bus-events.js';
+import {
+  type AcceptedEvent,
+  toPutEventsEntry,
+  type WebhookEvent,
+} from '../../lambdas/contract/bus-events.js';
+import { toBusEvent } from '../../local/emulators/event-bus.js';
 import { bearer } from './service.js';
 import type { Api } from './subscriptions.js';
 
@@ -38,6 +43,23 @@ export async function publishEvent(
   const response = await postEvent(api, apiKey, publishedEvent(overrides));
   expect(response.statusCode, response.body).toBe(202);
   return JSON.parse(response.body).id;
+}
+
+/**
+ * The body of the message the bus rule puts on the fan-out queue when `tenantId` publishes `event` on
+ * `busName`: the fan-out function's input. `fields` replace the bus event's own, to spoil it.
+ */
+export function busEventBody(
+  busName: string,
+  tenantId: string,
+  event: Pick<WebhookEvent, 'id' | 'type' | 'data'>,
+  fields: Record<string, unknown> = {},
+): string {
+  const entry = toPutEventsEntry(busName, tenantId, event);
+  return JSON.stringify({
+    ...toBusEvent(entry, { account: '000000000000', region: 'us-east-1' }),
+    ...fields,
+  });
 }
 
 /** An event as fan-out stores it (what EventStore.claim takes), accepted now, for tests that skip publishing. */
