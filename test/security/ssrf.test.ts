@@ -4,7 +4,7 @@ import { authorizerFunction, ingestFunction, registerFunction } from '../../lamb
 import { invokeApi } from '../../local/emulators/api-gateway.js';
 import { publishEvent } from '../support/events.js';
 import { startReceiver } from '../support/receiver.js';
-import { fakeResolver, PUBLIC_ADDRESS } from '../support/resolver.js';
+import { fakeResolver, TEST_HOSTS } from '../support/resolver.js';
 import { bearer, startTestService } from '../support/service.js';
 import {
   createSubscription,
@@ -81,15 +81,7 @@ describe('SSRF guard at registration (AWS mode: allowPrivateUrls false)', () => 
   beforeAll(async () => {
     service = await startTestService({
       allowPrivateUrls: false,
-      resolveHost: fakeResolver({
-        'public.test.dev': [PUBLIC_ADDRESS, '2606:4700:4700::1111'],
-        'loopback.test.dev': ['127.0.0.1'],
-        'metadata.test.dev': ['169.254.169.254'],
-        'mixed.test.dev': [PUBLIC_ADDRESS, '10.0.0.7'],
-        'mixed6.test.dev': ['2606:4700:4700::1111', 'fd00:ec2::254'],
-        'mapped.test.dev': ['::ffff:127.0.0.1'],
-        '127.0.0.1.nip.io': ['127.0.0.1'],
-      }),
+      resolveHost: fakeResolver(TEST_HOSTS),
     });
     apiKey = (await service.createTenant('ssrf')).apiKey;
   });
