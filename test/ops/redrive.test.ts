@@ -10,8 +10,9 @@ import { type LocalRuntime, startLocalRuntime } from '../../local/runtime.js';
 import { waitFor } from '../../local/wait.js';
 import { messageByMessageMove, redriveCommand } from '../../scripts/dead-letters.js';
 import { publishEvent } from '../support/events.js';
+import { localClient } from '../support/local.js';
 import { startReceiver } from '../support/receiver.js';
-import { bearer, startTestService } from '../support/service.js';
+import { startTestService } from '../support/service.js';
 import { subscribeReceiver } from '../support/subscriptions.js';
 
 type Service = Awaited<ReturnType<typeof startTestService>>;
@@ -175,19 +176,9 @@ describe('Redrive: POST /_local/redrive in local mode', () => {
   });
 
   it('moves the delivery DLQ back, answering {moved}, and the pollers deliver it to the recovered receiver', async () => {
-    const headers = bearer(runtime.tenants[0]?.apiKey ?? '');
-    const created = await fetch(`${runtime.url}/subscriptions`, {
-      method: 'POST',
-      headers,
-      body: JSON.stringify({ url: receiver.url, eventTypes: ['order.*'] }),
-    });
-    receiver.useSecret(((await created.json()) as { secret: string }).secret);
-    const published = await fetch(`${runtime.url}/events`, {
-      method: 'POST',
-      headers,
-      body: JSON.stringify({ type: 'order.created', data: { orderId: 9 } }),
-    });
-    const { id } = (await published.json()) as { id: string };
+    const api = localClient(runtime, runtime.tenants[0]?.apiKey ?? '');
+    await api.subscribe(receiver, ['order.*']);
+    const id = await api.publish({ type: 'order.created', data: { orderId: 9 } });
     await waitFor(async () => ((await dlqDepth()) === 1 ? true : undefined), { what: 'the dead letter' });
 
     receiver.respondWith(204);
