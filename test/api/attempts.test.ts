@@ -1,9 +1,10 @@
-import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeAttemptCursor } from '../../lambdas/api/cursors.js';
 import { AttemptLog, type AttemptRecord, newAttemptId } from '../../lambdas/storage/attempts.js';
 import { EventStore } from '../../lambdas/storage/events.js';
+import { storedEvent } from '../support/events.js';
 import { bearer, startTestService } from '../support/service.js';
+import { createSubscription } from '../support/subscriptions.js';
 
 type Service = Awaited<ReturnType<typeof startTestService>>;
 type Tenant = Awaited<ReturnType<Service['createTenant']>>;
@@ -60,24 +61,10 @@ describe('API: attempt log (GET /subscriptions/{id}/attempts, GET /events/{id}/a
   });
   afterAll(() => service.close());
 
-  const subscribe = async (tenant: Tenant, url: string) => {
-    const response = await service.api({
-      method: 'POST',
-      path: '/subscriptions',
-      headers: bearer(tenant.apiKey),
-      body: JSON.stringify({ url, eventTypes: ['*'] }),
-    });
-    return JSON.parse(response.body).id as string;
-  };
+  const subscribe = async (tenant: Tenant, url: string) =>
+    (await createSubscription(service.api, tenant.apiKey, { url })).id;
   const storeEvent = (tenant: Tenant, id: string) =>
-    events.claim({
-      tenantId: tenant.tenantId,
-      id,
-      busEventId: randomUUID(),
-      type: 'order.created',
-      timestamp: new Date().toISOString(),
-      data: { n: 1 },
-    });
+    events.claim(storedEvent({ tenantId: tenant.tenantId, id, data: { n: 1 } }));
   const attempt = (subscriptionId: string, event: string, at: Date, number: number): AttemptRecord => {
     const failed = number < 3;
     return {
@@ -289,14 +276,7 @@ describe('API: attempt log (GET /subscriptions/{id}/attempts, GET /events/{id}/a
 
     it('answers 404 for the attempts of an event past its retention', async () => {
       await events.claim(
-        {
-          tenantId: tenantA.tenantId,
-          id: 'evt-expired',
-          busEventId: randomUUID(),
-          type: 'a',
-          timestamp: new Date().toISOString(),
-          data: {},
-        },
+        storedEvent({ tenantId: tenantA.tenantId, id: 'evt-expired', type: 'a' }),
         new Date(Date.now() - 31 * 86_400_000),
       );
       const response = await call(tenantA, 'GET', '/events/evt-expired/attempts');

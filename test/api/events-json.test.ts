@@ -4,6 +4,7 @@ import type { LocalService } from '../../local/service.js';
 import { waitFor } from '../../local/wait.js';
 import { startReceiver } from '../support/receiver.js';
 import { bearer, startTestService } from '../support/service.js';
+import { subscribeReceiver } from '../support/subscriptions.js';
 
 /**
  * What "as published" means for a payload: it is parsed as JSON and stored and delivered as JSON.stringify
@@ -21,13 +22,7 @@ describe('Events: payloads as JSON', () => {
     server.serve({ api: service.api, status: async () => ({}) });
     receiver = await startReceiver();
     ({ apiKey } = await service.createTenant('json'));
-    const created = await service.api({
-      method: 'POST',
-      path: '/subscriptions',
-      headers: bearer(apiKey),
-      body: JSON.stringify({ url: receiver.url, eventTypes: ['order.*'] }),
-    });
-    receiver.useSecret(JSON.parse(created.body).secret);
+    await subscribeReceiver(service.api, apiKey, receiver, { eventTypes: ['order.*'] });
   });
   afterAll(async () => {
     await receiver.close();

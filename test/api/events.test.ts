@@ -12,7 +12,9 @@ import type { DeliveryMessage } from '../../lambdas/contract/delivery-message.js
 import { DEAD_LETTER_REASON_ATTRIBUTE } from '../../lambdas/fanout/handler.js';
 import { EventStore } from '../../lambdas/storage/events.js';
 import { peekAll } from '../../local/emulators/queue-metrics.js';
-import { bearer, startTestService } from '../support/service.js';
+import { postEvent, publishEvent } from '../support/events.js';
+import { startTestService } from '../support/service.js';
+import { createSubscription } from '../support/subscriptions.js';
 
 type Service = Awaited<ReturnType<typeof startTestService>>;
 
@@ -26,23 +28,11 @@ describe('Function: ingest (POST /events)', () => {
     service = await startTestService();
     events = new EventStore(service.clients.db, service.config.eventsTable);
     tenant = await service.createTenant('publisher');
-    const created = await service.api({
-      method: 'POST',
-      path: '/subscriptions',
-      headers: bearer(tenant.apiKey),
-      body: JSON.stringify({ url: 'https://hooks.example.com', eventTypes: ['*'] }),
-    });
-    subscriptionId = JSON.parse(created.body).id;
+    ({ id: subscriptionId } = await createSubscription(service.api, tenant.apiKey));
   });
   afterAll(() => service.close());
 
-  const publish = (body: unknown) =>
-    service.api({
-      method: 'POST',
-      path: '/events',
-      headers: bearer(tenant.apiKey),
-      body: typeof body === 'string' ? body : JSON.stringify(body),
-    });
+  const publish = (body: unknown) => postEvent(service.api, tenant.apiKey, body);
   const fanOutAll = async () => {
     while ((await service.pollFanout()).received > 0);
   };
@@ -87,23 +77,15 @@ describe('Function: ingest (POST /events)', () => {
 
   it('scopes idempotency keys to the tenant', async () => {
     const other = await service.createTenant('other');
-    const otherSubscription = await service.api({
-      method: 'POST',
-      path: '/subscriptions',
-      headers: bearer(other.apiKey),
-      body: JSON.stringify({ url: 'https://other.example.com', eventTypes: ['*'] }),
+    const otherSubscription = await createSubscription(service.api, other.apiKey, {
+      url: 'https://other.example.com',
     });
     await publish({ id: 'shared-id', type: 'a', data: {} });
-    await service.api({
-      method: 'POST',
-      path: '/events',
-      headers: bearer(other.apiKey),
-      body: JSON.stringify({ id: 'shared-id', type: 'a', data: {} }),
-    });
+    await publishEvent(service.api, other.apiKey, { id: 'shared-id', type: 'a', data: {} });
     await fanOutAll();
     const sent = await deliveries();
     expect(sent.map((message) => message.subscriptionId).sort()).toEqual(
-      [subscriptionId, JSON.parse(otherSubscription.body).id].sort(),
+      [subscriptionId, otherSubscription.id].sort(),
     );
   });
 

@@ -1,9 +1,10 @@
-import { randomUUID } from 'node:crypto';
 import { DeleteMessageCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { parseFanoutJob } from '../../lambdas/fanout/jobs.js';
 import { EventStore } from '../../lambdas/storage/events.js';
+import { storedEvent } from '../support/events.js';
 import { bearer, startTestService } from '../support/service.js';
+import { createSubscription } from '../support/subscriptions.js';
 
 type Service = Awaited<ReturnType<typeof startTestService>>;
 type Tenant = Awaited<ReturnType<Service['createTenant']>>;
@@ -36,14 +37,13 @@ describe('API: replay (POST /events/{id}/replay, POST /subscriptions/{id}/replay
     const events = new EventStore(service.clients.db, service.resources.tables.events, 30);
     const stored = (tenant: Tenant, id: string, at = new Date()) =>
       events.claim(
-        {
+        storedEvent({
           tenantId: tenant.tenantId,
           id,
-          busEventId: randomUUID(),
           type: 'invoice.paid',
           timestamp: at.toISOString(),
           data: { amount: 5 },
-        },
+        }),
         at,
       );
     await stored(tenantA, eventId);
@@ -64,12 +64,7 @@ describe('API: replay (POST /events/{id}/replay, POST /subscriptions/{id}/replay
     });
   const json = (response: { body: string }) => JSON.parse(response.body);
   const subscribe = async (tenant: Tenant) =>
-    json(
-      await call(tenant, 'POST', '/subscriptions', {
-        url: 'https://hooks.example.com',
-        eventTypes: ['invoice.*'],
-      }),
-    ).id as string;
+    (await createSubscription(service.api, tenant.apiKey, { eventTypes: ['invoice.*'] })).id;
   /** Receives and deletes everything on the fan-out queue: the jobs queued since the last drain. */
   const drainFanout = async () => {
     const bodies: unknown[] = [];

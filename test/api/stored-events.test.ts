@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_REQUEST_BODY_BYTES } from '../../lambdas/api/handler.js';
 import {
@@ -8,6 +7,7 @@ import {
 } from '../../lambdas/contract/bus-events.js';
 import { EventStore } from '../../lambdas/storage/events.js';
 import { peekAll } from '../../local/emulators/queue-metrics.js';
+import { storedEvent } from '../support/events.js';
 import { bearer, startTestService } from '../support/service.js';
 
 type Service = Awaited<ReturnType<typeof startTestService>>;
@@ -30,16 +30,9 @@ describe('API: stored events (GET /events/{id}) and event size', () => {
     tenantA = await service.createTenant('events-a');
     tenantB = await service.createTenant('events-b');
     events = new EventStore(service.clients.db, service.resources.tables.events, 30);
-    await events.claim({ ...stored, tenantId: tenantA.tenantId, busEventId: randomUUID() });
+    await events.claim(storedEvent({ ...stored, tenantId: tenantA.tenantId }));
     await events.claim(
-      {
-        tenantId: tenantA.tenantId,
-        id: 'evt-expired',
-        busEventId: randomUUID(),
-        type: 'a',
-        timestamp: new Date().toISOString(),
-        data: {},
-      },
+      storedEvent({ tenantId: tenantA.tenantId, id: 'evt-expired', type: 'a' }),
       new Date(Date.now() - 31 * 86_400_000),
     );
   });

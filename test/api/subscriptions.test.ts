@@ -2,6 +2,7 @@ import { GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SECRET_ROTATION_GRACE_SECONDS } from '../../lambdas/storage/subscription-secrets.js';
 import { bearer, startTestService } from '../support/service.js';
+import { createSubscription } from '../support/subscriptions.js';
 
 type Service = Awaited<ReturnType<typeof startTestService>>;
 
@@ -69,9 +70,7 @@ describe('Function: register (subscription API)', () => {
   });
 
   it('updates fields, disables and re-enables, then deletes', async () => {
-    const { id } = json(
-      await call(keyA, 'POST', '/subscriptions', { url: 'https://x.example.com', eventTypes: ['*'] }),
-    );
+    const { id } = await createSubscription(service.api, keyA, { url: 'https://x.example.com' });
 
     const patched = await call(keyA, 'PATCH', `/subscriptions/${id}`, {
       url: 'https://y.example.com/hook',
@@ -105,12 +104,7 @@ describe('Function: register (subscription API)', () => {
     const ids: string[] = [];
     for (let i = 0; i < 5; i++) {
       ids.push(
-        json(
-          await call(fresh.apiKey, 'POST', '/subscriptions', {
-            url: `https://h${i}.example.com`,
-            eventTypes: ['*'],
-          }),
-        ).id,
+        (await createSubscription(service.api, fresh.apiKey, { url: `https://h${i}.example.com` })).id,
       );
     }
     const seen: string[] = [];
@@ -140,12 +134,7 @@ describe('Function: register (subscription API)', () => {
 
     it('returns a new secret once, keeps the old one signing for 24 hours, and GET never shows either', async () => {
       const tenant = await service.createTenant('rotator');
-      const created = json(
-        await call(tenant.apiKey, 'POST', '/subscriptions', {
-          url: 'https://r.example.com',
-          eventTypes: ['*'],
-        }),
-      );
+      const created = await createSubscription(service.api, tenant.apiKey, { url: 'https://r.example.com' });
       const before = Date.now();
       const response = await rotate(tenant.apiKey, created.id);
       const after = Date.now();
@@ -176,9 +165,7 @@ describe('Function: register (subscription API)', () => {
     });
 
     it('accepts an empty JSON object as the body', async () => {
-      const { id } = json(
-        await call(keyA, 'POST', '/subscriptions', { url: 'https://r2.example.com', eventTypes: ['*'] }),
-      );
+      const { id } = await createSubscription(service.api, keyA, { url: 'https://r2.example.com' });
       const response = await rotate(keyA, id, {});
       expect(response.statusCode).toBe(200);
       expect(json(response).secret).toMatch(/^whsec_/);
@@ -190,12 +177,7 @@ describe('Function: register (subscription API)', () => {
       ['malformed JSON', '{', 400, 'invalid_json', /not valid JSON/],
     ])('refuses %s and keeps the secret', async (_name, body, status, code, message) => {
       const tenant = await service.createTenant('rotation-rejects');
-      const created = json(
-        await call(tenant.apiKey, 'POST', '/subscriptions', {
-          url: 'https://r3.example.com',
-          eventTypes: ['*'],
-        }),
-      );
+      const created = await createSubscription(service.api, tenant.apiKey, { url: 'https://r3.example.com' });
       const before = await storedItem(tenant.tenantId, created.id);
       const response = await rotate(tenant.apiKey, created.id, body);
       expect(response.statusCode).toBe(status);
@@ -214,12 +196,7 @@ describe('Function: register (subscription API)', () => {
   describe('tenant isolation', () => {
     it("answers 404 to a rotation of another tenant's subscription and leaves its secret alone", async () => {
       const tenant = await service.createTenant('rotation-owner');
-      const created = json(
-        await call(tenant.apiKey, 'POST', '/subscriptions', {
-          url: 'https://r4.example.com',
-          eventTypes: ['*'],
-        }),
-      );
+      const created = await createSubscription(service.api, tenant.apiKey, { url: 'https://r4.example.com' });
       const before = await storedItem(tenant.tenantId, created.id);
       for (const body of [undefined, {}]) {
         const response = await call(keyB, 'POST', `/subscriptions/${created.id}/secret/rotate`, body);
@@ -231,9 +208,7 @@ describe('Function: register (subscription API)', () => {
     });
 
     it("answers 404 for another tenant's subscription on every route and changes nothing", async () => {
-      const mine = json(
-        await call(keyA, 'POST', '/subscriptions', { url: 'https://a.example.com', eventTypes: ['*'] }),
-      );
+      const mine = await createSubscription(service.api, keyA, { url: 'https://a.example.com' });
       for (const [method, body] of [['GET'], ['PATCH', { status: 'disabled' }], ['DELETE']] as const) {
         const response = await call(keyB, method, `/subscriptions/${mine.id}`, body);
         expect(response.statusCode, method).toBe(404);
@@ -247,9 +222,7 @@ describe('Function: register (subscription API)', () => {
     });
 
     it('ignores a cursor made from another tenant’s id', async () => {
-      const mine = json(
-        await call(keyA, 'POST', '/subscriptions', { url: 'https://a2.example.com', eventTypes: ['*'] }),
-      );
+      const mine = await createSubscription(service.api, keyA, { url: 'https://a2.example.com' });
       const cursor = Buffer.from(mine.id).toString('base64url');
       const page = json(await call(keyB, 'GET', `/subscriptions?cursor=${cursor}`));
       expect(page.items.map((item: { id: string }) => item.id)).not.toContain(mine.id);

@@ -6,8 +6,10 @@ import { INLINE_EVENT_MAX_BYTES } from '../../lambdas/contract/delivery-message.
 import { logger } from '../../lambdas/platform/logger.js';
 import { AttemptLog } from '../../lambdas/storage/attempts.js';
 import { waitFor } from '../../local/wait.js';
+import { publishEvent } from '../support/events.js';
 import { startReceiver } from '../support/receiver.js';
 import { bearer, startTestService } from '../support/service.js';
+import { createSubscription, subscribeReceiver } from '../support/subscriptions.js';
 
 /**
  * A batch of deliveries shares its reads and writes (delivery/session.ts): the calls each poll makes are
@@ -52,30 +54,16 @@ describe('Function: deliver, one batch at a time', () => {
     return Promise.all(
       Array.from({ length: count }, async () => {
         const receiver = await startReceiver();
-        const response = await service.api({
-          method: 'POST',
-          path: '/subscriptions',
-          headers: bearer(apiKey),
-          body: JSON.stringify({ url: receiver.url, eventTypes: [type] }),
-        });
-        expect(response.statusCode).toBe(201);
-        const { id, secret } = JSON.parse(response.body);
-        receiver.useSecret(secret);
-        return { id: id as string, receiver };
+        const { id } = await subscribeReceiver(service.api, apiKey, receiver, { eventTypes: [type] });
+        return { id, receiver };
       }),
     );
   }
 
   async function publishAndFanOut(type: string, data: Record<string, unknown>) {
-    const response = await service.api({
-      method: 'POST',
-      path: '/events',
-      headers: bearer(apiKey),
-      body: JSON.stringify({ type, data }),
-    });
-    expect(response.statusCode).toBe(202);
+    const id = await publishEvent(service.api, apiKey, { type, data });
     expect(await service.pollFanout()).toMatchObject({ received: 1, succeeded: 1 });
-    return JSON.parse(response.body).id as string;
+    return id;
   }
 
   /** Polls the delivery queue until `expected` messages were handled; returns how many polls that took. */
@@ -217,24 +205,10 @@ describe('Function: deliver, attempt records of a batch', () => {
     await new Promise<void>((resolve) => slow.listen(0, '127.0.0.1', resolve));
     const fast = await startReceiver();
     const subscribe = async (url: string) =>
-      JSON.parse(
-        (
-          await service.api({
-            method: 'POST',
-            path: '/subscriptions',
-            headers: bearer(apiKey),
-            body: JSON.stringify({ url, eventTypes: ['straggler.*'] }),
-          })
-        ).body,
-      ).id as string;
+      (await createSubscription(service.api, apiKey, { url, eventTypes: ['straggler.*'] })).id;
     const fastId = await subscribe(fast.url);
     const slowId = await subscribe(`http://127.0.0.1:${(slow.address() as AddressInfo).port}/`);
-    await service.api({
-      method: 'POST',
-      path: '/events',
-      headers: bearer(apiKey),
-      body: JSON.stringify({ type: 'straggler.event', data: {} }),
-    });
+    await publishEvent(service.api, apiKey, { type: 'straggler.event', data: {} });
     expect(await service.pollFanout()).toMatchObject({ received: 1 });
 
     const attempts = new AttemptLog(service.clients.db, service.resources.tables.attempts);

@@ -6,8 +6,10 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { USER_AGENT } from '../../lambdas/delivery/deliver.js';
 import { peekAll } from '../../local/emulators/queue-metrics.js';
 import { waitFor } from '../../local/wait.js';
+import { publishEvent } from '../support/events.js';
 import { startReceiver } from '../support/receiver.js';
 import { bearer, startTestService } from '../support/service.js';
+import { createSubscription } from '../support/subscriptions.js';
 
 type Service = Awaited<ReturnType<typeof startTestService>>;
 
@@ -46,25 +48,12 @@ describe('Function: deliver', () => {
     retried.length = 0;
   });
 
-  const subscribe = async (url: string, eventTypes = ['*']) => {
-    const response = await service.api({
-      method: 'POST',
-      path: '/subscriptions',
-      headers: bearer(apiKey),
-      body: JSON.stringify({ url, eventTypes }),
-    });
-    return JSON.parse(response.body) as { id: string; secret: string };
-  };
+  const subscribe = (url: string, eventTypes = ['*']) =>
+    createSubscription(service.api, apiKey, { url, eventTypes });
   const publish = async (type: string, data: Record<string, unknown>) => {
-    const response = await service.api({
-      method: 'POST',
-      path: '/events',
-      headers: bearer(apiKey),
-      body: JSON.stringify({ type, data }),
-    });
-    const { id } = JSON.parse(response.body);
+    const id = await publishEvent(service.api, apiKey, { type, data });
     await service.pollFanout();
-    return id as string;
+    return id;
   };
   const unsubscribe = (id: string) =>
     service.api({ method: 'DELETE', path: `/subscriptions/${id}`, headers: bearer(apiKey) });

@@ -1,18 +1,19 @@
 import { ProvisionedThroughputExceededException } from '@aws-sdk/client-dynamodb';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { applyHealthChange, healthChange } from '../../lambdas/delivery/health.js';
-import {
-  endpointOrigin,
-  type OperationalEventDetail,
-  type OperationalEventType,
+import type {
+  OperationalEventDetail,
+  OperationalEventType,
 } from '../../lambdas/delivery/operational-events.js';
 import { logger } from '../../lambdas/platform/logger.js';
 import { AttemptLog } from '../../lambdas/storage/attempts.js';
 import { SubscriptionStore } from '../../lambdas/storage/subscriptions.js';
 import { peekAll } from '../../local/emulators/queue-metrics.js';
 import { waitFor } from '../../local/wait.js';
+import { publishEvent } from '../support/events.js';
 import { startReceiver } from '../support/receiver.js';
 import { bearer, startTestService } from '../support/service.js';
+import { createSubscription } from '../support/subscriptions.js';
 
 type Service = Awaited<ReturnType<typeof startTestService>>;
 
@@ -42,24 +43,12 @@ describe('Function: deliver, endpoint health', () => {
     clockOffsetMs = 0;
   });
 
-  const subscribe = async (url: string, eventType: string) => {
-    const response = await service.api({
-      method: 'POST',
-      path: '/subscriptions',
-      headers: bearer(apiKey),
-      body: JSON.stringify({ url, eventTypes: [eventType] }),
-    });
-    return JSON.parse(response.body) as { id: string; secret: string; url: string };
-  };
+  const subscribe = (url: string, eventType: string) =>
+    createSubscription(service.api, apiKey, { url, eventTypes: [eventType] });
   const publish = async (type: string) => {
-    const response = await service.api({
-      method: 'POST',
-      path: '/events',
-      headers: bearer(apiKey),
-      body: JSON.stringify({ type, data: {} }),
-    });
+    const id = await publishEvent(service.api, apiKey, { type, data: {} });
     await service.pollFanout();
-    return JSON.parse(response.body).id as string;
+    return id;
   };
   const getSubscription = async (id: string) =>
     JSON.parse(
@@ -396,56 +385,5 @@ describe('Function: deliver, endpoint health', () => {
       ]);
       expect(await stored(id)).toMatchObject({ status: 'disabled', disabledReason: 'failing_too_long' });
     });
-  });
-});
-
-describe('Endpoint health rule', () => {
-  const now = new Date('2026-01-06T00:00:00.000Z');
-  const fiveDays = 5 * 86_400;
-
-  it('starts a failure run on the first failure and ends it on the first success', () => {
-    expect(healthChange({}, { result: 'failed', statusCode: 500 }, now, fiveDays)).toEqual({
-      kind: 'failing',
-    });
-    expect(healthChange({}, { result: 'failed' }, now, fiveDays)).toEqual({ kind: 'failing' });
-    expect(healthChange({}, { result: 'delivered', statusCode: 200 }, now, fiveDays)).toEqual({
-      kind: 'none',
-    });
-    expect(
-      healthChange({ failingSince: '2026-01-05T00:00:00.000Z' }, { result: 'delivered' }, now, fiveDays),
-    ).toEqual({ kind: 'recovered' });
-  });
-
-  it('disables after failing for the whole window, not before', () => {
-    const failed = { result: 'failed' as const, statusCode: 503 };
-    expect(healthChange({ failingSince: '2026-01-01T00:00:01.000Z' }, failed, now, fiveDays)).toEqual({
-      kind: 'none',
-    });
-    expect(healthChange({ failingSince: '2026-01-01T00:00:00.000Z' }, failed, now, fiveDays)).toEqual({
-      kind: 'disable',
-      reason: 'failing_too_long',
-    });
-  });
-
-  it('disables at once on 410 Gone, failing or not', () => {
-    const gone = { result: 'failed' as const, statusCode: 410 };
-    const disable = { kind: 'disable', reason: 'endpoint_gone' };
-    expect(healthChange({}, gone, now, fiveDays)).toEqual(disable);
-    expect(healthChange({ failingSince: '2026-01-05T00:00:00.000Z' }, gone, now, fiveDays)).toEqual(disable);
-  });
-});
-
-describe('Operational event endpoint', () => {
-  it("is the URL's origin only: no path, query, fragment or credentials, and no default port", () => {
-    expect(endpointOrigin('https://hooks.slack.com/services/T000/B000/XXXXXXXX')).toBe(
-      'https://hooks.slack.com',
-    );
-    expect(endpointOrigin('https://user:pass@example.com:8443/hook?token=abc#frag')).toBe(
-      'https://example.com:8443',
-    );
-    expect(endpointOrigin('https://example.com:443/hook')).toBe('https://example.com');
-    expect(endpointOrigin('http://127.0.0.1:4000/webhooks')).toBe('http://127.0.0.1:4000');
-    expect(endpointOrigin('HTTPS://Example.COM/Path')).toBe('https://example.com');
-    expect(endpointOrigin('not a url with a s3cr3t')).toBe('');
   });
 });

@@ -6,7 +6,9 @@ import { OPERATIONS_SOURCE } from '../../lambdas/delivery/operational-events.js'
 import { AttemptLog } from '../../lambdas/storage/attempts.js';
 import { peekAll } from '../../local/emulators/queue-metrics.js';
 import { waitFor } from '../../local/wait.js';
+import { publishEvent } from '../support/events.js';
 import { bearer, startTestService } from '../support/service.js';
+import { createSubscription } from '../support/subscriptions.js';
 
 type Service = Awaited<ReturnType<typeof startTestService>>;
 type Reply = (request: IncomingMessage, response: ServerResponse) => void;
@@ -101,25 +103,14 @@ describe('Function: deliver, response handling', () => {
   });
 
   const subscribe = async (url = endpoint.url) => {
-    const response = await service.api({
-      method: 'POST',
-      path: '/subscriptions',
-      headers: bearer(apiKey),
-      body: JSON.stringify({ url, eventTypes: ['*'] }),
-    });
-    const subscription = JSON.parse(response.body) as { id: string; secret: string; url: string };
+    const subscription = await createSubscription(service.api, apiKey, { url });
     created.push(subscription.id);
     return subscription;
   };
   const publish = async () => {
-    const response = await service.api({
-      method: 'POST',
-      path: '/events',
-      headers: bearer(apiKey),
-      body: JSON.stringify({ type: 'order.created', data: { n: 1 } }),
-    });
+    const id = await publishEvent(service.api, apiKey, { type: 'order.created', data: { n: 1 } });
     await service.pollFanout();
-    return JSON.parse(response.body).id as string;
+    return id;
   };
   const getSubscription = async (id: string) =>
     JSON.parse(

@@ -2,8 +2,10 @@ import { Webhook, WebhookVerificationError } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateSigningSecret } from '../../lambdas/storage/subscription-secrets.js';
 import { SubscriptionStore } from '../../lambdas/storage/subscriptions.js';
+import { publishEvent } from '../support/events.js';
 import { startReceiver } from '../support/receiver.js';
-import { bearer, startTestService } from '../support/service.js';
+import { startTestService } from '../support/service.js';
+import { createSubscription } from '../support/subscriptions.js';
 
 type Service = Awaited<ReturnType<typeof startTestService>>;
 
@@ -22,13 +24,9 @@ describe('Function: deliver, secret rotation', () => {
     service = await startTestService({ now: () => new Date(Date.now() + clockOffsetMs) });
     ({ apiKey, tenantId } = await service.createTenant('rotation'));
     receiver = await startReceiver();
-    const created = await service.api({
-      method: 'POST',
-      path: '/subscriptions',
-      headers: bearer(apiKey),
-      body: JSON.stringify({ url: receiver.url, eventTypes: ['*'] }),
-    });
-    ({ id: subscriptionId, secret: oldSecret } = JSON.parse(created.body));
+    ({ id: subscriptionId, secret: oldSecret } = await createSubscription(service.api, apiKey, {
+      url: receiver.url,
+    }));
     // Rotated through the store: the API route on top of it is tested with the API.
     const store = new SubscriptionStore(service.clients.db, service.resources.tables.subscriptions);
     newSecret = (await store.rotateSecret(tenantId, subscriptionId)).secret;
@@ -39,12 +37,7 @@ describe('Function: deliver, secret rotation', () => {
   });
 
   const deliverOne = async () => {
-    await service.api({
-      method: 'POST',
-      path: '/events',
-      headers: bearer(apiKey),
-      body: JSON.stringify({ type: 'key.rotated', data: {} }),
-    });
+    await publishEvent(service.api, apiKey, { type: 'key.rotated', data: {} });
     await service.pollFanout();
     expect(await service.pollDelivery()).toMatchObject({ received: 1, succeeded: 1 });
     const delivery = receiver.received.at(-1);

@@ -8,7 +8,9 @@ import {
 } from '../../lambdas/contract/retry-schedule.js';
 import { AttemptLog } from '../../lambdas/storage/attempts.js';
 import { queueDepth } from '../../local/emulators/queue-metrics.js';
-import { bearer, startTestService } from '../support/service.js';
+import { publishEvent } from '../support/events.js';
+import { startTestService } from '../support/service.js';
+import { createSubscription } from '../support/subscriptions.js';
 
 type Service = Awaited<ReturnType<typeof startTestService>>;
 
@@ -58,19 +60,8 @@ describe('Function: deliver, the 12-hour visibility ceiling', () => {
 
   it('after a huge Retry-After asks for what is left of 12 hours since the receive, which SQS accepts', async () => {
     const { apiKey, tenantId } = await service.createTenant('ceiling');
-    const created = await service.api({
-      method: 'POST',
-      path: '/subscriptions',
-      headers: bearer(apiKey),
-      body: JSON.stringify({ url, eventTypes: ['*'] }),
-    });
-    const subscriptionId = JSON.parse(created.body).id as string;
-    await service.api({
-      method: 'POST',
-      path: '/events',
-      headers: bearer(apiKey),
-      body: JSON.stringify({ type: 'order.created', data: { n: 1 } }),
-    });
+    const { id: subscriptionId } = await createSubscription(service.api, apiKey, { url });
+    await publishEvent(service.api, apiKey);
     await service.pollFanout();
 
     expect(await service.pollDelivery()).toMatchObject({ received: 1, failed: 1 });

@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../../local/wait.js';
+import { publishEvent } from '../support/events.js';
 import { startReceiver } from '../support/receiver.js';
-import { bearer, startTestService } from '../support/service.js';
+import { startTestService } from '../support/service.js';
+import { subscribeReceiver } from '../support/subscriptions.js';
 
 describe('Pipeline: register, publish, fan out, deliver', () => {
   let service: Awaited<ReturnType<typeof startTestService>>;
@@ -18,23 +20,12 @@ describe('Pipeline: register, publish, fan out, deliver', () => {
 
   it('delivers a published event, signed, to a subscribed receiver', async () => {
     const tenant = await service.createTenant('acme');
-    const created = await service.api({
-      method: 'POST',
-      path: '/subscriptions',
-      headers: bearer(tenant.apiKey),
-      body: JSON.stringify({ url: receiver.url, eventTypes: ['order.*'] }),
-    });
-    expect(created.statusCode).toBe(201);
-    receiver.useSecret(JSON.parse(created.body).secret);
+    await subscribeReceiver(service.api, tenant.apiKey, receiver, { eventTypes: ['order.*'] });
 
-    const published = await service.api({
-      method: 'POST',
-      path: '/events',
-      headers: bearer(tenant.apiKey),
-      body: JSON.stringify({ type: 'order.created', data: { orderId: 42 } }),
+    const id = await publishEvent(service.api, tenant.apiKey, {
+      type: 'order.created',
+      data: { orderId: 42 },
     });
-    expect(published.statusCode).toBe(202);
-    const { id } = JSON.parse(published.body);
 
     expect(await service.pollFanout()).toMatchObject({ received: 1, succeeded: 1 });
     expect(await service.pollDelivery()).toMatchObject({ received: 1, succeeded: 1 });

@@ -1,14 +1,15 @@
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { MAX_EVENT_DATA_BYTES, toPutEventsEntry } from '../../lambdas/contract/bus-events.js';
+import { MAX_EVENT_DATA_BYTES } from '../../lambdas/contract/bus-events.js';
 import type { DeliveryMessage } from '../../lambdas/contract/delivery-message.js';
 import { EventStore } from '../../lambdas/storage/events.js';
 import { fanoutFunction } from '../../lambdas/wiring.js';
-import { toBusEvent } from '../../local/emulators/event-bus.js';
 import { peekAll } from '../../local/emulators/queue-metrics.js';
+import { busEventBody, publishEvent } from '../support/events.js';
 import { bearer, startTestService } from '../support/service.js';
 import { sqsRecord } from '../support/sqs-records.js';
+import { createSubscription } from '../support/subscriptions.js';
 
 type Service = Awaited<ReturnType<typeof startTestService>>;
 
@@ -22,25 +23,10 @@ describe('Function: fan-out', () => {
   });
   afterAll(() => service.close());
 
-  const subscribe = async (apiKey: string, eventTypes: string[]) => {
-    const response = await service.api({
-      method: 'POST',
-      path: '/subscriptions',
-      headers: bearer(apiKey),
-      body: JSON.stringify({ url: 'https://hooks.example.com/x', eventTypes }),
-    });
-    return JSON.parse(response.body).id as string;
-  };
-  const publish = async (apiKey: string, type: string, id?: string) => {
-    const response = await service.api({
-      method: 'POST',
-      path: '/events',
-      headers: bearer(apiKey),
-      body: JSON.stringify({ type, data: { n: 1 }, ...(id ? { id } : {}) }),
-    });
-    expect(response.statusCode).toBe(202);
-    return JSON.parse(response.body).id as string;
-  };
+  const subscribe = async (apiKey: string, eventTypes: string[]) =>
+    (await createSubscription(service.api, apiKey, { url: 'https://hooks.example.com/x', eventTypes })).id;
+  const publish = (apiKey: string, type: string) =>
+    publishEvent(service.api, apiKey, { type, data: { n: 1 } });
   const deliveries = async () =>
     (await peekAll(service.clients.sqs, service.resources.queues.delivery.url)).map(
       (message) => JSON.parse(message.body) as DeliveryMessage,
@@ -117,15 +103,11 @@ describe('Function: fan-out', () => {
     const tenant = await service.createTenant('crashy');
     const subscribers = [];
     for (let i = 0; i < 15; i++) subscribers.push(await subscribe(tenant.apiKey, ['*']));
-    const busEvent = JSON.stringify(
-      toBusEvent(
-        toPutEventsEntry(service.busName, tenant.tenantId, { id: 'evt_crash', type: 'a.b', data: {} }),
-        {
-          account: '000000000000',
-          region: 'us-east-1',
-        },
-      ),
-    );
+    const busEvent = busEventBody(service.busName, tenant.tenantId, {
+      id: 'evt_crash',
+      type: 'a.b',
+      data: {},
+    });
     // A real SQS client whose second SendMessageBatch call fails, as a throttled or crashed call would.
     const flakySqs = new SQSClient({
       endpoint: inject('sqsEndpoint'),
@@ -169,12 +151,7 @@ describe('Function: fan-out', () => {
     // {"blob":"…"} is 11 bytes around the string.
     const payload = (bytes: number) => ({ blob: 'x'.repeat(bytes - 11) });
     const busEvent = (id: string, data: Record<string, unknown>) =>
-      JSON.stringify(
-        toBusEvent(toPutEventsEntry(service.busName, tenant.tenantId, { id, type: 'big', data }), {
-          account: '000000000000',
-          region: 'us-east-1',
-        }),
-      );
+      busEventBody(service.busName, tenant.tenantId, { id, type: 'big', data });
 
     expect(await handler(sqsEvent(busEvent('evt_largest', payload(MAX_EVENT_DATA_BYTES))))).toEqual({
       batchItemFailures: [],
@@ -198,15 +175,7 @@ describe('Function: fan-out', () => {
     const handler = fanoutFunction(service.config, service.clients);
     const tenant = await service.createTenant('mixed');
     await subscribe(tenant.apiKey, ['*']);
-    const good = JSON.stringify(
-      toBusEvent(
-        toPutEventsEntry(service.busName, tenant.tenantId, { id: 'evt_good', type: 'a', data: {} }),
-        {
-          account: '000000000000',
-          region: 'us-east-1',
-        },
-      ),
-    );
+    const good = busEventBody(service.busName, tenant.tenantId, { id: 'evt_good', type: 'a', data: {} });
     const mixed = sqsEvent('not json');
     const goodRecord = { ...mixed.Records[0], messageId: 'm-2', body: good } as SQSEvent['Records'][number];
     expect(await handler({ Records: [...mixed.Records, goodRecord] })).toEqual({ batchItemFailures: [] });

@@ -7,7 +7,8 @@ import { fanoutFunction } from '../../lambdas/wiring.js';
 import { pollOnce } from '../../local/emulators/event-source.js';
 import { peekAll } from '../../local/emulators/queue-metrics.js';
 import { seedSubscriptions } from '../../local/seed.js';
-import { bearer, startTestService } from '../support/service.js';
+import { publishEvent } from '../support/events.js';
+import { startTestService } from '../support/service.js';
 
 type Service = Awaited<ReturnType<typeof startTestService>>;
 
@@ -95,13 +96,10 @@ describe('Function: fan-out of one event to 10,000 subscriptions', () => {
     await seed(service, otherTenant.tenantId, { '*': 20 });
     expect(subscribers).toHaveLength(10_000);
 
-    const published = await service.api({
-      method: 'POST',
-      path: '/events',
-      headers: bearer(tenant.apiKey),
-      body: JSON.stringify({ type: 'order.created', data: { orderId: 1 } }),
+    const eventId = await publishEvent(service.api, tenant.apiKey, {
+      type: 'order.created',
+      data: { orderId: 1 },
     });
-    const eventId = JSON.parse(published.body).id as string;
 
     const fanoutQueue = service.resources.queues.fanout;
     const deliveryQueueUrl = service.resources.queues.delivery.url;

@@ -7,7 +7,7 @@ import {
   SQSClient,
 } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
-import { MAX_EVENT_DATA_BYTES, toPutEventsEntry } from '../../lambdas/contract/bus-events.js';
+import { MAX_EVENT_DATA_BYTES } from '../../lambdas/contract/bus-events.js';
 import { SQS_MAX_MESSAGE_BYTES } from '../../lambdas/contract/sqs-size.js';
 import { DEAD_LETTER_ERROR_ATTRIBUTE, DEAD_LETTER_REASON_ATTRIBUTE } from '../../lambdas/fanout/handler.js';
 import { documentClient } from '../../lambdas/platform/aws-clients.js';
@@ -16,10 +16,10 @@ import { logger } from '../../lambdas/platform/logger.js';
 import { EventStore } from '../../lambdas/storage/events.js';
 import { createTenant } from '../../lambdas/storage/tenants.js';
 import { fanoutFunction } from '../../lambdas/wiring.js';
-import { toBusEvent } from '../../local/emulators/event-bus.js';
 import { pollOnce } from '../../local/emulators/event-source.js';
 import { moveMessages } from '../../local/emulators/message-move.js';
 import { queueDepth } from '../../local/emulators/queue-metrics.js';
+import { busEventBody } from '../support/events.js';
 import { startTestService } from '../support/service.js';
 
 type Service = Awaited<ReturnType<typeof startTestService>>;
@@ -45,20 +45,12 @@ describe('Function: fan-out, poison messages', () => {
     data: Record<string, unknown> = { n: 1 },
     event: { tenantId?: string; id?: string } = {},
   ) =>
-    JSON.stringify({
-      ...toBusEvent(
-        toPutEventsEntry(service.busName, event.tenantId ?? tenantId, {
-          id: event.id ?? 'evt_poison',
-          type: 'order.created',
-          data,
-        }),
-        {
-          account: '000000000000',
-          region: 'us-east-1',
-        },
-      ),
-      ...fields,
-    });
+    busEventBody(
+      service.busName,
+      event.tenantId ?? tenantId,
+      { id: event.id ?? 'evt_poison', type: 'order.created', data },
+      fields,
+    );
   const send = (body: string) =>
     service.clients.sqs.send(new SendMessageCommand({ QueueUrl: queues().url, MessageBody: body }));
   const receiveDeadLetters = async () => {

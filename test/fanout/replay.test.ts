@@ -6,8 +6,10 @@ import { AttemptLog, type AttemptRecord, newAttemptId } from '../../lambdas/stor
 import { EventStore } from '../../lambdas/storage/events.js';
 import { fanoutFunction } from '../../lambdas/wiring.js';
 import { peekAll } from '../../local/emulators/queue-metrics.js';
+import { publishEvent, storedEvent } from '../support/events.js';
 import { bearer, startTestService } from '../support/service.js';
 import { sqsRecord } from '../support/sqs-records.js';
+import { createSubscription } from '../support/subscriptions.js';
 
 type Service = Awaited<ReturnType<typeof startTestService>>;
 type Tenant = Awaited<ReturnType<Service['createTenant']>>;
@@ -31,16 +33,9 @@ describe('Function: fan-out jobs (replay)', () => {
   });
   afterAll(() => service.close());
 
-  const subscribe = async (tenant: Tenant, eventTypes: string[]) => {
-    const response = await service.api({
-      method: 'POST',
-      path: '/subscriptions',
-      headers: bearer(tenant.apiKey),
-      body: JSON.stringify({ url: 'https://hooks.example.com/x', eventTypes }),
-    });
-    expect(response.statusCode).toBe(201);
-    return JSON.parse(response.body).id as string;
-  };
+  const subscribe = async (tenant: Tenant, eventTypes: string[]) =>
+    (await createSubscription(service.api, tenant.apiKey, { url: 'https://hooks.example.com/x', eventTypes }))
+      .id;
   const patch = async (tenant: Tenant, id: string, changes: Record<string, unknown>) => {
     const response = await service.api({
       method: 'PATCH',
@@ -50,27 +45,18 @@ describe('Function: fan-out jobs (replay)', () => {
     });
     expect(response.statusCode).toBe(200);
   };
-  const publish = async (tenant: Tenant, type: string) => {
-    const response = await service.api({
-      method: 'POST',
-      path: '/events',
-      headers: bearer(tenant.apiKey),
-      body: JSON.stringify({ type, data: { n: 1 } }),
-    });
-    expect(response.statusCode).toBe(202);
-    return JSON.parse(response.body).id as string;
-  };
+  const publish = (tenant: Tenant, type: string) =>
+    publishEvent(service.api, tenant.apiKey, { type, data: { n: 1 } });
   /** Stores an event as fan-out would, with a chosen timestamp, without fanning it out. */
   const store = async (tenant: Tenant, id: string, type: string, timestamp: Date, now = new Date()) => {
     const claimed = await events.claim(
-      {
+      storedEvent({
         tenantId: tenant.tenantId,
         id,
         busEventId: `bus-${id}`,
         type,
         timestamp: timestamp.toISOString(),
-        data: {},
-      },
+      }),
       now,
     );
     expect(claimed).toBe(true);

@@ -6,8 +6,10 @@ import { toPutEventsEntry } from '../../lambdas/contract/bus-events.js';
 import { newId } from '../../lambdas/platform/ids.js';
 import type { QueueFunctionName } from '../../local/service.js';
 import { waitFor } from '../../local/wait.js';
+import { publishEvent } from '../support/events.js';
 import { startReceiver } from '../support/receiver.js';
 import { bearer, startTestService } from '../support/service.js';
+import { createSubscription } from '../support/subscriptions.js';
 import { type Grants, grantsOf, synthesize } from './template.js';
 
 /**
@@ -93,26 +95,10 @@ describe('Stack: grants cover the calls the functions make', () => {
 
   it('finds every call the fan-out and deliver functions make in their roles', async () => {
     const { apiKey } = await service.createTenant('grants');
-    const subscribe = async (url: string) => {
-      const response = await service.api({
-        method: 'POST',
-        path: '/subscriptions',
-        headers: bearer(apiKey),
-        body: JSON.stringify({ url, eventTypes: ['grants.*'] }),
-      });
-      return JSON.parse(response.body).id as string;
-    };
-    const publish = async (data: Record<string, unknown>) =>
-      JSON.parse(
-        (
-          await service.api({
-            method: 'POST',
-            path: '/events',
-            headers: bearer(apiKey),
-            body: JSON.stringify({ type: 'grants.tested', data }),
-          })
-        ).body,
-      ).id as string;
+    const subscribe = async (url: string) =>
+      (await createSubscription(service.api, apiKey, { url, eventTypes: ['grants.*'] })).id;
+    const publish = (data: Record<string, unknown>) =>
+      publishEvent(service.api, apiKey, { type: 'grants.tested', data });
     const ok = await startReceiver();
     const gone = await startReceiver({ status: 410 });
     const flaky = await startReceiver({ status: 500 });

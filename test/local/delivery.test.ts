@@ -3,10 +3,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AttemptRecord } from '../../lambdas/storage/attempts.js';
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime.js';
 import { waitFor } from '../../local/wait.js';
+import { deliveriesOf, type LocalReceiver, localClient } from '../support/local.js';
 import { startReceiver } from '../support/receiver.js';
-import { bearer } from '../support/service.js';
 
-type Receiver = Awaited<ReturnType<typeof startReceiver>>;
 interface Subscription {
   id: string;
   secret?: string;
@@ -21,28 +20,10 @@ interface Subscription {
 describe('Local mode: delivery semantics through HTTP', () => {
   const logged: string[] = [];
   let runtime: LocalRuntime;
+  let api: ReturnType<typeof localClient>;
 
-  const call = async <T>(method: string, path: string, body?: unknown) => {
-    const response = await fetch(`${runtime.url}${path}`, {
-      method,
-      headers: bearer(runtime.tenants[0]?.apiKey ?? ''),
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    return { status: response.status, body: (await response.json()) as T };
-  };
-  const subscribe = async (receiver: Receiver, eventTypes: string[]) => {
-    const created = await call<Subscription>('POST', '/subscriptions', { url: receiver.url, eventTypes });
-    expect(created.status).toBe(201);
-    receiver.useSecret(created.body.secret ?? '');
-    return created.body;
-  };
-  const publish = async (type: string, data: Record<string, unknown>) => {
-    const published = await call<{ id: string }>('POST', '/events', { type, data });
-    expect(published.status).toBe(202);
-    return published.body.id;
-  };
   const attemptsOf = async (path: string) => {
-    const listed = await call<{ items: AttemptRecord[] }>('GET', `${path}/attempts`);
+    const listed = await api.call<{ items: AttemptRecord[] }>('GET', `${path}/attempts`);
     expect(listed.status).toBe(200);
     return listed.body.items;
   };
@@ -51,9 +32,7 @@ describe('Local mode: delivery semantics through HTTP', () => {
       queues: Record<string, { visible: number; inFlight: number }>;
       operationalEvents: { 'detail-type': string; detail: { subscriptionId: string; reason?: string } }[];
     };
-  const deliveriesOf = (receiver: Receiver, id: string) =>
-    receiver.received.filter((delivery) => delivery.headers['webhook-id'] === id);
-  const arrived = (receiver: Receiver, id: string, count = 1) =>
+  const arrived = (receiver: LocalReceiver, id: string, count = 1) =>
     waitFor(() => (deliveriesOf(receiver, id).length >= count ? deliveriesOf(receiver, id) : undefined), {
       what: `${count} deliveries of ${id}`,
     });
@@ -69,13 +48,14 @@ describe('Local mode: delivery semantics through HTTP', () => {
       alarmIntervalMs: 100,
       log: (line) => logged.push(line),
     });
+    api = localClient(runtime, runtime.tenants[0]?.apiKey ?? '');
   });
   afterAll(() => runtime.stop());
 
   it('logs every attempt, newest first, by subscription and by event', async () => {
     const receiver = await startReceiver({ status: 503 });
-    const subscription = await subscribe(receiver, ['invoice.*']);
-    const id = await publish('invoice.paid', { invoice: 1 });
+    const subscription = await api.subscribe(receiver, ['invoice.*']);
+    const id = await api.publish({ type: 'invoice.paid', data: { invoice: 1 } });
     await arrived(receiver, id);
     receiver.respondWith(200);
     await arrived(receiver, id, 2);
@@ -98,13 +78,13 @@ describe('Local mode: delivery semantics through HTTP', () => {
 
   it('disables a subscription whose endpoint answers 410 Gone after one attempt, and PATCH re-enables it', async () => {
     const receiver = await startReceiver({ status: 410 });
-    const subscription = await subscribe(receiver, ['parcel.*']);
-    const first = await publish('parcel.sent', { parcel: 1 });
+    const subscription = await api.subscribe(receiver, ['parcel.*']);
+    const first = await api.publish({ type: 'parcel.sent', data: { parcel: 1 } });
     await arrived(receiver, first);
 
     const disabled = await waitFor(
       async () => {
-        const current = await call<Subscription>('GET', `/subscriptions/${subscription.id}`);
+        const current = await api.call<Subscription>('GET', `/subscriptions/${subscription.id}`);
         return current.body.status === 'disabled' ? current.body : undefined;
       },
       { what: 'the subscription to be disabled' },
@@ -123,12 +103,12 @@ describe('Local mode: delivery semantics through HTTP', () => {
     expect(deliveriesOf(receiver, first)).toHaveLength(1);
 
     receiver.respondWith(204);
-    const enabled = await call<Subscription>('PATCH', `/subscriptions/${subscription.id}`, {
+    const enabled = await api.call<Subscription>('PATCH', `/subscriptions/${subscription.id}`, {
       status: 'active',
     });
     expect(enabled.body).toMatchObject({ status: 'active' });
     expect(enabled.body.disabledReason).toBeUndefined();
-    const second = await publish('parcel.sent', { parcel: 2 });
+    const second = await api.publish({ type: 'parcel.sent', data: { parcel: 2 } });
     const [delivery] = await arrived(receiver, second);
     expect(delivery?.verificationError).toBeUndefined();
     await receiver.close();
@@ -136,13 +116,13 @@ describe('Local mode: delivery semantics through HTTP', () => {
 
   it('signs with the old and the new secret after a rotation', async () => {
     const receiver = await startReceiver();
-    const subscription = await subscribe(receiver, ['key.*']);
-    const rotated = await call<Subscription>('POST', `/subscriptions/${subscription.id}/secret/rotate`);
+    const subscription = await api.subscribe(receiver, ['key.*']);
+    const rotated = await api.call<Subscription>('POST', `/subscriptions/${subscription.id}/secret/rotate`);
     expect(rotated.status).toBe(200);
     expect(rotated.body.secret).toMatch(/^whsec_/);
     expect(rotated.body.secret).not.toBe(subscription.secret);
 
-    const id = await publish('key.rotated', { n: 1 });
+    const id = await api.publish({ type: 'key.rotated', data: { n: 1 } });
     const [delivery] = await arrived(receiver, id);
     const headers = delivery?.headers as Record<string, string>;
     expect(headers['webhook-signature']?.split(' ')).toHaveLength(2);
@@ -156,23 +136,26 @@ describe('Local mode: delivery semantics through HTTP', () => {
 
   it('replays a stored event, and every event since a time that did not succeed for a subscription', async () => {
     const receiver = await startReceiver();
-    const subscription = await subscribe(receiver, ['stock.*']);
+    const subscription = await api.subscribe(receiver, ['stock.*']);
     const since = new Date().toISOString();
-    const delivered = await publish('stock.low', { sku: 'a' });
+    const delivered = await api.publish({ type: 'stock.low', data: { sku: 'a' } });
     await arrived(receiver, delivered);
 
     // Replaying one event delivers it again, with the same webhook-id for receivers to deduplicate.
-    const replay = await call('POST', `/events/${delivered}/replay`, { subscriptionId: subscription.id });
+    const replay = await api.call('POST', `/events/${delivered}/replay`, { subscriptionId: subscription.id });
     expect(replay.status).toBe(202);
     await arrived(receiver, delivered, 2);
 
     // Two events fail every attempt and end in the DLQ ...
     receiver.respondWith(500);
-    const failed = [await publish('stock.out', { sku: 'b' }), await publish('stock.out', { sku: 'c' })];
+    const failed = [
+      await api.publish({ type: 'stock.out', data: { sku: 'b' } }),
+      await api.publish({ type: 'stock.out', data: { sku: 'c' } }),
+    ];
     await deadLettered(2);
     // ... and once the receiver is back, replay since T re-sends exactly those two.
     receiver.respondWith(204);
-    const recovery = await call('POST', `/subscriptions/${subscription.id}/replay`, { since });
+    const recovery = await api.call('POST', `/subscriptions/${subscription.id}/replay`, { since });
     expect(recovery.status).toBe(202);
     for (const id of failed) {
       const deliveries = await arrived(receiver, id, 3);

@@ -9,8 +9,11 @@ import { peekAll, queueDepth } from '../../local/emulators/queue-metrics.js';
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime.js';
 import { waitFor } from '../../local/wait.js';
 import { messageByMessageMove, redriveCommand } from '../../scripts/dead-letters.js';
+import { publishEvent } from '../support/events.js';
+import { localClient } from '../support/local.js';
 import { startReceiver } from '../support/receiver.js';
-import { bearer, startTestService } from '../support/service.js';
+import { startTestService } from '../support/service.js';
+import { subscribeReceiver } from '../support/subscriptions.js';
 
 type Service = Awaited<ReturnType<typeof startTestService>>;
 type Receiver = Awaited<ReturnType<typeof startReceiver>>;
@@ -20,22 +23,8 @@ const run = promisify(execFile);
 /** Subscribes the receiver and publishes one event through the API; returns the event id. */
 async function subscribeAndPublish(service: Service, receiver: Receiver): Promise<string> {
   const tenant = await service.createTenant('acme');
-  const created = await service.api({
-    method: 'POST',
-    path: '/subscriptions',
-    headers: bearer(tenant.apiKey),
-    body: JSON.stringify({ url: receiver.url, eventTypes: ['order.*'] }),
-  });
-  expect(created.statusCode).toBe(201);
-  receiver.useSecret(JSON.parse(created.body).secret);
-  const published = await service.api({
-    method: 'POST',
-    path: '/events',
-    headers: bearer(tenant.apiKey),
-    body: JSON.stringify({ type: 'order.created', data: { orderId: 7 } }),
-  });
-  expect(published.statusCode).toBe(202);
-  return JSON.parse(published.body).id;
+  await subscribeReceiver(service.api, tenant.apiKey, receiver, { eventTypes: ['order.*'] });
+  return publishEvent(service.api, tenant.apiKey, { type: 'order.created', data: { orderId: 7 } });
 }
 
 describe('Redrive: a dead-lettered delivery goes back to the delivery queue', () => {
@@ -187,19 +176,9 @@ describe('Redrive: POST /_local/redrive in local mode', () => {
   });
 
   it('moves the delivery DLQ back, answering {moved}, and the pollers deliver it to the recovered receiver', async () => {
-    const headers = bearer(runtime.tenants[0]?.apiKey ?? '');
-    const created = await fetch(`${runtime.url}/subscriptions`, {
-      method: 'POST',
-      headers,
-      body: JSON.stringify({ url: receiver.url, eventTypes: ['order.*'] }),
-    });
-    receiver.useSecret(((await created.json()) as { secret: string }).secret);
-    const published = await fetch(`${runtime.url}/events`, {
-      method: 'POST',
-      headers,
-      body: JSON.stringify({ type: 'order.created', data: { orderId: 9 } }),
-    });
-    const { id } = (await published.json()) as { id: string };
+    const api = localClient(runtime, runtime.tenants[0]?.apiKey ?? '');
+    await api.subscribe(receiver, ['order.*']);
+    const id = await api.publish({ type: 'order.created', data: { orderId: 9 } });
     await waitFor(async () => ((await dlqDepth()) === 1 ? true : undefined), { what: 'the dead letter' });
 
     receiver.respondWith(204);

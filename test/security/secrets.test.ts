@@ -2,8 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { logger } from '../../lambdas/platform/logger.js';
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime.js';
 import { waitFor } from '../../local/wait.js';
+import { localClient } from '../support/local.js';
 import { startReceiver } from '../support/receiver.js';
-import { bearer } from '../support/service.js';
 
 /**
  * Secrets never reach a log: every line written during a full create → publish → deliver → fail → rotate →
@@ -40,23 +40,15 @@ describe('Security: secrets in logs', () => {
 
   it('writes no API key and no signing secret to any log line', async () => {
     const apiKey = runtime.tenants[0]?.apiKey ?? '';
-    const call = async <T>(method: string, path: string, body?: unknown) => {
-      const response = await fetch(`${runtime.url}${path}`, {
-        method,
-        headers: bearer(apiKey),
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      });
-      return (await response.json()) as T;
-    };
+    const api = localClient(runtime, apiKey);
     const receiver = await startReceiver({ status: 500 });
-    const created = await call<{ id: string; secret: string }>('POST', '/subscriptions', {
+    const { body: created } = await api.call<{ id: string; secret: string }>('POST', '/subscriptions', {
       url: receiver.url,
       eventTypes: ['*'],
       description: 'secret-test',
     });
     receiver.useSecret(created.secret);
-    const publish = async (n: number) =>
-      (await call<{ id: string }>('POST', '/events', { type: 'a.b', data: { n } })).id;
+    const publish = (n: number) => api.publish({ type: 'a.b', data: { n } });
     const received = (id: string, count: number) =>
       waitFor(
         () =>
@@ -69,10 +61,13 @@ describe('Security: secrets in logs', () => {
     const failing = await publish(1);
     await received(failing, 2);
     receiver.respondWith(204);
-    const rotated = await call<{ secret: string }>('POST', `/subscriptions/${created.id}/secret/rotate`);
+    const { body: rotated } = await api.call<{ secret: string }>(
+      'POST',
+      `/subscriptions/${created.id}/secret/rotate`,
+    );
     const delivered = await publish(2);
     await received(delivered, 1);
-    await call('POST', `/events/${failing}/replay`, { subscriptionId: created.id });
+    await api.call('POST', `/events/${failing}/replay`, { subscriptionId: created.id });
     await received(failing, 3);
     // An unauthenticated and a wrong-key request are logged too, if at all, without the key.
     await fetch(`${runtime.url}/subscriptions`, { headers: { authorization: `Bearer ${apiKey}x` } });

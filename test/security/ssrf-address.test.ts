@@ -10,7 +10,7 @@ import {
   isGlobalAddress,
   resolveHost,
 } from '../../lambdas/security/address-guard.js';
-import { fakeResolver, PUBLIC_ADDRESS } from '../support/resolver.js';
+import { fakeResolver, PUBLIC_ADDRESS, TEST_HOSTS } from '../support/resolver.js';
 
 describe('SSRF guard: address classification', () => {
   it.each([
@@ -143,17 +143,7 @@ describe('SSRF guard: host names', () => {
     },
   );
 
-  const table = {
-    'public.test.dev': [PUBLIC_ADDRESS, '2606:4700:4700::1111'],
-    'loopback.test.dev': ['127.0.0.1'],
-    'metadata.test.dev': ['169.254.169.254'],
-    'mixed.test.dev': [PUBLIC_ADDRESS, '10.0.0.7'],
-    'mixed6.test.dev': ['2606:4700:4700::1111', 'fd00:ec2::254'],
-    'mapped.test.dev': ['::ffff:127.0.0.1'],
-    'nat64.test.dev': ['64:ff9b::a00:1'],
-    'empty.test.dev': [],
-  };
-  const resolve = fakeResolver(table);
+  const resolve = fakeResolver(TEST_HOSTS);
 
   it('passes a name whose every address is global, and returns them', async () => {
     expect(await checkWebhookHost('public.test.dev', resolve)).toEqual({

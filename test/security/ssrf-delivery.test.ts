@@ -14,9 +14,11 @@ import { AttemptLog } from '../../lambdas/storage/attempts.js';
 import { deliverFunction } from '../../lambdas/wiring.js';
 import { pollOnce } from '../../local/emulators/event-source.js';
 import { waitFor } from '../../local/wait.js';
+import { publishEvent } from '../support/events.js';
 import { startReceiver } from '../support/receiver.js';
 import { PUBLIC_ADDRESS } from '../support/resolver.js';
-import { bearer, startTestService } from '../support/service.js';
+import { startTestService } from '../support/service.js';
+import { createSubscription } from '../support/subscriptions.js';
 
 type Service = Awaited<ReturnType<typeof startTestService>>;
 
@@ -78,25 +80,16 @@ describe('SSRF guard at delivery (AWS mode: allowPrivateUrls false)', () => {
   /** Registers `name` while it resolves to a public address, then lets it answer `atDelivery`. */
   const subscribeThenRebind = async (name: string, eventType: string, atDelivery: string[] | undefined) => {
     dns.answers.set(name, [PUBLIC_ADDRESS]);
-    const created = await service.api({
-      method: 'POST',
-      path: '/subscriptions',
-      headers: bearer(apiKey),
-      body: JSON.stringify({ url: `https://${name}:${trap.port}/hook`, eventTypes: [eventType] }),
+    const { id } = await createSubscription(service.api, apiKey, {
+      url: `https://${name}:${trap.port}/hook`,
+      eventTypes: [eventType],
     });
-    expect(created.statusCode).toBe(201);
     if (atDelivery) dns.answers.set(name, atDelivery);
     else dns.answers.delete(name);
-    return JSON.parse(created.body).id as string;
+    return id;
   };
   const publishAndDeliver = async (type: string) => {
-    const published = await service.api({
-      method: 'POST',
-      path: '/events',
-      headers: bearer(apiKey),
-      body: JSON.stringify({ type, data: { n: 1 } }),
-    });
-    expect(published.statusCode).toBe(202);
+    await publishEvent(service.api, apiKey, { type, data: { n: 1 } });
     await service.pollFanout();
     return service.pollDelivery();
   };
@@ -168,22 +161,10 @@ describe('SSRF guard on subscriptions stored while private URLs were allowed', (
       `http://localhost:${port}/webhooks`,
       `http://[::ffff:7f00:1]:${port}/x`,
     ]) {
-      const created = await service.api({
-        method: 'POST',
-        path: '/subscriptions',
-        headers: bearer(apiKey),
-        body: JSON.stringify({ url, eventTypes: ['*'] }),
-      });
-      expect(created.statusCode).toBe(201);
-      subscriptions.push(JSON.parse(created.body));
+      subscriptions.push(await createSubscription(service.api, apiKey, { url }));
     }
     const publish = async () => {
-      await service.api({
-        method: 'POST',
-        path: '/events',
-        headers: bearer(apiKey),
-        body: JSON.stringify({ type: 'order.created', data: {} }),
-      });
+      await publishEvent(service.api, apiKey, { type: 'order.created', data: {} });
       await service.pollFanout();
     };
 

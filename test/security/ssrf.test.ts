@@ -2,9 +2,16 @@ import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { authorizerFunction, ingestFunction, registerFunction } from '../../lambdas/wiring.js';
 import { invokeApi } from '../../local/emulators/api-gateway.js';
+import { publishEvent } from '../support/events.js';
 import { startReceiver } from '../support/receiver.js';
-import { fakeResolver, PUBLIC_ADDRESS } from '../support/resolver.js';
+import { fakeResolver, TEST_HOSTS } from '../support/resolver.js';
 import { bearer, startTestService } from '../support/service.js';
+import {
+  createSubscription,
+  postSubscription,
+  subscribeReceiver,
+  subscriptionInput,
+} from '../support/subscriptions.js';
 
 type Service = Awaited<ReturnType<typeof startTestService>>;
 
@@ -74,15 +81,7 @@ describe('SSRF guard at registration (AWS mode: allowPrivateUrls false)', () => 
   beforeAll(async () => {
     service = await startTestService({
       allowPrivateUrls: false,
-      resolveHost: fakeResolver({
-        'public.test.dev': [PUBLIC_ADDRESS, '2606:4700:4700::1111'],
-        'loopback.test.dev': ['127.0.0.1'],
-        'metadata.test.dev': ['169.254.169.254'],
-        'mixed.test.dev': [PUBLIC_ADDRESS, '10.0.0.7'],
-        'mixed6.test.dev': ['2606:4700:4700::1111', 'fd00:ec2::254'],
-        'mapped.test.dev': ['::ffff:127.0.0.1'],
-        '127.0.0.1.nip.io': ['127.0.0.1'],
-      }),
+      resolveHost: fakeResolver(TEST_HOSTS),
     });
     apiKey = (await service.createTenant('ssrf')).apiKey;
   });
@@ -109,12 +108,7 @@ describe('SSRF guard at registration (AWS mode: allowPrivateUrls false)', () => 
   });
 
   it.each(REFUSED_URLS)('refuses a change of url to %s and keeps the old one', async (url, message) => {
-    const created = await call('POST', '/subscriptions', {
-      url: 'https://public.test.dev/hook',
-      eventTypes: ['*'],
-    });
-    expect(created.statusCode).toBe(201);
-    const { id } = JSON.parse(created.body);
+    const { id } = await createSubscription(service.api, apiKey, { url: 'https://public.test.dev/hook' });
 
     const response = await call('PATCH', `/subscriptions/${id}`, { url, description: 'changed' });
     expect(response.statusCode).toBe(422);
@@ -130,12 +124,10 @@ describe('SSRF guard at registration (AWS mode: allowPrivateUrls false)', () => 
   });
 
   it('accepts a host name whose every address is global, on create and on change', async () => {
-    const created = await call('POST', '/subscriptions', {
+    const { id, url } = await createSubscription(service.api, apiKey, {
       url: 'https://public.test.dev:8443/webhooks?tenant=1',
       eventTypes: ['order.*'],
     });
-    expect(created.statusCode).toBe(201);
-    const { id, url } = JSON.parse(created.body);
     expect(url).toBe('https://public.test.dev:8443/webhooks?tenant=1');
     expect(await storedUrls()).toContain(url);
 
@@ -145,11 +137,7 @@ describe('SSRF guard at registration (AWS mode: allowPrivateUrls false)', () => 
   });
 
   it('does not look the host up again on a change that leaves the url alone', async () => {
-    const created = await call('POST', '/subscriptions', {
-      url: 'https://public.test.dev/kept',
-      eventTypes: ['*'],
-    });
-    const { id } = JSON.parse(created.body);
+    const { id } = await createSubscription(service.api, apiKey, { url: 'https://public.test.dev/kept' });
     const changed = await call('PATCH', `/subscriptions/${id}`, { description: 'still here' });
     expect(changed.statusCode).toBe(200);
     expect(JSON.parse(changed.body)).toMatchObject({ url: 'https://public.test.dev/kept' });
@@ -168,50 +156,32 @@ describe('Private URLs allowed (local mode default)', () => {
 
   it('accepts an http loopback receiver and delivers signed webhooks to it', async () => {
     const receiver = await startReceiver();
-    const created = await service.api({
-      method: 'POST',
-      path: '/subscriptions',
-      headers: bearer(apiKey),
-      body: JSON.stringify({ url: receiver.url, eventTypes: ['*'] }),
-    });
-    expect(created.statusCode).toBe(201);
-    receiver.useSecret(JSON.parse(created.body).secret);
+    await subscribeReceiver(service.api, apiKey, receiver);
 
-    const published = await service.api({
-      method: 'POST',
-      path: '/events',
-      headers: bearer(apiKey),
-      body: JSON.stringify({ type: 'order.created', data: { n: 1 } }),
-    });
+    const id = await publishEvent(service.api, apiKey);
     await service.pollFanout();
     expect(await service.pollDelivery()).toMatchObject({ received: 1, succeeded: 1 });
 
     expect(receiver.received).toHaveLength(1);
     expect(receiver.received[0]?.verificationError).toBeUndefined();
-    expect(receiver.received[0]?.headers['webhook-id']).toBe(JSON.parse(published.body).id);
+    expect(receiver.received[0]?.headers['webhook-id']).toBe(id);
     await receiver.close();
   });
 
   it.each(['http://localhost:9/hook', 'https://[::1]:9/hook', 'http://10.0.0.1/hook'])(
     'accepts %s',
     async (url) => {
-      const created = await service.api({
-        method: 'POST',
-        path: '/subscriptions',
-        headers: bearer(apiKey),
-        body: JSON.stringify({ url, eventTypes: ['*'] }),
-      });
+      const created = await postSubscription(service.api, apiKey, subscriptionInput({ url }));
       expect(created.statusCode).toBe(201);
     },
   );
 
   it('still refuses credentials in the url', async () => {
-    const response = await service.api({
-      method: 'POST',
-      path: '/subscriptions',
-      headers: bearer(apiKey),
-      body: JSON.stringify({ url: 'http://good@127.0.0.1/hook', eventTypes: ['*'] }),
-    });
+    const response = await postSubscription(
+      service.api,
+      apiKey,
+      subscriptionInput({ url: 'http://good@127.0.0.1/hook' }),
+    );
     expect(response.statusCode).toBe(422);
     expect(JSON.parse(response.body).error.message).toMatch(/^url: must not contain credentials/);
   });
@@ -230,12 +200,11 @@ describe('SSRF guard: no way to switch it off in a Lambda function', () => {
         register: registerFunction(service.config, service.clients),
         ingest: ingestFunction(service.config, service.clients),
       };
-      const response = await invokeApi(functions, {
-        method: 'POST',
-        path: '/subscriptions',
-        headers: bearer(apiKey),
-        body: JSON.stringify({ url: 'http://127.0.0.1:4000/hook', eventTypes: ['*'] }),
-      });
+      const response = await postSubscription(
+        (request) => invokeApi(functions, request),
+        apiKey,
+        subscriptionInput({ url: 'http://127.0.0.1:4000/hook' }),
+      );
       expect(response.statusCode).toBe(422);
       expect(JSON.parse(response.body).error.message).toMatch(/^url: must use https/);
     } finally {

@@ -14,6 +14,7 @@ import {
 } from '../../lambdas/storage/tenants.js';
 import { TENANT_KEYS_USAGE, tenantKeysCommand } from '../../scripts/tenant-key-commands.js';
 import { bearer, startTestService } from '../support/service.js';
+import { createSubscription } from '../support/subscriptions.js';
 
 type Service = Awaited<ReturnType<typeof startTestService>>;
 
@@ -75,14 +76,9 @@ describe('Security: API keys (create, list, add, revoke, rotate)', () => {
     const second = await createApiKey(service.clients.db, table, tenant.tenantId);
     expect(second.apiKey).toMatch(/^fk_[A-Za-z0-9_-]{43}$/);
     expect(second.apiKey).not.toBe(tenant.apiKey);
-    const created = await service.api({
-      method: 'POST',
-      path: '/subscriptions',
-      headers: bearer(second.apiKey),
-      body: JSON.stringify({ url: 'https://hooks.example.com/k', eventTypes: ['*'] }),
+    const { id } = await createSubscription(service.api, second.apiKey, {
+      url: 'https://hooks.example.com/k',
     });
-    expect(created.statusCode).toBe(201);
-    const { id } = JSON.parse(created.body);
     const seenWithFirst = await service.api({
       method: 'GET',
       path: `/subscriptions/${id}`,

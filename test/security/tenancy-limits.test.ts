@@ -12,8 +12,10 @@ import { logger } from '../../lambdas/platform/logger.js';
 import { SubscriptionStore } from '../../lambdas/storage/subscriptions.js';
 import { authorizerFunction, ingestFunction, registerFunction } from '../../lambdas/wiring.js';
 import { type ApiRequest, invokeApi } from '../../local/emulators/api-gateway.js';
+import { postEvent, publishedEvent } from '../support/events.js';
 import { fakeResolver } from '../support/resolver.js';
 import { bearer, startTestService } from '../support/service.js';
+import { postSubscription, subscriptionInput } from '../support/subscriptions.js';
 
 type Service = Awaited<ReturnType<typeof startTestService>>;
 type Tenant = Awaited<ReturnType<Service['createTenant']>>;
@@ -57,20 +59,9 @@ describe('Security: per-tenant API throttling', () => {
   });
   afterAll(() => service.close());
 
-  const createSubscription = (tenant: Tenant, url = 'https://hooks.example.com/limited') =>
-    api({
-      method: 'POST',
-      path: '/subscriptions',
-      headers: bearer(tenant.apiKey),
-      body: JSON.stringify({ url, eventTypes: ['*'] }),
-    });
-  const publish = (tenant: Tenant) =>
-    api({
-      method: 'POST',
-      path: '/events',
-      headers: bearer(tenant.apiKey),
-      body: JSON.stringify({ type: 'order.created', data: {} }),
-    });
+  const subscribe = (tenant: Tenant, url = 'https://hooks.example.com/limited') =>
+    postSubscription(api, tenant.apiKey, subscriptionInput({ url }));
+  const publish = (tenant: Tenant) => postEvent(api, tenant.apiKey, publishedEvent({ data: {} }));
   const list = (tenant: Tenant) =>
     api({ method: 'GET', path: '/subscriptions', headers: bearer(tenant.apiKey) });
   const storedSubscriptions = (tenant: Tenant) => tenantItems(service, tenant);
@@ -95,7 +86,7 @@ describe('Security: per-tenant API throttling', () => {
   it('answers the 4th request in a second with 429 and Retry-After, across both functions, storing nothing', async () => {
     now = Date.UTC(2031, 0, 1, 0, 0, 0, 200);
     const tenant = await service.createTenant('busy');
-    expect((await createSubscription(tenant)).statusCode).toBe(201);
+    expect((await subscribe(tenant)).statusCode).toBe(201);
     expect((await publish(tenant)).statusCode).toBe(202);
     expect((await list(tenant)).statusCode).toBe(200);
     const storedBefore = await storedSubscriptions(tenant);
@@ -103,7 +94,7 @@ describe('Security: per-tenant API throttling', () => {
 
     // Late in the same second: still the same window.
     now += 799;
-    expectRateLimited(await createSubscription(tenant, 'https://hooks.example.com/throttled'));
+    expectRateLimited(await subscribe(tenant, 'https://hooks.example.com/throttled'));
     expectRateLimited(await publish(tenant));
     expectRateLimited(await list(tenant));
     expect(await storedSubscriptions(tenant)).toEqual(storedBefore);
@@ -111,7 +102,7 @@ describe('Security: per-tenant API throttling', () => {
 
     // The next second is a new window.
     now += 1;
-    expect((await createSubscription(tenant, 'https://hooks.example.com/next-second')).statusCode).toBe(201);
+    expect((await subscribe(tenant, 'https://hooks.example.com/next-second')).statusCode).toBe(201);
     expect(
       (await storedSubscriptions(tenant)).filter((item) => String(item.sk).startsWith('sub#')),
     ).toHaveLength(2);
@@ -181,15 +172,11 @@ describe('Security: subscriptions per tenant cap', () => {
   afterAll(() => service.close());
 
   const create = (tenant: Tenant, n: number | string) =>
-    service.api({
-      method: 'POST',
-      path: '/subscriptions',
-      headers: bearer(tenant.apiKey),
-      body: JSON.stringify({
-        url: `https://hooks.example.com/${n}`,
-        eventTypes: ['order.*', 'user.created'],
-      }),
-    });
+    postSubscription(
+      service.api,
+      tenant.apiKey,
+      subscriptionInput({ url: `https://hooks.example.com/${n}`, eventTypes: ['order.*', 'user.created'] }),
+    );
   const remove = (tenant: Tenant, id: string) =>
     service.api({ method: 'DELETE', path: `/subscriptions/${id}`, headers: bearer(tenant.apiKey) });
   const subscriptionIds = async (tenant: Tenant) =>

@@ -3,8 +3,10 @@ import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { API_ROUTES, routeKeyOf } from '../../lambdas/contract/api-routes.js';
 import { waitFor } from '../../local/wait.js';
+import { publishEvent } from '../support/events.js';
 import { startReceiver } from '../support/receiver.js';
 import { bearer, startTestService } from '../support/service.js';
+import { createSubscription } from '../support/subscriptions.js';
 
 type Service = Awaited<ReturnType<typeof startTestService>>;
 type Tenant = Awaited<ReturnType<Service['createTenant']>>;
@@ -49,15 +51,10 @@ describe('Security: tenant isolation on every API route', () => {
     expect(response.statusCode, what).toBe(404);
     expect(json(response), what).toEqual({ error: { code: 'not_found', message: expect.any(String) } });
   };
-  const subscribe = async (tenant: Tenant, receiver: Receiver) => {
-    const response = await call(tenant, 'POST', '/subscriptions', { url: receiver.url, eventTypes: ['*'] });
-    expect(response.statusCode).toBe(201);
-    return json(response).id as string;
-  };
-  const publish = async (tenant: Tenant, id: string, data: unknown) => {
-    const response = await call(tenant, 'POST', '/events', { id, type: 'order.created', data });
-    expect(response.statusCode).toBe(202);
-  };
+  const subscribe = async (tenant: Tenant, receiver: Receiver) =>
+    (await createSubscription(service.api, tenant.apiKey, { url: receiver.url })).id;
+  const publish = (tenant: Tenant, id: string, data: Record<string, unknown>) =>
+    publishEvent(service.api, tenant.apiKey, { id, type: 'order.created', data });
   /** Runs fan-out and delivery until both queues are empty, as the event source mappings would. */
   const drain = () =>
     waitFor(

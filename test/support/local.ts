@@ -29,7 +29,7 @@ export function localClient(runtime: LocalRuntime, apiKey: string) {
       const created = await call('POST', '/subscriptions', { url: receiver.url, eventTypes });
       expect(created.status).toBe(201);
       receiver.useSecret(created.body.secret ?? '');
-      return created.body.id;
+      return created.body;
     },
     async publish(event: { type: string; data: Record<string, unknown>; id?: string }) {
       const published = await call('POST', '/events', event);
