@@ -5,6 +5,7 @@ import { createApiHandler } from './api/handler.js';
 import { TenantRateLimiter } from './api/rate-limit.js';
 import { eventRoutes } from './api/routes/publish.js';
 import { subscriptionRoutes } from './api/routes/subscriptions.js';
+import type { CircuitPolicy } from './contract/circuit-policy.js';
 import type { Config, FUNCTION_SETTINGS, FunctionName } from './contract/settings.js';
 import { createDeliverHandler } from './delivery/handler.js';
 import { operationalEvents } from './delivery/operational-events.js';
@@ -121,6 +122,7 @@ export function deliverFunction(
     now?: () => Date;
     throttledRetryMinSeconds?: number;
     attemptRecordGroupingMs?: number;
+    circuitPolicy?: CircuitPolicy;
   } = {},
 ) {
   return createDeliverHandler({

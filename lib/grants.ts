@@ -89,6 +89,8 @@ export function grantFunctionAccess(resources: GrantedResources): void {
   grantOnTable(events, deliver, 'dynamodb:GetItem');
   grantOnTable(attempts, deliver, 'dynamodb:BatchWriteItem');
   bus.grantPutEventsTo(deliver);
+  // A delivery whose circuit is open waits as a new, delayed copy of its message (delivery/circuit.ts).
+  grantSendMessage(deliveryQueue, deliver);
 }
 
 /** DynamoDB actions that store new encrypted data; the others only read (or delete) it. */

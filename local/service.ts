@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import type { CircuitPolicy } from '../lambdas/contract/circuit-policy.js';
 import type { QueueHandler } from '../lambdas/contract/handlers.js';
 import type { Config } from '../lambdas/contract/settings.js';
 import type { AttemptLogMode } from '../lambdas/contract/tables.js';
@@ -48,6 +49,8 @@ export interface LocalServiceOptions {
   throttledRetryMinSeconds?: number;
   /** How long a finished attempt's record waits to be written with others; the deliver step's default. */
   attemptRecordGroupingMs?: number;
+  /** When circuits open and for how long; the deliver step's default (tests shorten the open time). */
+  circuitPolicy?: CircuitPolicy;
   /** The deliver step's clock, moved forward in tests of secret rotation and auto-disable. */
   now?: () => Date;
   /** The SSRF guard's resolver at registration and delivery (when allowPrivateUrls is false); the system's by default. */
@@ -147,6 +150,7 @@ export async function createLocalService(options: LocalServiceOptions) {
     ...(options.attemptRecordGroupingMs !== undefined
       ? { attemptRecordGroupingMs: options.attemptRecordGroupingMs }
       : {}),
+    ...(options.circuitPolicy ? { circuitPolicy: options.circuitPolicy } : {}),
   });
   const deliver = wrap('deliver', deliverHandler);
 

@@ -28,6 +28,14 @@ const deliveryMessageSchema = z.object({
   /** Set on deliveries that a replay asked for; shown in the attempt log. */
   replay: z.optional(z.literal(true)),
   event: z.optional(inlineEventSchema),
+  /**
+   * Attempts made before this copy of the message was sent. A delivery that waits without an attempt (its
+   * subscription's circuit is open) goes back on the queue as a new copy, whose receive count starts again:
+   * the attempt number is this plus the copy's ApproximateReceiveCount, so waiting costs no attempt.
+   */
+  attemptsBefore: z.optional(z.int().check(z.minimum(1))),
+  /** When the first copy was queued: waiting spends the schedule's time, not its attempts. */
+  queuedAt: z.optional(z.iso.datetime()),
 });
 
 export type DeliveryMessage = z.infer<typeof deliveryMessageSchema>;
@@ -64,10 +72,25 @@ export function deliveryMessage(
   };
 }
 
-/** Only fan-out writes delivery messages, so a malformed one was written by hand or by a bug. */
+/** The copy of `message`, first queued at `queuedAt`, to send when it waits after `attemptsMade` attempts. */
+export function waitingCopy(message: DeliveryMessage, attemptsMade: number, queuedAt: Date): DeliveryMessage {
+  const { attemptsBefore: _previous, ...rest } = message;
+  return {
+    ...rest,
+    ...(attemptsMade > 0 ? { attemptsBefore: attemptsMade } : {}),
+    queuedAt: queuedAt.toISOString(),
+  };
+}
+
+/** The attempt a receive of `message` is: its copy's receive count after the attempts made before the copy. */
+export function attemptNumber(message: DeliveryMessage, approximateReceiveCount: number): number {
+  return (message.attemptsBefore ?? 0) + approximateReceiveCount;
+}
+
+/** Only fan-out and deliver write delivery messages, so a malformed one was written by hand or by a bug. */
 const MALFORMED_DELIVERY = {
   reason: 'malformed_delivery',
-  action: 'only fan-out writes delivery messages: find who sent this one; it can be deleted',
+  action: 'only fan-out and deliver write delivery messages: find who sent this one; it can be deleted',
 } as const;
 
 export function parseDeliveryMessage(body: string): DeliveryMessage {

@@ -6,6 +6,7 @@ import {
   type RetryPolicy,
   retryDelaySeconds,
   visibilityLeftSeconds,
+  worstCaseScheduleSeconds,
 } from '../contract/retry-schedule.js';
 import { logger } from '../platform/logger.js';
 import type { HostResolver } from '../security/address-guard.js';
@@ -14,6 +15,7 @@ import { type AttemptLog, newAttemptId, RESPONSE_BODY_LIMIT_BYTES } from '../sto
 import type { EventStore, StoredEvent } from '../storage/events.js';
 import type { StoredSubscription } from '../storage/subscription-model.js';
 import { signingSecrets } from '../storage/subscription-secrets.js';
+import { circuitGate } from './circuit.js';
 import { applyHealthChange, type HealthChange, type HealthDependencies, healthChange } from './health.js';
 import type { DeliverySession } from './session.js';
 import {
@@ -63,6 +65,11 @@ type FailedDisposition = 'retry' | 'dead_letter' | 'drop';
 /** The explicit result of handling one delivery message; the handler turns it into SQS actions. */
 export type DeliveryResult =
   | { result: 'skipped'; reason: SkipReason }
+  /**
+   * No attempt: the subscription's circuit is open (or being probed). The message waits this long, or, when
+   * its schedule's time would run out first, is left for the DLQ as if every attempt had failed.
+   */
+  | { result: 'waiting'; circuit: 'open' | 'half_open'; waitSeconds: number; then: 'wait' | 'dead_letter' }
   | { result: 'delivered'; statusCode: number; latencyMs: number }
   | {
       result: 'failed';
@@ -88,9 +95,13 @@ export type HttpOutcome =
 
 export const USER_AGENT = 'webhook-fanout/0.1 (+https://www.standardwebhooks.com)';
 
-/** What the receive tells about a message: SQS's receive count, and when the invocation handling it began. */
+/**
+ * What the receive tells about a message: its attempt number, when its first copy was queued, and when the
+ * invocation handling it began.
+ */
 export interface Receipt {
   attempt: number;
+  queuedAt: Date;
   invokedAt: Date;
 }
 
@@ -103,7 +114,7 @@ export interface Receipt {
 export async function deliver(
   deps: DeliveryDependencies,
   message: DeliveryMessage,
-  { attempt, invokedAt }: Receipt,
+  { attempt, queuedAt, invokedAt }: Receipt,
   session: DeliverySession,
 ): Promise<DeliveryResult> {
   const now = deps.now?.() ?? new Date();
@@ -114,6 +125,12 @@ export async function deliver(
   if (!event) return { result: 'skipped', reason: 'event_expired' };
   if (!anyFilterMatches(subscription.eventTypes, event.type)) {
     return { result: 'skipped', reason: 'event_type_unsubscribed' };
+  }
+  const gate = await circuitGate(deps, subscription, now);
+  if (!gate.go) {
+    const deadline = queuedAt.getTime() + worstCaseScheduleSeconds(deps.retryScheduleSeconds) * 1000;
+    const then = now.getTime() + gate.waitSeconds * 1000 > deadline ? 'dead_letter' : 'wait';
+    return { result: 'waiting', circuit: gate.state, waitSeconds: gate.waitSeconds, then };
   }
 
   const outcome = await postWebhook(subscription, event, now, {
@@ -167,7 +184,7 @@ export async function deliver(
   return result;
 }
 
-type Attempted = Exclude<DeliveryResult, { result: 'skipped' }>;
+type Attempted = Exclude<DeliveryResult, { result: 'skipped' | 'waiting' }>;
 
 /**
  * The attempt has happened, so a failed health write (a throttle, say) must not fail the delivery: the

@@ -1,6 +1,11 @@
-import { ChangeMessageVisibilityCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { ChangeMessageVisibilityCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSRecord } from 'aws-lambda';
-import { type DeliveryMessage, parseDeliveryMessage } from '../contract/delivery-message.js';
+import {
+  attemptNumber,
+  type DeliveryMessage,
+  parseDeliveryMessage,
+  waitingCopy,
+} from '../contract/delivery-message.js';
 import type { QueueHandler } from '../contract/handlers.js';
 import { logger } from '../platform/logger.js';
 import { processSqsBatch } from '../platform/sqs-batch.js';
@@ -25,7 +30,10 @@ class DeliveryFailedError extends Error {
  * Deliver: one attempt per record (delivery/deliver.ts decides; this turns the decision into SQS actions). A failed
  * attempt to retry sets the message's visibility to the wait before the next one (within SQS's 12 hours
  * from the receive) and is reported in batchItemFailures, so SQS brings it back then; after the last attempt
- * the visibility is 0 and SQS moves it to the DLQ on its next receive. A failure that disabled the
+ * the visibility is 0 and SQS moves it to the DLQ on its next receive. A delivery whose circuit is open makes
+ * no attempt: a delayed copy of its message takes its place (delivery/circuit.ts). The attempt number is the
+ * copy's receive count after the attempts made before it, so a copy whose last attempt failed comes back,
+ * without a request, until its receives reach the redrive policy's count. A failure that disabled the
  * subscription (410 Gone, failing too long) is not retried: the record succeeds and SQS deletes the message.
  * A receiver that fails is not our error, so a batch where every delivery failed still returns normally
  * instead of failing the invocation.
@@ -43,9 +51,46 @@ export function createDeliverHandler(deps: DeliverHandlerDependencies): QueueHan
   ) => {
     // A malformed message was left out of the batch's messages; parsing it again throws its poison error.
     const message = parsed ?? parseDeliveryMessage(record.body);
-    const attempt = Number(record.attributes.ApproximateReceiveCount);
-    const result = await deliver(deps, message, { attempt, invokedAt }, session);
+    const attempt = attemptNumber(message, Number(record.attributes.ApproximateReceiveCount));
+    const retryLater = async (visibilityTimeout: number, why: string) => {
+      await deps.sqs.send(
+        new ChangeMessageVisibilityCommand({
+          QueueUrl: deps.deliveryQueueUrl,
+          ReceiptHandle: record.receiptHandle,
+          VisibilityTimeout: visibilityTimeout,
+        }),
+      );
+      throw new DeliveryFailedError(why);
+    };
+    if (attempt > deps.retryScheduleSeconds.length) {
+      // A copy that waited (attemptsBefore) has fewer receives than the redrive policy counts: its last
+      // attempt has failed, so it comes back at once, without a request, until SQS moves it to the DLQ.
+      logger.warn('webhook attempts exhausted, left for the DLQ', {
+        eventId: message.eventId,
+        subscriptionId: message.subscriptionId,
+        attempt,
+      });
+      return await retryLater(0, `attempts exhausted at ${attempt - 1}`);
+    }
+    const queuedAt = message.queuedAt ? new Date(message.queuedAt) : sentAt(record, invokedAt);
+    const result = await deliver(deps, message, { attempt, queuedAt, invokedAt }, session);
     const fields = { eventId: message.eventId, subscriptionId: message.subscriptionId, attempt, ...result };
+    if (result.result === 'waiting') {
+      if (result.then === 'dead_letter') {
+        logger.warn('webhook out of time behind an open circuit, left for the DLQ', fields);
+        return await retryLater(0, 'out of time behind an open circuit');
+      }
+      // A new copy, delayed, in place of this one: its receive count starts again, so waiting costs no attempt.
+      await deps.sqs.send(
+        new SendMessageCommand({
+          QueueUrl: deps.deliveryQueueUrl,
+          MessageBody: JSON.stringify(waitingCopy(message, attempt - 1, queuedAt)),
+          DelaySeconds: result.waitSeconds,
+        }),
+      );
+      logger.info('webhook waiting: circuit open', fields);
+      return;
+    }
     if (result.result === 'skipped') {
       // A stored event gone before its delivery means a delivery lost: worth an operator's attention.
       if (result.reason === 'event_expired') logger.warn('webhook skipped', fields);
@@ -59,14 +104,7 @@ export function createDeliverHandler(deps: DeliverHandlerDependencies): QueueHan
     const final = result.then !== 'retry';
     logger.warn(final ? 'webhook failed for the last time' : 'webhook failed', { ...fields, final });
     if (result.then === 'drop') return;
-    await deps.sqs.send(
-      new ChangeMessageVisibilityCommand({
-        QueueUrl: deps.deliveryQueueUrl,
-        ReceiptHandle: record.receiptHandle,
-        VisibilityTimeout: result.retryInSeconds,
-      }),
-    );
-    throw new DeliveryFailedError(`attempt ${attempt} failed`);
+    await retryLater(result.retryInSeconds, `attempt ${attempt} failed`);
   };
   return async (event, context) => {
     if (context) logger.addContext(context);
@@ -86,6 +124,12 @@ export function createDeliverHandler(deps: DeliverHandlerDependencies): QueueHan
       await session.flush();
     }
   };
+}
+
+/** When SQS took the message in (its SentTimestamp), or `fallback` should the attribute be missing. */
+function sentAt(record: SQSRecord, fallback: Date): Date {
+  const sent = Number(record.attributes.SentTimestamp);
+  return Number.isFinite(sent) && sent > 0 ? new Date(sent) : fallback;
 }
 
 /**

@@ -9,13 +9,17 @@ import { logger } from '../platform/logger.js';
  *   webhook.subscription.failing    the first failed attempt after a success (or ever)
  *   webhook.subscription.disabled   disabled by a 410 Gone or after failing for too long
  *   webhook.subscription.recovered  the first success after a run of failures
+ *   webhook.subscription.circuit_opened  deliveries wait without a request (delivery/circuit.ts)
+ *   webhook.subscription.circuit_closed  a probe succeeded: deliveries go again
  */
 export const OPERATIONS_SOURCE = 'fanout.operations';
 
 export type OperationalEventType =
   | 'webhook.subscription.failing'
   | 'webhook.subscription.disabled'
-  | 'webhook.subscription.recovered';
+  | 'webhook.subscription.recovered'
+  | 'webhook.subscription.circuit_opened'
+  | 'webhook.subscription.circuit_closed';
 
 export interface OperationalEventDetail {
   tenantId: string;
@@ -27,6 +31,9 @@ export interface OperationalEventDetail {
   endpoint: string;
   /** For `disabled`: endpoint_gone or failing_too_long. */
   reason?: string;
+  /** For `circuit_opened`: the failed attempts in a row, and when a probe may go. */
+  consecutiveFailures?: number;
+  openUntil?: string;
   failingSince?: string;
   /** The attempt that caused the change. */
   eventId: string;

@@ -4,13 +4,13 @@ import {
   GetCommand,
   PutCommand,
   QueryCommand,
-  UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { routingFilters } from '../contract/event-types.js';
 import { ConflictError, NotFoundError } from '../platform/errors.js';
 import { newId } from '../platform/ids.js';
 import { batchGetAll, isConditionalCheckFailed } from './dynamo.js';
 import { routeItemKey, SUBSCRIPTION_SK_PREFIX, subscriptionItemKey, subscriptionKey } from './keys.js';
+import { CLOSED_CIRCUIT, SubscriptionHealth } from './subscription-health.js';
 import {
   type DisabledReason,
   type StoredSubscription,
@@ -57,6 +57,8 @@ export interface SubscriptionStoreOptions {
 export class SubscriptionStore {
   private readonly routes: SubscriptionRoutes;
   private readonly slots: SubscriptionSlots;
+  /** Delivery's writes of the endpoint's failures and circuit (subscription-health.ts). */
+  readonly health: SubscriptionHealth;
 
   constructor(
     private readonly db: DynamoDBDocumentClient,
@@ -65,6 +67,7 @@ export class SubscriptionStore {
   ) {
     this.routes = new SubscriptionRoutes(db, tableName);
     this.slots = new SubscriptionSlots(db, tableName, options.maxPerTenant);
+    this.health = new SubscriptionHealth(db, tableName);
   }
 
   async create(tenantId: string, input: NewSubscription): Promise<StoredSubscription> {
@@ -200,62 +203,12 @@ export class SubscriptionStore {
     }
   }
 
-  private async conditionalUpdate(
-    tenantId: string,
-    id: string,
-    update: string,
-    condition: string,
-    values: Record<string, unknown>,
-  ): Promise<boolean> {
-    try {
-      await this.db.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: subscriptionItemKey(tenantId, id),
-          UpdateExpression: update,
-          ConditionExpression: `attribute_exists(pk) AND ${condition}`,
-          ...(condition.includes('#status') ? { ExpressionAttributeNames: { '#status': 'status' } } : {}),
-          ExpressionAttributeValues: values,
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (isConditionalCheckFailed(error)) return false;
-      throw error;
-    }
-  }
-
   /**
    * Replaces the signing secret. The old one keeps signing beside it for SECRET_ROTATION_GRACE_SECONDS;
    * returns the subscription with its new secret.
    */
   async rotateSecret(tenantId: string, id: string, now: Date = new Date()): Promise<StoredSubscription> {
     return await this.write(tenantId, id, (current) => rotatedSecrets(current, now));
-  }
-
-  /**
-   * Records the start of a run of failures. True only for the call that started it, so a burst of
-   * concurrent failures reports the change once.
-   */
-  async markFailing(tenantId: string, id: string, since: Date): Promise<boolean> {
-    return await this.conditionalUpdate(
-      tenantId,
-      id,
-      'SET failingSince = :since, version = version + :one',
-      'attribute_not_exists(failingSince) AND #status = :active',
-      { ':since': since.toISOString(), ':one': 1, ':active': 'active' },
-    );
-  }
-
-  /** Ends a run of failures; true only for the call that ended it. */
-  async markRecovered(tenantId: string, id: string): Promise<boolean> {
-    return await this.conditionalUpdate(
-      tenantId,
-      id,
-      'REMOVE failingSince SET version = version + :one',
-      'attribute_exists(failingSince)',
-      { ':one': 1 },
-    );
   }
 
   /**
@@ -347,13 +300,13 @@ function subscriptionItem(subscription: StoredSubscription): Record<string, unkn
   return { ...subscriptionItemKey(subscription.tenantId, subscription.id), ...subscription };
 }
 
-/** A manual disable records its reason; re-enabling clears the reason and the failure run. */
+/** A manual disable records its reason; re-enabling clears the reason, the failure run and the circuit. */
 function statusFields(
   current: StoredSubscription,
   status: SubscriptionStatus | undefined,
 ): Partial<StoredSubscription> {
   if (status === 'disabled' && current.status !== 'disabled') return { disabledReason: 'manual' };
-  if (status === 'active') return { disabledReason: undefined, failingSince: undefined };
+  if (status === 'active') return { disabledReason: undefined, failingSince: undefined, ...CLOSED_CIRCUIT };
   return {};
 }
 

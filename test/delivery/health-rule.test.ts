@@ -7,23 +7,27 @@ describe('Endpoint health rule', () => {
   const now = new Date('2026-01-06T00:00:00.000Z');
   const fiveDays = 5 * 86_400;
 
-  it('starts a failure run on the first failure and ends it on the first success', () => {
+  it('counts every failure and ends the run on the first success', () => {
     expect(healthChange({}, { result: 'failed', statusCode: 500 }, now, fiveDays)).toEqual({
-      kind: 'failing',
+      kind: 'failure',
     });
-    expect(healthChange({}, { result: 'failed' }, now, fiveDays)).toEqual({ kind: 'failing' });
+    expect(healthChange({}, { result: 'failed' }, now, fiveDays)).toEqual({ kind: 'failure' });
     expect(healthChange({}, { result: 'delivered', statusCode: 200 }, now, fiveDays)).toEqual({
       kind: 'none',
     });
     expect(
       healthChange({ failingSince: '2026-01-05T00:00:00.000Z' }, { result: 'delivered' }, now, fiveDays),
     ).toEqual({ kind: 'recovered' });
+    // A success after counted failures closes the circuit too, even on a read that lacks failingSince.
+    expect(healthChange({ consecutiveFailures: 2 }, { result: 'delivered' }, now, fiveDays)).toEqual({
+      kind: 'recovered',
+    });
   });
 
   it('disables after failing for the whole window, not before', () => {
     const failed = { result: 'failed' as const, statusCode: 503 };
     expect(healthChange({ failingSince: '2026-01-01T00:00:01.000Z' }, failed, now, fiveDays)).toEqual({
-      kind: 'none',
+      kind: 'failure',
     });
     expect(healthChange({ failingSince: '2026-01-01T00:00:00.000Z' }, failed, now, fiveDays)).toEqual({
       kind: 'disable',

@@ -292,10 +292,14 @@ describe('Function: deliver, endpoint health', () => {
 
     it('does not disable for failing too long once the run it was decided on has ended', async () => {
       const { id } = await create();
-      expect(await store.markFailing(tenantId, id, new Date('2026-01-01T00:00:00.000Z'))).toBe(true);
+      expect(
+        await store.health.countFailure(tenantId, id, new Date('2026-01-01T00:00:00.000Z')),
+      ).toMatchObject({
+        startedRun: true,
+      });
       const stale = '2026-01-01T00:00:00.000Z';
       expect((await stored(id)).failingSince).toBe(stale);
-      expect(await store.markRecovered(tenantId, id)).toBe(true);
+      expect(await store.health.markRecovered(tenantId, id)).toMatchObject({ failingSince: stale });
 
       // Recovered: no failingSince at all.
       expect(await store.disable(tenantId, id, 'failing_too_long', { failingSince: stale })).toBe(false);
@@ -303,7 +307,11 @@ describe('Function: deliver, endpoint health', () => {
       expect(await stored(id)).not.toHaveProperty('failingSince');
 
       // A new run has started since: another failingSince.
-      expect(await store.markFailing(tenantId, id, new Date('2026-01-03T00:00:00.000Z'))).toBe(true);
+      expect(
+        await store.health.countFailure(tenantId, id, new Date('2026-01-03T00:00:00.000Z')),
+      ).toMatchObject({
+        startedRun: true,
+      });
       expect(await store.disable(tenantId, id, 'failing_too_long', { failingSince: stale })).toBe(false);
       // Without the run it was decided on, a failing_too_long disable never happens.
       expect(await store.disable(tenantId, id, 'failing_too_long')).toBe(false);
@@ -323,8 +331,8 @@ describe('Function: deliver, endpoint health', () => {
 
     it('disables on 410 Gone whatever the failure run', async () => {
       const recovered = await create();
-      await store.markFailing(tenantId, recovered.id, new Date('2026-01-01T00:00:00.000Z'));
-      await store.markRecovered(tenantId, recovered.id);
+      await store.health.countFailure(tenantId, recovered.id, new Date('2026-01-01T00:00:00.000Z'));
+      await store.health.markRecovered(tenantId, recovered.id);
       expect(
         await store.disable(tenantId, recovered.id, 'endpoint_gone', {
           failingSince: '2026-01-01T00:00:00.000Z',
@@ -345,10 +353,10 @@ describe('Function: deliver, endpoint health', () => {
 
     it('through the health rule: a failure decided on a stale read neither disables nor reports', async () => {
       const { id } = await create();
-      await store.markFailing(tenantId, id, new Date('2026-01-01T00:00:00.000Z'));
+      await store.health.countFailure(tenantId, id, new Date('2026-01-01T00:00:00.000Z'));
       // What a delivery read before another delivery's success ended the run.
       const staleRead = await stored(id);
-      await store.markRecovered(tenantId, id);
+      await store.health.markRecovered(tenantId, id);
 
       const reported: { type: OperationalEventType; detail: OperationalEventDetail }[] = [];
       const deps = {
@@ -366,7 +374,7 @@ describe('Function: deliver, endpoint health', () => {
       expect(await stored(id)).not.toHaveProperty('failingSince');
 
       // The same decision on a read that is current disables and reports it, with the endpoint's origin only.
-      await store.markFailing(tenantId, id, new Date('2026-01-02T00:00:00.000Z'));
+      await store.health.countFailure(tenantId, id, new Date('2026-01-02T00:00:00.000Z'));
       const currentRead = await stored(id);
       await applyHealthChange(deps, currentRead, change, { eventId: 'evt_current', now });
       expect(reported).toEqual([

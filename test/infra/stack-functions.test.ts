@@ -180,7 +180,7 @@ describe('Stack: least privilege', () => {
     });
   });
 
-  it('lets the deliver function update subscriptions, read events, log attempts and put operational events', () => {
+  it('lets the deliver function update subscriptions, read events, log attempts, put operational events and send waiting copies to its own queue', () => {
     expect(grants.deliver).toEqual({
       subscriptions: [
         'dynamodb:BatchGetItem',
@@ -192,7 +192,7 @@ describe('Stack: least privilege', () => {
       events: ['dynamodb:GetItem'],
       attempts: ['dynamodb:BatchWriteItem'],
       bus: ['events:PutEvents'],
-      deliveryQueue: CONSUMER,
+      deliveryQueue: ['sqs:SendMessage', ...CONSUMER].sort(),
       logs: LOGS,
     });
   });
