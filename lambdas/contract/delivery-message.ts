@@ -109,3 +109,15 @@ export function parseDeliveryMessage(body: string): DeliveryMessage {
   }
   return result.data;
 }
+
+/**
+ * A delivery message as it goes on the delivery queue, whoever sends it: its tenant is its message group,
+ * which makes the standard queue an SQS fair queue, where one tenant's backlog does not delay the others'
+ * deliveries. The consumers need no change, and the queue stays a standard one (no FIFO ordering).
+ */
+export function deliveryQueueEntry(message: DeliveryMessage): {
+  MessageBody: string;
+  MessageGroupId: string;
+} {
+  return { MessageBody: JSON.stringify(message), MessageGroupId: message.tenantId };
+}

@@ -7,6 +7,7 @@ import { type AcceptedEvent, TENANT_SOURCE_PREFIX } from '../contract/bus-events
 import {
   type DeliveryMessage,
   deliveryMessage,
+  deliveryQueueEntry,
   type InlineEvent,
   inlineEvent,
 } from '../contract/delivery-message.js';
@@ -200,8 +201,9 @@ async function replaySincePage(deps: FanoutDependencies, job: SinceJob): Promise
 }
 
 /**
- * Sends messages in batches of ten, several batches in flight. Throws if any message could not be queued,
- * once no send is in flight any more, so SQS redelivers the page and its retry re-sends it.
+ * Sends messages in batches of ten, several batches in flight, each with its tenant as message group (SQS fair
+ * queues, contract/delivery-message.ts). Throws if any message could not be queued, once no send is in flight
+ * any more, so SQS redelivers the page and its retry re-sends it.
  */
 async function sendAll(
   sqs: SQSClient,
@@ -211,10 +213,9 @@ async function sendAll(
   const batches: SendMessageBatchRequestEntry[][] = [];
   for (let start = 0; start < messages.length; start += SQS_BATCH_LIMIT) {
     batches.push(
-      messages.slice(start, start + SQS_BATCH_LIMIT).map((message, index) => ({
-        Id: String(index),
-        MessageBody: JSON.stringify(message),
-      })),
+      messages
+        .slice(start, start + SQS_BATCH_LIMIT)
+        .map((message, index) => ({ Id: String(index), ...deliveryQueueEntry(message) })),
     );
   }
   // After a failure no batch starts that the retry would send again anyway.

@@ -14,8 +14,10 @@ const BATCH = 10;
 const MOVE_VISIBILITY_SECONDS = 30;
 
 /**
- * Moves the messages that are in `sourceUrl` when the move starts to `destinationUrl`, ten at a time: each
- * is sent, then deleted from the source, so a crash in between duplicates a message rather than losing it.
+ * Moves the messages that are in `sourceUrl` when the move starts to `destinationUrl`, ten at a time, with
+ * their message attributes and message group (SQS's move task gives a moved message a new id and enqueue time;
+ * it keeps a FIFO message's group, and its guide says nothing of a fair queue's): each is sent, then deleted
+ * from the source, so a crash in between duplicates a message rather than losing it.
  * Messages that arrive during the move are left for the next one, so a destination that dead-letters again
  * cannot keep it going forever. Returns how many were moved; throws if any could not be sent (those stay).
  */
@@ -46,6 +48,7 @@ export async function moveMessages(
         // Long polling asks every SQS server; a short poll can come back empty while messages wait.
         WaitTimeSeconds: 1,
         MessageAttributeNames: ['All'],
+        MessageSystemAttributeNames: ['MessageGroupId'],
       }),
     );
     if (Messages.length === 0) break;
@@ -53,11 +56,17 @@ export async function moveMessages(
     const { Successful = [], Failed = [] } = await sqs.send(
       new SendMessageBatchCommand({
         QueueUrl: destinationUrl,
-        Entries: Messages.map((message, index) => ({
-          Id: String(index),
-          MessageBody: message.Body ?? '',
-          ...(message.MessageAttributes ? { MessageAttributes: message.MessageAttributes } : {}),
-        })),
+        Entries: Messages.map((message, index) => {
+          const groupId = message.Attributes?.MessageGroupId;
+          return {
+            Id: String(index),
+            MessageBody: message.Body ?? '',
+            ...(message.MessageAttributes ? { MessageAttributes: message.MessageAttributes } : {}),
+            // A delivery's tenant: without it each message would be a tenant of its own in the fair queue,
+            // so a redriven backlog of one tenant could never count as noisy and would delay the others.
+            ...(groupId ? { MessageGroupId: groupId } : {}),
+          };
+        }),
       }),
     );
     if (Successful.length > 0) {

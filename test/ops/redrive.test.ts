@@ -1,7 +1,12 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { GetQueueAttributesCommand, SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import {
+  GetQueueAttributesCommand,
+  ReceiveMessageCommand,
+  SendMessageBatchCommand,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { deliveryMessage } from '../../lambdas/contract/delivery-message.js';
 import { REPO_ROOT } from '../../lib/constructs/fanout-function.js';
@@ -147,6 +152,39 @@ describe('Redrive: npm run redrive against a local SQS (--endpoint)', () => {
     );
     expect((await peekAll(sqs, fanout.deadLetterUrl)).map((message) => message.body)).toEqual([body]);
     expect(await queueDepth(sqs, delivery.deadLetterUrl)).toEqual({ visible: 0, inFlight: 0 });
+  });
+
+  it('keeps each message group, so a redriven delivery is still its tenant in the fair queue', async () => {
+    const { sqs } = service.clients;
+    const { delivery } = service.resources.queues;
+    const grouped = JSON.stringify(deliveryMessage('ten_1', 'sub_1', 'evt_grouped'));
+    const ungrouped = JSON.stringify({ note: 'sent without a group' });
+    await sqs.send(
+      new SendMessageBatchCommand({
+        QueueUrl: delivery.deadLetterUrl,
+        Entries: [
+          { Id: '1', MessageBody: grouped, MessageGroupId: 'ten_1' },
+          { Id: '2', MessageBody: ungrouped },
+        ],
+      }),
+    );
+    const io = { log: () => undefined, error: () => undefined, sqs };
+    expect(await redriveCommand(['--dlq', delivery.deadLetterUrl, '--endpoint', 'x'], io)).toBe(0);
+
+    const { Messages = [] } = await sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: delivery.url,
+        MaxNumberOfMessages: 10,
+        WaitTimeSeconds: 1,
+        MessageSystemAttributeNames: ['MessageGroupId'],
+      }),
+    );
+    expect(
+      Messages.map((message) => ({ body: message.Body, group: message.Attributes?.MessageGroupId })),
+    ).toEqual([
+      { body: grouped, group: 'ten_1' },
+      { body: ungrouped, group: undefined },
+    ]);
   });
 });
 
