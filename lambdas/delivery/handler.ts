@@ -3,6 +3,7 @@ import type { SQSRecord } from 'aws-lambda';
 import {
   attemptNumber,
   type DeliveryMessage,
+  deliveryQueueEntry,
   parseDeliveryMessage,
   waitingCopy,
 } from '../contract/delivery-message.js';
@@ -84,7 +85,7 @@ export function createDeliverHandler(deps: DeliverHandlerDependencies): QueueHan
       await deps.sqs.send(
         new SendMessageCommand({
           QueueUrl: deps.deliveryQueueUrl,
-          MessageBody: JSON.stringify(waitingCopy(message, attempt - 1, queuedAt)),
+          ...deliveryQueueEntry(waitingCopy(message, attempt - 1, queuedAt)),
           DelaySeconds: result.waitSeconds,
         }),
       );

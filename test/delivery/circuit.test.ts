@@ -17,9 +17,11 @@ describe('Function: deliver, the circuit breaker', () => {
   const schedule = [...Array.from({ length: 9 }, () => 0), 600];
   let service: Service;
   let apiKey: string;
+  let tenantId: string;
   let receiver: Awaited<ReturnType<typeof startReceiver>>;
   let subscriptionId: string;
   let updates: { table: string; update: string }[];
+  const waitingSends: { group: string | undefined; delay: number | undefined }[] = [];
 
   beforeAll(async () => {
     service = await startTestService({
@@ -27,9 +29,21 @@ describe('Function: deliver, the circuit breaker', () => {
       random: () => 0,
       circuitPolicy: { failureThreshold: 3, firstOpenSeconds: 3 },
     });
-    ({ apiKey } = await service.createTenant('circuit'));
+    ({ apiKey, tenantId } = await service.createTenant('circuit'));
     receiver = await startReceiver({ status: 503 });
     updates = [];
+    service.clients.sqs.middlewareStack.add(
+      (next, context) => async (args) => {
+        const input = args.input as { QueueUrl?: string; MessageGroupId?: string; DelaySeconds?: number };
+        if (
+          context.commandName === 'SendMessageCommand' &&
+          input.QueueUrl === service.resources.queues.delivery.url
+        )
+          waitingSends.push({ group: input.MessageGroupId, delay: input.DelaySeconds });
+        return next(args);
+      },
+      { step: 'initialize' },
+    );
     service.clients.db.middlewareStack.add(
       (next, context) => async (args) => {
         const input = args.input as { TableName?: string; UpdateExpression?: string };
@@ -131,6 +145,12 @@ describe('Function: deliver, the circuit breaker', () => {
     // All five failed, none delivered: visible again at once (no backoff here), well within the open time.
     expect(await service.pollDelivery()).toMatchObject({ received: 5, failed: 0 });
     expect(receiver.received).toHaveLength(requestsWhenOpened);
+    // Each waits as a copy in its tenant's message group (fairness holds for waiting copies too), delayed.
+    expect(waitingSends).toHaveLength(5);
+    for (const send of waitingSends) {
+      expect(send.group).toBe(tenantId);
+      expect(send.delay).toBeGreaterThanOrEqual(1);
+    }
     // Every message is still there (visible, in flight or delayed): waiting loses none.
     expect(await messagesOnQueue()).toBe(onQueueBefore);
     expect((await attemptsRecorded()).length).toBe(requestsWhenOpened);
