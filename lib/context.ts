@@ -4,7 +4,14 @@ import { MAX_TENANT_REQUESTS_PER_SECOND, TENANT_RATE_BOUND } from '../lambdas/co
 import { parseRetrySchedule } from '../lambdas/contract/retry-schedule.js';
 import { ATTEMPT_LOG_MODES, type AttemptLogMode } from '../lambdas/contract/tables.js';
 import { isEmailAddress } from './constructs/alarm-topic.js';
-import { serviceDefinition } from './definitions.js';
+import {
+  API_FUNCTIONS,
+  type ApiFunctionName,
+  DEFAULT_MAX_CONCURRENCY,
+  MAX_CONCURRENCY_RANGE,
+  type ReservedConcurrency,
+  serviceDefinition,
+} from './definitions.js';
 import type { DataKeyChoice, FanoutStackProps } from './fanout-stack.js';
 
 /**
@@ -15,6 +22,10 @@ import type { DataKeyChoice, FanoutStackProps } from './fanout-stack.js';
  *   autoDisableAfterHours      a subscription failing this long without a success is disabled (default: 120)
  *   maxSubscriptionsPerTenant  subscriptions one tenant may have (default: 10000)
  *   tenantRequestsPerSecond    API requests per second one tenant may make (default: 50, at most 500)
+ *   fanoutMaxConcurrency       most fan-out invocations at once, 2 to 1000 (default: 10)
+ *   deliveryMaxConcurrency     most deliver invocations at once, 2 to 1000 (default: 100)
+ *   authorizerReservedConcurrency, registerReservedConcurrency, ingestReservedConcurrency
+ *                              concurrency reserved for that API function (default: none)
  *   alarmEmail                 an address subscribed to the alarm topic (default: none)
  *   kmsKey=create              encrypt tables, queues and the bus with a new customer-managed key
  *   kmsKeyArn                  ... or with this existing one (default for both: AWS-managed keys)
@@ -24,6 +35,9 @@ const CONTEXT_ATTEMPT_LOG = 'attemptLog';
 const CONTEXT_AUTO_DISABLE_AFTER_HOURS = 'autoDisableAfterHours';
 const CONTEXT_MAX_SUBSCRIPTIONS_PER_TENANT = 'maxSubscriptionsPerTenant';
 const CONTEXT_TENANT_REQUESTS_PER_SECOND = 'tenantRequestsPerSecond';
+const CONTEXT_FANOUT_MAX_CONCURRENCY = 'fanoutMaxConcurrency';
+const CONTEXT_DELIVERY_MAX_CONCURRENCY = 'deliveryMaxConcurrency';
+const reservedConcurrencyKey = (name: ApiFunctionName) => `${name}ReservedConcurrency`;
 const CONTEXT_ALARM_EMAIL = 'alarmEmail';
 const CONTEXT_KMS_KEY = 'kmsKey';
 const CONTEXT_KMS_KEY_ARN = 'kmsKeyArn';
@@ -80,6 +94,27 @@ export function readStackContext(
   const tenantRequestsPerSecond = read(() =>
     tenantRequestsPerSecondFromContext(context(CONTEXT_TENANT_REQUESTS_PER_SECOND)),
   );
+  const fanoutMaxConcurrency = read(() =>
+    maxConcurrencyFromContext(
+      CONTEXT_FANOUT_MAX_CONCURRENCY,
+      context(CONTEXT_FANOUT_MAX_CONCURRENCY),
+      DEFAULT_MAX_CONCURRENCY.fanout,
+    ),
+  );
+  const deliveryMaxConcurrency = read(() =>
+    maxConcurrencyFromContext(
+      CONTEXT_DELIVERY_MAX_CONCURRENCY,
+      context(CONTEXT_DELIVERY_MAX_CONCURRENCY),
+      DEFAULT_MAX_CONCURRENCY.delivery,
+    ),
+  );
+  const reservedConcurrency: ReservedConcurrency = Object.fromEntries(
+    API_FUNCTIONS.flatMap((name) => {
+      const key = reservedConcurrencyKey(name);
+      const value = read(() => positiveIntegerFromContext(key, context(key), 50));
+      return value === undefined ? [] : [[name, value]];
+    }),
+  );
   const alarmEmail = read(() => alarmEmailFromContext(context(CONTEXT_ALARM_EMAIL)));
   const dataKey = read(() => dataKeyFromContext(context, target));
   if (problems.length > 0 || dataKey === undefined) throw new ContextError(problems);
@@ -90,6 +125,9 @@ export function readStackContext(
       autoDisableAfterSeconds === undefined ? undefined : Duration.seconds(autoDisableAfterSeconds),
     maxSubscriptionsPerTenant,
     tenantRequestsPerSecond,
+    fanoutMaxConcurrency,
+    deliveryMaxConcurrency,
+    reservedConcurrency,
     alarmEmail,
     dataKey,
   };
@@ -101,13 +139,18 @@ export function readStackContext(
  */
 export function positiveIntegerFromContext(key: string, value: unknown, example: number): number | undefined {
   if (value === undefined) return undefined;
-  const number = typeof value === 'string' && /^\s*\d+\s*$/.test(value) ? Number(value) : value;
+  const number = wholeNumberOf(value);
   if (typeof number !== 'number' || !Number.isSafeInteger(number) || number < 1) {
     throw new Error(
       `context "${key}" must be a positive whole number (e.g. ${example}), got ${JSON.stringify(value)}`,
     );
   }
   return number;
+}
+
+/** A number as `-c key=500` gives it ("500") or cdk.json does (500); anything else as it is, to be refused. */
+function wholeNumberOf(value: unknown): unknown {
+  return typeof value === 'string' && /^\s*\d+\s*$/.test(value) ? Number(value) : value;
 }
 
 /** `tenantRequestsPerSecond`: a positive whole number the rate counter can enforce (TENANT_RATE_BOUND). */
@@ -119,6 +162,22 @@ export function tenantRequestsPerSecondFromContext(value: unknown): number | und
     );
   }
   return limit;
+}
+
+/**
+ * `fanoutMaxConcurrency` or `deliveryMaxConcurrency`: a whole number that an event source mapping's
+ * ScalingConfig.MaximumConcurrency accepts. Undefined when the context is not set.
+ */
+function maxConcurrencyFromContext(key: string, value: unknown, example: number): number | undefined {
+  if (value === undefined) return undefined;
+  const { min, max } = MAX_CONCURRENCY_RANGE;
+  const number = wholeNumberOf(value);
+  if (typeof number !== 'number' || !Number.isInteger(number) || number < min || number > max) {
+    throw new Error(
+      `context "${key}" must be a whole number from ${min} to ${max}, the event source mapping's MaximumConcurrency (e.g. ${example}), got ${JSON.stringify(value)}`,
+    );
+  }
+  return number;
 }
 
 /** `alarmEmail`: an address, or undefined when the context is not set. */

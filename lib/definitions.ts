@@ -23,6 +23,8 @@ export interface FunctionDefinition {
   description: string;
   timeoutSeconds: number;
   memoryMb: number;
+  /** Concurrency reserved for the function out of the account's pool; absent: none, it shares the pool. */
+  reservedConcurrency?: number;
 }
 
 export interface IndexDefinition {
@@ -50,6 +52,11 @@ export interface QueueDefinition {
   retentionSeconds: number;
   batchSize: number;
   maxBatchingWindowSeconds: number;
+  /**
+   * The event source mapping's ScalingConfig.MaximumConcurrency: at most this many invocations of the consumer
+   * at once. Local mode scales its pollers up to it (local/emulators/event-source-mapping.ts).
+   */
+  maxConcurrency: number;
 }
 
 export interface ServiceDefinition {
@@ -98,7 +105,32 @@ export interface ServiceOptions {
   maxSubscriptionsPerTenant?: number | undefined;
   /** @default 50 */
   tenantRequestsPerSecond?: number | undefined;
+  /** @default DEFAULT_MAX_CONCURRENCY.fanout */
+  fanoutMaxConcurrency?: number | undefined;
+  /** @default DEFAULT_MAX_CONCURRENCY.delivery */
+  deliveryMaxConcurrency?: number | undefined;
+  /** @default - none: every function shares the account's unreserved pool */
+  reservedConcurrency?: ReservedConcurrency | undefined;
 }
+
+/** The functions behind the HTTP API: the ones a busy pipeline must never starve. */
+export const API_FUNCTIONS = ['authorizer', 'register', 'ingest'] as const satisfies readonly FunctionName[];
+export type ApiFunctionName = (typeof API_FUNCTIONS)[number];
+export type ReservedConcurrency = { readonly [name in ApiFunctionName]?: number | undefined };
+
+/**
+ * The event source mappings' maximum concurrency. Without one, a mapping adds up to 300 invocations a minute
+ * toward the account's concurrency (1,000 by default, often less on new accounts): a backlog of hanging
+ * endpoints gets there in minutes, and then the API functions are throttled. These two take 110 of the default
+ * 1,000 together, leaving the API and the account's other functions the rest. Delivery is the one that grows
+ * with receivers: 100 invocations, each attempting its 10 messages in parallel, are up to 1,000 attempts in
+ * flight (over 3,000 deliveries a second at 300 ms an answer), and hanging endpoints can hold no more than
+ * those 100. Fan-out is cheap: an invocation reads subscriptions and sends batches of deliveries, so 10 of them
+ * fan out more than a hundred events a second unless each event has thousands of subscriptions.
+ */
+export const DEFAULT_MAX_CONCURRENCY = { fanout: 10, delivery: 100 } as const;
+/** ScalingConfig.MaximumConcurrency's range. */
+export const MAX_CONCURRENCY_RANGE = { min: 2, max: 1_000 } as const;
 
 const DAY = 86_400;
 /** Lambda's guidance for SQS sources: a visibility timeout of at least six times the function timeout. */
@@ -116,24 +148,33 @@ export function serviceDefinition(options: ServiceOptions = {}): ServiceDefiniti
     );
   }
 
+  const reserved = (name: ApiFunctionName) => {
+    const value = options.reservedConcurrency?.[name];
+    return value === undefined
+      ? {}
+      : { reservedConcurrency: positiveInteger(`${name} reserved concurrency`, value) };
+  };
   const functions: Record<FunctionName, FunctionDefinition> = {
     authorizer: {
       entry: 'lambdas/entry/authorizer.ts',
       description: 'Resolves API keys to tenants',
       timeoutSeconds: 5,
       memoryMb: 256,
+      ...reserved('authorizer'),
     },
     register: {
       entry: 'lambdas/entry/register.ts',
       description: 'Subscription API',
       timeoutSeconds: 10,
       memoryMb: 256,
+      ...reserved('register'),
     },
     ingest: {
       entry: 'lambdas/entry/ingest.ts',
       description: 'Publishes API events to the bus',
       timeoutSeconds: 10,
       memoryMb: 256,
+      ...reserved('ingest'),
     },
     fanout: {
       entry: 'lambdas/entry/fanout.ts',
@@ -199,6 +240,10 @@ export function serviceDefinition(options: ServiceOptions = {}): ServiceDefiniti
         retentionSeconds: 4 * DAY,
         batchSize: 10,
         maxBatchingWindowSeconds: 0,
+        maxConcurrency: mappingMaxConcurrency(
+          'fanoutMaxConcurrency',
+          options.fanoutMaxConcurrency ?? DEFAULT_MAX_CONCURRENCY.fanout,
+        ),
       },
       delivery: {
         consumer: 'deliver',
@@ -207,6 +252,10 @@ export function serviceDefinition(options: ServiceOptions = {}): ServiceDefiniti
         retentionSeconds: deliveryRetentionSeconds,
         batchSize: 10,
         maxBatchingWindowSeconds: 0,
+        maxConcurrency: mappingMaxConcurrency(
+          'deliveryMaxConcurrency',
+          options.deliveryMaxConcurrency ?? DEFAULT_MAX_CONCURRENCY.delivery,
+        ),
       },
     },
     // A message keeps its first enqueue time in the DLQ, so DLQs keep the maximum.
@@ -239,6 +288,17 @@ export function serviceDefinition(options: ServiceOptions = {}): ServiceDefiniti
 function positiveInteger(name: string, value: number): number {
   if (!Number.isInteger(value) || value < 1)
     throw new Error(`${name} must be a positive whole number, got ${value}`);
+  return value;
+}
+
+/** A maximum concurrency ScalingConfig accepts. */
+function mappingMaxConcurrency(name: string, value: number): number {
+  const { min, max } = MAX_CONCURRENCY_RANGE;
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new Error(
+      `${name} must be a whole number from ${min} to ${max} (an event source mapping's MaximumConcurrency), got ${value}`,
+    );
+  }
   return value;
 }
 

@@ -15,6 +15,7 @@ import { SecureQueue } from './constructs/secure-queue.js';
 import { Storage } from './constructs/storage.js';
 import {
   type QueueDefinition,
+  type ReservedConcurrency,
   type ServiceDefinition,
   type ServiceOptions,
   serviceDefinition,
@@ -60,6 +61,31 @@ export interface FanoutStackProps extends StackProps {
    * @default 50
    */
   readonly tenantRequestsPerSecond?: number | undefined;
+  /**
+   * The most fan-out invocations the fan-out queue's event source mapping runs at once (its
+   * ScalingConfig.MaximumConcurrency, 2–1,000). Messages beyond it wait in the queue, unreceived: unlike a
+   * throttled invocation, that costs them no receive.
+   * @default 10 - fan-out is cheap: ten invocations fan out more than a hundred events a second
+   * (DEFAULT_MAX_CONCURRENCY in lib/definitions.ts says why)
+   */
+  readonly fanoutMaxConcurrency?: number | undefined;
+  /**
+   * The most deliver invocations the delivery queue's event source mapping runs at once (its
+   * ScalingConfig.MaximumConcurrency, 2–1,000). Delivery is what grows with slow and hanging receivers: the
+   * bound keeps them from taking the account's concurrency from the API.
+   * @default 100 - with fan-out's 10, a tenth of the default account concurrency of 1,000; up to 1,000
+   * attempts in flight (DEFAULT_MAX_CONCURRENCY in lib/definitions.ts says why)
+   */
+  readonly deliveryMaxConcurrency?: number | undefined;
+  /**
+   * Concurrency reserved for the API functions, so that no burst of other functions (in this stack or the
+   * account) can throttle the API. A reservation is also the function's ceiling, and is taken from the
+   * account's unreserved pool, of which AWS keeps at least 100: on an account with the default 1,000 (often
+   * less on new accounts) the reservations must leave the pipeline and the account's other functions enough.
+   * @default - none: the functions share the unreserved pool, which the bounded event source mappings leave
+   * mostly to them; a reservation that the account cannot give would fail the deploy
+   */
+  readonly reservedConcurrency?: ReservedConcurrency | undefined;
   /**
    * An address subscribed to the alarm topic (it must confirm the subscription first).
    * @default - no subscription
@@ -193,6 +219,9 @@ export class FanoutStack extends Stack {
           batchSize: definition.batchSize,
           maxBatchingWindow: Duration.seconds(definition.maxBatchingWindowSeconds),
           reportBatchItemFailures: true,
+          // Bounded, so that a backlog behind slow receivers cannot take the account's concurrency. Provisioned
+          // pollers (ProvisionedPollerConfig) would scale faster, but cannot be combined with this bound.
+          maxConcurrency: definition.maxConcurrency,
         }),
       );
     }
@@ -273,5 +302,8 @@ function serviceOptionsOf(props: FanoutStackProps): ServiceOptions {
     autoDisableAfterSeconds: props.autoDisableAfter?.toSeconds(),
     maxSubscriptionsPerTenant: props.maxSubscriptionsPerTenant,
     tenantRequestsPerSecond: rate,
+    fanoutMaxConcurrency: props.fanoutMaxConcurrency,
+    deliveryMaxConcurrency: props.deliveryMaxConcurrency,
+    reservedConcurrency: props.reservedConcurrency,
   };
 }

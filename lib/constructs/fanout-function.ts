@@ -31,7 +31,7 @@ export const CREATE_REQUIRE_BANNER =
 export interface FanoutFunctionProps {
   /** Which function this is: selects the settings it is given (FUNCTION_SETTINGS). */
   readonly name: FunctionName;
-  /** Entry, description, timeout and memory. */
+  /** Entry, description, timeout, memory and reserved concurrency. */
   readonly definition: FunctionDefinition;
   /**
    * The value of every setting a function may read. Only those in FUNCTION_SETTINGS[name] become
@@ -100,6 +100,9 @@ export class FanoutFunction extends Construct {
       loggingFormat: LoggingFormat.JSON,
       logGroup: this.logGroup,
       ...(props.recursiveLoop ? { recursiveLoop: props.recursiveLoop } : {}),
+      ...(props.definition.reservedConcurrency !== undefined
+        ? { reservedConcurrentExecutions: props.definition.reservedConcurrency }
+        : {}),
       environment: {
         ...environmentFor(props.name, props.settings),
         // Not a service setting: makes Node translate stack traces through the bundled source maps.

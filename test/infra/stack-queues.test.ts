@@ -109,7 +109,7 @@ describe('Stack: queues', () => {
   it('has each source queue consumed by its defined function, with its batch size and partial batch failures', () => {
     const mappings = ofType(synth.resources, 'AWS::Lambda::EventSourceMapping').map(([, mapping]) => mapping);
     for (const { name, queueId } of sourceQueues) {
-      const { consumer, batchSize, maxBatchingWindowSeconds } = def.queues[name];
+      const { consumer, batchSize, maxBatchingWindowSeconds, maxConcurrency } = def.queues[name];
       const mapping = mappings.find((candidate) => candidate.EventSourceArn['Fn::GetAtt'][0] === queueId);
       expect(mapping, `event source mapping for the ${name} queue`).toEqual({
         EventSourceArn: arnOf(queueId),
@@ -117,6 +117,7 @@ describe('Stack: queues', () => {
         BatchSize: batchSize,
         MaximumBatchingWindowInSeconds: maxBatchingWindowSeconds,
         FunctionResponseTypes: ['ReportBatchItemFailures'],
+        ScalingConfig: { MaximumConcurrency: maxConcurrency },
       });
     }
   });
