@@ -10,12 +10,18 @@ import {
 } from '../lambdas/contract/settings.js';
 import { ATTEMPT_LOG_MODES } from '../lambdas/contract/tables.js';
 import { API_KEY_PATTERN } from '../lambdas/storage/tenants.js';
+import { MAX_CONCURRENCY_RANGE } from '../lib/definitions.js';
 
 /**
  * The environment of `npm start` and `npm run receiver`, read in this one place with the same reader as the
  * functions' settings, so a bad value stops the command with every problem named at once.
  */
 const port = wholeNumber(z.minimum(0), z.maximum(65_535));
+
+// What the stack's event source mappings accept, so that local mode runs only what AWS could.
+const maxConcurrency = z.optional(
+  wholeNumber(z.minimum(MAX_CONCURRENCY_RANGE.min), z.maximum(MAX_CONCURRENCY_RANGE.max)),
+);
 
 const apiKeys = z.pipe(
   z.pipe(
@@ -42,6 +48,8 @@ const LOCAL_SETTINGS = {
       wholeNumber(z.minimum(1), z.maximum(MAX_TENANT_REQUESTS_PER_SECOND, `must be ${TENANT_RATE_BOUND}`)),
     ),
   ],
+  fanoutMaxConcurrency: ['FANOUT_FANOUT_MAX_CONCURRENCY', maxConcurrency],
+  deliveryMaxConcurrency: ['FANOUT_DELIVERY_MAX_CONCURRENCY', maxConcurrency],
   alarmIntervalMs: [
     'FANOUT_ALARM_INTERVAL_MS',
     z._default(wholeNumber(z.minimum(100), z.maximum(300_000)), 5_000),
@@ -66,6 +74,8 @@ export function loadLocalConfig(env: Env = process.env) {
       'autoDisableAfterSeconds',
       'maxSubscriptionsPerTenant',
       'tenantRequestsPerSecond',
+      'fanoutMaxConcurrency',
+      'deliveryMaxConcurrency',
       'alarmIntervalMs',
     ],
     env,

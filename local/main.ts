@@ -19,6 +19,8 @@ try {
       ? { maxSubscriptionsPerTenant: config.maxSubscriptionsPerTenant }
       : {}),
     ...(config.tenantRequestsPerSecond ? { tenantRequestsPerSecond: config.tenantRequestsPerSecond } : {}),
+    ...(config.fanoutMaxConcurrency ? { fanoutMaxConcurrency: config.fanoutMaxConcurrency } : {}),
+    ...(config.deliveryMaxConcurrency ? { deliveryMaxConcurrency: config.deliveryMaxConcurrency } : {}),
   });
 } catch (error) {
   console.error(`local mode did not start: ${(error as Error).message}`);

@@ -4,7 +4,6 @@ import type { AttemptLogMode } from '../lambdas/contract/tables.js';
 import { API_KEY_PATTERN, generateApiKey, resolveApiKey } from '../lambdas/storage/tenants.js';
 import { startAlarms } from './emulators/alarms.js';
 import { type Engines, startEngines } from './emulators/engines.js';
-import { pollContinuously } from './emulators/event-source.js';
 import { moveMessages } from './emulators/message-move.js';
 import type { LocalResourceNames } from './emulators/provision.js';
 import { namedQueues, queueDepth } from './emulators/queue-metrics.js';
@@ -13,7 +12,7 @@ import { createLocalService, type LocalService } from './service.js';
 
 /**
  * Local mode as one object: engines, the stack's resources, the HTTP API with /health and /_local/status,
- * pollers standing in for the event source mappings, and the DLQ alarms. `npm start` runs it from the
+ * pollers scaling as the event source mappings do, and the DLQ alarms. `npm start` runs it from the
  * environment; tests start it on random ports. stop() leaves no port open and no timer running.
  */
 export interface LocalRuntimeOptions {
@@ -35,6 +34,8 @@ export interface LocalRuntimeOptions {
   autoDisableAfterSeconds?: number;
   maxSubscriptionsPerTenant?: number;
   tenantRequestsPerSecond?: number;
+  fanoutMaxConcurrency?: number;
+  deliveryMaxConcurrency?: number;
   alarmIntervalMs?: number;
   log?: (line: string) => void;
 }
@@ -78,6 +79,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}) {
       ...(options.tenantRequestsPerSecond
         ? { tenantRequestsPerSecond: options.tenantRequestsPerSecond }
         : {}),
+      ...(options.fanoutMaxConcurrency ? { fanoutMaxConcurrency: options.fanoutMaxConcurrency } : {}),
+      ...(options.deliveryMaxConcurrency ? { deliveryMaxConcurrency: options.deliveryMaxConcurrency } : {}),
       // On AWS operators route these with their own rules; locally they are logged.
       onOperationalEvent: (event) =>
         log(`[operations] ${String(event['detail-type'])} ${JSON.stringify(event.detail)}`),
@@ -96,12 +99,9 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}) {
       log,
     });
     stops.push(alarms.stop);
-    const pollers = [
-      pollContinuously('fan-out', service.pollFanout, log),
-      pollContinuously('delivery', service.pollDelivery, log),
-    ];
+    const eventSources = service.startEventSources(log);
     stops.push(async () => {
-      await Promise.all(pollers.map((poller) => poller.stop()));
+      await Promise.all(Object.values(eventSources).map((mapping) => mapping.stop()));
     });
 
     const resources: LocalResourceNames = {
@@ -121,6 +121,10 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}) {
         ),
       ),
       alarms: alarms.states(),
+      eventSources: {
+        fanout: eventSources.fanout.status(),
+        delivery: eventSources.delivery.status(),
+      },
       operationalEvents: service.operationalEvents.slice(-20),
       resources,
     });

@@ -20,7 +20,9 @@ import { type ServiceDefinition, serviceDefinition, serviceSettings } from '../l
 import { type ApiRequest, invokeApi } from './emulators/api-gateway.js';
 import { startEventBus } from './emulators/event-bus.js';
 import { pollOnce } from './emulators/event-source.js';
+import { type EventSourceMapping, startEventSourceMapping } from './emulators/event-source-mapping.js';
 import { provisionResources } from './emulators/provision.js';
+import { queueDepth } from './emulators/queue-metrics.js';
 
 /**
  * The whole pipeline on local engines: the stack's tables and queues, the same handlers built by the same
@@ -43,6 +45,9 @@ export interface LocalServiceOptions {
   autoDisableAfterSeconds?: number;
   maxSubscriptionsPerTenant?: number;
   tenantRequestsPerSecond?: number;
+  /** The event source mappings' maximum concurrency; the stack's by default. */
+  fanoutMaxConcurrency?: number;
+  deliveryMaxConcurrency?: number;
   /** Subscriptions per fan-out page; the stack's by default. */
   fanoutPageSize?: number;
   /** Shortest wait after a 429 (whatever its Retry-After says) or a timeout; 60 s by default. */
@@ -78,6 +83,8 @@ export async function createLocalService(options: LocalServiceOptions) {
       ? { maxSubscriptionsPerTenant: options.maxSubscriptionsPerTenant }
       : {}),
     ...(options.tenantRequestsPerSecond ? { tenantRequestsPerSecond: options.tenantRequestsPerSecond } : {}),
+    fanoutMaxConcurrency: options.fanoutMaxConcurrency,
+    deliveryMaxConcurrency: options.deliveryMaxConcurrency,
   });
   const dynamo = new DynamoDBClient({
     endpoint: options.dynamoEndpoint,
@@ -153,6 +160,22 @@ export async function createLocalService(options: LocalServiceOptions) {
     ...(options.circuitPolicy ? { circuitPolicy: options.circuitPolicy } : {}),
   });
   const deliver = wrap('deliver', deliverHandler);
+  const pollFanout = (waitTimeSeconds = 0) =>
+    pollOnce(sqs, fanout, {
+      functionName: 'fanout',
+      queueUrl: resources.queues.fanout.url,
+      queueArn: resources.queues.fanout.arn,
+      batchSize: definition.queues.fanout.batchSize,
+      waitTimeSeconds,
+    });
+  const pollDelivery = (waitTimeSeconds = 0) =>
+    pollOnce(sqs, deliver, {
+      functionName: 'deliver',
+      queueUrl: resources.queues.delivery.url,
+      queueArn: resources.queues.delivery.arn,
+      batchSize: definition.queues.delivery.batchSize,
+      waitTimeSeconds,
+    });
 
   return {
     definition,
@@ -167,22 +190,28 @@ export async function createLocalService(options: LocalServiceOptions) {
     api: (request: ApiRequest) => invokeApi(api, request),
     createTenant: (name: string, apiKey?: string) =>
       createTenant(db, resources.tables.tenants, { name, ...(apiKey ? { apiKey } : {}) }),
-    pollFanout: (waitTimeSeconds = 0) =>
-      pollOnce(sqs, fanout, {
-        functionName: 'fanout',
-        queueUrl: resources.queues.fanout.url,
-        queueArn: resources.queues.fanout.arn,
-        batchSize: definition.queues.fanout.batchSize,
-        waitTimeSeconds,
-      }),
-    pollDelivery: (waitTimeSeconds = 0) =>
-      pollOnce(sqs, deliver, {
-        functionName: 'deliver',
-        queueUrl: resources.queues.delivery.url,
-        queueArn: resources.queues.delivery.arn,
-        batchSize: definition.queues.delivery.batchSize,
-        waitTimeSeconds,
-      }),
+    pollFanout,
+    pollDelivery,
+    /**
+     * The event source mappings, running until stopped: each queue's pollers, scaled with its backlog up to the
+     * maximum concurrency of the stack's mapping.
+     */
+    startEventSources: (log: (line: string) => void): Record<'fanout' | 'delivery', EventSourceMapping> => {
+      const visibleMessages = (queue: 'fanout' | 'delivery') => async () =>
+        (await queueDepth(sqs, resources.queues[queue].url)).visible;
+      return {
+        fanout: startEventSourceMapping('fan-out', pollFanout, {
+          maxConcurrency: definition.queues.fanout.maxConcurrency,
+          visibleMessages: visibleMessages('fanout'),
+          log,
+        }),
+        delivery: startEventSourceMapping('delivery', pollDelivery, {
+          maxConcurrency: definition.queues.delivery.maxConcurrency,
+          visibleMessages: visibleMessages('delivery'),
+          log,
+        }),
+      };
+    },
     async close() {
       await new Promise((resolve) => bus.server.close(resolve));
       eventBridge.destroy();

@@ -80,30 +80,46 @@ export async function pollOnce(
 const POLL_WAIT_SECONDS = 1;
 const ERROR_PAUSE_MS = 1_000;
 
+/** One queue's polls: a long poll of its queue, then the handler on what came back (EventSourceOptions). */
+export type Poll = (waitTimeSeconds: number) => Promise<PollResult>;
+
 /**
- * Polls one queue back to back until stopped, as the event source mapping does. Nothing ends the loop: a
- * failed batch is logged and left for redrive, a failed receive (engine busy, say) is logged and retried.
+ * One poll of a poller that runs until stopped: a failed batch is logged and left for redrive, a failed
+ * receive (engine busy, say) is logged and followed by a pause. What came back, or undefined when it failed.
+ */
+export async function pollAndLog(
+  name: string,
+  poll: Poll,
+  log: (line: string) => void,
+  signal: AbortSignal,
+): Promise<PollResult | undefined> {
+  try {
+    const result = await poll(POLL_WAIT_SECONDS);
+    if (result.handlerError !== undefined) {
+      log(
+        `[${name}] handler threw, ${result.received} message(s) left for redrive: ${messageOf(result.handlerError)}`,
+      );
+    }
+    return result;
+  } catch (error) {
+    log(`[${name}] poll failed, retrying: ${messageOf(error)}`);
+    await sleep(ERROR_PAUSE_MS, undefined, { signal }).catch(() => undefined);
+    return undefined;
+  }
+}
+
+/**
+ * Polls one queue back to back until stopped, as one of the event source mapping's pollers does. Nothing ends
+ * the loop but stop(), which lets the poll under way finish.
  */
 export function pollContinuously(
   name: string,
-  poll: (waitTimeSeconds: number) => Promise<PollResult>,
+  poll: Poll,
   log: (line: string) => void,
 ): { stop(): Promise<void> } {
   const stopping = new AbortController();
   const loop = (async () => {
-    while (!stopping.signal.aborted) {
-      try {
-        const result = await poll(POLL_WAIT_SECONDS);
-        if (result.handlerError !== undefined) {
-          log(
-            `[${name}] handler threw, ${result.received} message(s) left for redrive: ${messageOf(result.handlerError)}`,
-          );
-        }
-      } catch (error) {
-        log(`[${name}] poll failed, retrying: ${messageOf(error)}`);
-        await sleep(ERROR_PAUSE_MS, undefined, { signal: stopping.signal }).catch(() => undefined);
-      }
-    }
+    while (!stopping.signal.aborted) await pollAndLog(name, poll, log, stopping.signal);
   })();
   return {
     async stop() {

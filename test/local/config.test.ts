@@ -53,4 +53,13 @@ describe('Local mode: configuration', () => {
       "Invalid configuration: FANOUT_TENANT_REQUESTS_PER_SECOND: must be at most 500 (each request, refused or not, writes the tenant's counter for that second: one DynamoDB item, which takes at most 1,000 writes a second)",
     );
   });
+
+  it('reads the event source mappings’ maximum concurrency, in the range the stack accepts', () => {
+    expect(
+      loadLocalConfig({ FANOUT_FANOUT_MAX_CONCURRENCY: '2', FANOUT_DELIVERY_MAX_CONCURRENCY: '1000' }),
+    ).toMatchObject({ fanoutMaxConcurrency: 2, deliveryMaxConcurrency: 1000 });
+    expect(() =>
+      loadLocalConfig({ FANOUT_FANOUT_MAX_CONCURRENCY: '1', FANOUT_DELIVERY_MAX_CONCURRENCY: '1001' }),
+    ).toThrow(/FANOUT_FANOUT_MAX_CONCURRENCY: .*FANOUT_DELIVERY_MAX_CONCURRENCY: /);
+  });
 });

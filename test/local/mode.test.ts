@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateApiKey } from '../../lambdas/storage/tenants.js';
+import { DEFAULT_MAX_CONCURRENCY } from '../../lib/definitions.js';
+import { INITIAL_CONCURRENCY } from '../../local/emulators/event-source-mapping.js';
 import { type LocalHttpServer, startHttpServer } from '../../local/http-server.js';
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime.js';
 import { waitFor } from '../../local/wait.js';
@@ -57,6 +59,11 @@ describe('Local mode: the whole service from startLocalRuntime, through HTTP', (
       'delivery-dlq': empty,
     });
     expect(status.alarms).toEqual({ 'fanout-dlq': 'OK', 'delivery-dlq': 'OK' });
+    // Idle, each event source mapping polls with its first five pollers, up to the stack's maximum.
+    expect(status.eventSources).toEqual({
+      fanout: { concurrency: INITIAL_CONCURRENCY, maxConcurrency: DEFAULT_MAX_CONCURRENCY.fanout },
+      delivery: { concurrency: INITIAL_CONCURRENCY, maxConcurrency: DEFAULT_MAX_CONCURRENCY.delivery },
+    });
   });
 
   it('delivers an event published with POST /events, signed so that standardwebhooks verifies it', async () => {

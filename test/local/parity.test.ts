@@ -21,13 +21,15 @@ type Properties = Record<string, any>;
 
 /**
  * Local mode and the stack are both built from lib/definitions.ts; this proves they come out the same by
- * comparing what the local engines report (GetQueueAttributes, DescribeTable, the poller's receives) with the
- * synthesized template, for the default retry schedule and for one set by configuration.
+ * comparing what the local engines report (GetQueueAttributes, DescribeTable, the poller's receives) and what
+ * local mode's event source mappings scale to with the synthesized template, for the defaults and for a retry
+ * schedule and maximum concurrencies set by configuration.
  */
 describe.each([
-  { schedule: undefined, label: 'default retry schedule' },
-  { schedule: [0, 1, 2], label: 'retry schedule 0,1,2' },
-])('Local mode: provisioning matches the CDK stack ($label)', ({ schedule }) => {
+  { schedule: undefined, concurrency: undefined, label: 'defaults' },
+  { schedule: [0, 1, 2], concurrency: undefined, label: 'retry schedule 0,1,2' },
+  { schedule: undefined, concurrency: { fanout: 3, delivery: 7 }, label: 'maximum concurrency 3 and 7' },
+])('Local mode: provisioning matches the CDK stack ($label)', ({ schedule, concurrency }) => {
   let stack: FanoutStack;
   let resources: Record<string, { Properties: Properties }>;
   let service: Awaited<ReturnType<typeof startTestService>>;
@@ -46,7 +48,15 @@ describe.each([
     ).Attributes ?? {};
 
   beforeAll(async () => {
-    const context = schedule ? { [CONTEXT_RETRY_SCHEDULE]: schedule.join(',') } : {};
+    const context = {
+      ...(schedule ? { [CONTEXT_RETRY_SCHEDULE]: schedule.join(',') } : {}),
+      ...(concurrency
+        ? {
+            fanoutMaxConcurrency: String(concurrency.fanout),
+            deliveryMaxConcurrency: String(concurrency.delivery),
+          }
+        : {}),
+    };
     const app = new App({ context: { 'aws:cdk:bundling-stacks': [], ...context } });
     stack = new FanoutStack(app, 'Parity', stackPropsFromContext(app, {}));
     resources = Template.fromStack(stack).toJSON().Resources;
@@ -54,6 +64,9 @@ describe.each([
     service = await startTestService({
       tenantRequestsPerSecond: serviceDefinition().tenantRequestsPerSecond,
       ...(schedule ? { retryScheduleSeconds: schedule } : {}),
+      ...(concurrency
+        ? { fanoutMaxConcurrency: concurrency.fanout, deliveryMaxConcurrency: concurrency.delivery }
+        : {}),
     });
     dynamo = new DynamoDBClient({
       endpoint: inject('dynamoEndpoint'),
@@ -76,6 +89,11 @@ describe.each([
     await service.close();
   });
 
+  /** The event source mapping that reads the queue of this logical id. */
+  const mappingOf = (queueId: string) =>
+    Object.values(resources)
+      .map((resource) => resource.Properties)
+      .find((properties) => properties?.EventSourceArn?.['Fn::GetAtt']?.[0] === queueId);
   const queuePairs = () =>
     (['fanout', 'delivery'] as const).map((name) => {
       const secure = name === 'fanout' ? stack.fanoutQueue : stack.deliveryQueue;
@@ -132,14 +150,26 @@ describe.each([
   it('polls each queue with the batch size of the stack’s event source mapping', async () => {
     await service.pollFanout();
     await service.pollDelivery();
-    const mappings = Object.values(resources).map((resource) => resource.Properties);
     for (const { name, local, queue } of queuePairs()) {
-      const mapping = mappings.find(
-        (properties) => properties?.EventSourceArn?.['Fn::GetAtt']?.[0] === template(queue).id,
-      );
+      const mapping = mappingOf(template(queue).id);
       expect(mapping?.FunctionResponseTypes, name).toEqual(['ReportBatchItemFailures']);
       expect(receiveBatchSizes[local.url], name).toBe(mapping?.BatchSize);
     }
+  });
+
+  it('scales each queue’s pollers up to the maximum concurrency of the stack’s event source mapping', async () => {
+    const logged: string[] = [];
+    const sources = service.startEventSources((line) => logged.push(line));
+    try {
+      for (const { name, queue } of queuePairs()) {
+        const mapping = mappingOf(template(queue).id);
+        expect(mapping?.ScalingConfig?.MaximumConcurrency, name).toBeGreaterThanOrEqual(2);
+        expect(sources[name].status().maxConcurrency, name).toBe(mapping?.ScalingConfig?.MaximumConcurrency);
+      }
+    } finally {
+      await Promise.all(Object.values(sources).map((mapping) => mapping.stop()));
+    }
+    expect(logged).toEqual([]);
   });
 
   it('creates each table with the key schema and global secondary indexes of the stack', async () => {

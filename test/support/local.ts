@@ -1,5 +1,6 @@
 import { EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
 import { expect } from 'vitest';
+import type { EventSourceMappingStatus } from '../../local/emulators/event-source-mapping.js';
 import type { QueueDepth } from '../../local/emulators/queue-metrics.js';
 import type { LocalRuntime } from '../../local/runtime.js';
 import type { startReceiver } from './receiver.js';
@@ -11,6 +12,7 @@ export type LocalReceiver = Awaited<ReturnType<typeof startReceiver>>;
 interface Status {
   queues: Record<string, QueueDepth>;
   alarms: Record<string, 'OK' | 'ALARM'>;
+  eventSources: Record<'fanout' | 'delivery', EventSourceMappingStatus>;
 }
 
 /** The API of a running local mode, through HTTP only, as a user's client would call it. */
