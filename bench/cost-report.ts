@@ -6,7 +6,7 @@ import type { Usage } from './usage.js';
 
 // The cost bench's line items: how one run's counted usage is priced, and how the report is written.
 
-const API_FUNCTIONS: ReadonlySet<FunctionName> = new Set(['authorizer', 'register', 'ingest']);
+const API_FUNCTIONS: ReadonlySet<FunctionName> = new Set(['authorizer', 'api', 'ingest']);
 
 /** What each line item is part of: the targets compare `pipeline` and `attempt log`. */
 export type CostPart = 'pipeline' | 'api' | 'attempt log' | 'logs';

@@ -3,11 +3,11 @@ import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { AttemptLogMode } from '../lambdas/contract/tables.js';
 import {
+  apiFunction,
   authorizerFunction,
   deliverFunction,
   fanoutFunction,
   ingestFunction,
-  registerFunction,
 } from '../lambdas/wiring.js';
 import { type ApiFunctions, bearer, invokeApi } from '../local/emulators/api-gateway.js';
 import { type Engines, startEngines } from '../local/emulators/engines.js';
@@ -141,7 +141,7 @@ async function runSample(engines: Engines, plan: SamplePlan): Promise<CostRun> {
     const { config, clients } = service;
     const api: ApiFunctions = {
       authorizer: meter.wrap('authorizer', authorizerFunction(config, clients)),
-      register: meter.wrap('register', registerFunction(config, clients, { allowPrivateUrls: true })),
+      api: meter.wrap('api', apiFunction(config, clients, { allowPrivateUrls: true })),
       ingest: meter.wrap('ingest', ingestFunction(config, clients)),
     };
     const fanout = meter.wrap('fanout', fanoutFunction(config, clients));

@@ -57,8 +57,8 @@ export interface TargetOptions {
   resolveHost?: HostResolver | undefined;
 }
 
-export function registerFunction(
-  config: FunctionConfig<'register'>,
+export function apiFunction(
+  config: FunctionConfig<'api'>,
   clients: Pick<Clients, 'db' | 'sqs'>,
   options: ApiFunctionOptions & TargetOptions = {},
 ) {
@@ -88,7 +88,7 @@ export function ingestFunction(
   });
 }
 
-/** Register and ingest count against the same per-tenant counter: the limit is for the whole API. */
+/** The API and ingest functions count against the same per-tenant counter: the limit is for the whole API. */
 function rateLimiter(
   config: Pick<Config, 'tenantsTable' | 'tenantRequestsPerSecond'>,
   clients: Pick<Clients, 'db'>,

@@ -24,7 +24,7 @@ import type { DataKeyChoice, FanoutStackProps } from './fanout-stack.js';
  *   tenantRequestsPerSecond    API requests per second one tenant may make (default: 50, at most 500)
  *   fanoutMaxConcurrency       most fan-out invocations at once, 2 to 1000 (default: 10)
  *   deliveryMaxConcurrency     most deliver invocations at once, 2 to 1000 (default: 100)
- *   authorizerReservedConcurrency, registerReservedConcurrency, ingestReservedConcurrency
+ *   authorizerReservedConcurrency, apiReservedConcurrency, ingestReservedConcurrency
  *                              concurrency reserved for that API function (default: none)
  *   alarmEmail                 an address subscribed to the alarm topic (default: none)
  *   kmsKey=create              encrypt tables, queues and the bus with a new customer-managed key

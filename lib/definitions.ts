@@ -114,7 +114,7 @@ export interface ServiceOptions {
 }
 
 /** The functions behind the HTTP API: the ones a busy pipeline must never starve. */
-export const API_FUNCTIONS = ['authorizer', 'register', 'ingest'] as const satisfies readonly FunctionName[];
+export const API_FUNCTIONS = ['authorizer', 'api', 'ingest'] as const satisfies readonly FunctionName[];
 export type ApiFunctionName = (typeof API_FUNCTIONS)[number];
 export type ReservedConcurrency = { readonly [name in ApiFunctionName]?: number | undefined };
 
@@ -162,12 +162,12 @@ export function serviceDefinition(options: ServiceOptions = {}): ServiceDefiniti
       memoryMb: 256,
       ...reserved('authorizer'),
     },
-    register: {
-      entry: 'lambdas/entry/register.ts',
+    api: {
+      entry: 'lambdas/entry/api.ts',
       description: 'Subscription API',
       timeoutSeconds: 10,
       memoryMb: 256,
-      ...reserved('register'),
+      ...reserved('api'),
     },
     ingest: {
       entry: 'lambdas/entry/ingest.ts',

@@ -165,7 +165,7 @@ export class FanoutStack extends Stack {
     this.consumeQueues(def);
     this.api = new FanoutApi(this, 'Api', {
       authorizer: this.functions.authorizer,
-      handlers: { register: this.functions.register, ingest: this.functions.ingest },
+      handlers: { api: this.functions.api, ingest: this.functions.ingest },
     });
     this.addOutputs();
     acknowledgeNagFindings(this, def);
@@ -197,7 +197,7 @@ export class FanoutStack extends Stack {
       }).function;
     return {
       authorizer: fn('authorizer', 'AuthorizerFunction'),
-      register: fn('register', 'RegisterFunction'),
+      api: fn('api', 'ApiFunction'),
       ingest: fn('ingest', 'IngestFunction'),
       // Continuation and replay pages go to the function's own queue, one hop per page: Lambda's loop detection
       // would stop the 17th hop (a fan-out past ~32,000 subscriptions, a replay past ~32,000 events) after the
@@ -280,11 +280,12 @@ export class FanoutStack extends Stack {
 
 /**
  * The function log groups' logical ids from when they were created beside the functions rather than inside
- * them. The groups are retained, so they keep these ids (test/infra/logical-ids.test.ts pins them).
+ * them (and, for the API function, from when it was called register). The groups are retained, so they keep
+ * these ids and their history (test/infra/logical-ids.test.ts pins them).
  */
 const FUNCTION_LOG_GROUP_IDS: Record<FunctionName, string> = {
   authorizer: 'AuthorizerFunctionLogGroup00CC12E9',
-  register: 'RegisterFunctionLogGroup433CF507',
+  api: 'RegisterFunctionLogGroup433CF507',
   ingest: 'IngestFunctionLogGroupCDA64AD0',
   fanout: 'FanoutFunctionLogGroup61C04927',
   deliver: 'DeliverFunctionLogGroup84B9739C',

@@ -33,7 +33,7 @@ export interface GrantedResources {
  */
 export function grantFunctionAccess(resources: GrantedResources): void {
   const { functions, tables, fanoutQueue, deliveryQueue, fanoutDeadLetterQueue, bus } = resources;
-  const { authorizer, register, ingest, fanout, deliver } = functions;
+  const { authorizer, api, ingest, fanout, deliver } = functions;
   const { tenants, subscriptions, events, attempts } = tables;
 
   grantOnTable(tenants, authorizer, 'dynamodb:GetItem');
@@ -42,7 +42,7 @@ export function grantFunctionAccess(resources: GrantedResources): void {
   // byEvent); replays are jobs on the fan-out queue; the per-tenant request counters in the tenants table.
   grantOnTable(
     subscriptions,
-    register,
+    api,
     'dynamodb:GetItem',
     'dynamodb:Query',
     'dynamodb:PutItem',
@@ -50,11 +50,11 @@ export function grantFunctionAccess(resources: GrantedResources): void {
     'dynamodb:DeleteItem',
     'dynamodb:BatchWriteItem',
   );
-  grantOnTable(events, register, 'dynamodb:GetItem');
-  grantOnTable(attempts, register, 'dynamodb:Query');
-  grantQueryOnIndex(attempts, ATTEMPTS_BY_EVENT_INDEX, register);
-  grantSendMessage(fanoutQueue, register);
-  grantOnTable(tenants, register, 'dynamodb:UpdateItem');
+  grantOnTable(events, api, 'dynamodb:GetItem');
+  grantOnTable(attempts, api, 'dynamodb:Query');
+  grantQueryOnIndex(attempts, ATTEMPTS_BY_EVENT_INDEX, api);
+  grantSendMessage(fanoutQueue, api);
+  grantOnTable(tenants, api, 'dynamodb:UpdateItem');
 
   // Events onto the bus (whose key, if any, only EventBridge uses); the per-tenant request counters.
   bus.grantPutEventsTo(ingest);

@@ -9,11 +9,11 @@ import type { AttemptLogMode } from '../lambdas/contract/tables.js';
 import { documentClient } from '../lambdas/platform/aws-clients.js';
 import { createTenant } from '../lambdas/storage/tenants.js';
 import {
+  apiFunction,
   authorizerFunction,
   deliverFunction,
   fanoutFunction,
   ingestFunction,
-  registerFunction,
   type TargetOptions,
 } from '../lambdas/wiring.js';
 import { type ServiceDefinition, serviceDefinition, serviceSettings } from '../lib/definitions.js';
@@ -142,7 +142,7 @@ export async function createLocalService(options: LocalServiceOptions) {
   const targets = { allowPrivateUrls: options.allowPrivateUrls ?? true, resolveHost: options.resolveHost };
   const api = {
     authorizer: authorizerFunction(config, clients, { cacheTtlMs: options.authCacheTtlMs ?? 0 }),
-    register: registerFunction(config, clients, targets),
+    api: apiFunction(config, clients, targets),
     ingest: ingestFunction(config, clients),
   };
   const wrap = options.wrapQueueHandler ?? ((_name, handler) => handler);

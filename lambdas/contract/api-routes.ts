@@ -1,21 +1,21 @@
 /**
- * The HTTP API's routes, read by the CDK stack to create them and by the register handler to dispatch, so the
+ * The HTTP API's routes, read by the CDK stack to create them and by the API handler to dispatch, so the
  * two cannot disagree. `handler` names the function behind the route.
  */
 export const API_ROUTES = [
-  { method: 'POST', path: '/subscriptions', handler: 'register' },
-  { method: 'GET', path: '/subscriptions', handler: 'register' },
-  { method: 'GET', path: '/subscriptions/{id}', handler: 'register' },
-  { method: 'PATCH', path: '/subscriptions/{id}', handler: 'register' },
-  { method: 'DELETE', path: '/subscriptions/{id}', handler: 'register' },
-  { method: 'GET', path: '/subscriptions/{id}/attempts', handler: 'register' },
-  { method: 'POST', path: '/subscriptions/{id}/secret/rotate', handler: 'register' },
-  { method: 'POST', path: '/subscriptions/{id}/replay', handler: 'register' },
+  { method: 'POST', path: '/subscriptions', handler: 'api' },
+  { method: 'GET', path: '/subscriptions', handler: 'api' },
+  { method: 'GET', path: '/subscriptions/{id}', handler: 'api' },
+  { method: 'PATCH', path: '/subscriptions/{id}', handler: 'api' },
+  { method: 'DELETE', path: '/subscriptions/{id}', handler: 'api' },
+  { method: 'GET', path: '/subscriptions/{id}/attempts', handler: 'api' },
+  { method: 'POST', path: '/subscriptions/{id}/secret/rotate', handler: 'api' },
+  { method: 'POST', path: '/subscriptions/{id}/replay', handler: 'api' },
   { method: 'POST', path: '/events', handler: 'ingest' },
-  // Reading stored events, their attempts and replays needs the tables, so register answers them.
-  { method: 'GET', path: '/events/{id}', handler: 'register' },
-  { method: 'GET', path: '/events/{id}/attempts', handler: 'register' },
-  { method: 'POST', path: '/events/{id}/replay', handler: 'register' },
+  // Reading stored events, their attempts and replays needs the tables, so the API function answers them.
+  { method: 'GET', path: '/events/{id}', handler: 'api' },
+  { method: 'GET', path: '/events/{id}/attempts', handler: 'api' },
+  { method: 'POST', path: '/events/{id}/replay', handler: 'api' },
 ] as const;
 
 export type ApiRoute = (typeof API_ROUTES)[number];
@@ -40,8 +40,8 @@ export const GATEWAY_ROUTES: readonly GatewayRoute[] = [
   })),
 ];
 
-/** Requests that match no route go to the register function, which answers 404 or 405 in the error format. */
-export const DEFAULT_ROUTE_HANDLER = 'register';
+/** Requests that match no route go to the API function, which answers 404 or 405 in the error format. */
+export const DEFAULT_ROUTE_HANDLER = 'api';
 
 export function routeKeyOf(route: ApiRoute): RouteKey;
 export function routeKeyOf(route: GatewayRoute): string;

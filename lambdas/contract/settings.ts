@@ -83,7 +83,7 @@ export function readSettings<T extends SettingTable, const K extends keyof T>(
 /** The settings each function reads; the stack and local mode set exactly these for it. */
 export const FUNCTION_SETTINGS = {
   authorizer: ['tenantsTable'],
-  register: [
+  api: [
     'tenantsTable',
     'subscriptionsTable',
     'eventsTable',

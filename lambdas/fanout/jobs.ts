@@ -68,7 +68,7 @@ export function isFanoutJob(body: unknown): boolean {
 export function parseFanoutJob(json: unknown): FanoutJob {
   const result = safeParse(fanoutJobSchema, json);
   if (!result.success) {
-    // Jobs are written by the register and fan-out functions only: a bad one is a bug or a hand-made message.
+    // Jobs are written by the API and fan-out functions only: a bad one is a bug or a hand-made message.
     throw new PoisonMessageError(`fan-out job is malformed: ${describeIssues(result.error.issues, 'job')}`, {
       reason: 'malformed_job',
       action:

@@ -16,7 +16,7 @@ import {
 import type { FunctionDefinition } from '../definitions.js';
 
 /** The functions that look up subscribers' host names (registration and delivery). */
-const RESOLVES_SUBSCRIBER_HOSTS: ReadonlySet<FunctionName> = new Set(['register', 'deliver']);
+const RESOLVES_SUBSCRIBER_HOSTS: ReadonlySet<FunctionName> = new Set(['api', 'deliver']);
 
 /** The repository root: entries in the service definition are relative to it. */
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));

@@ -22,7 +22,7 @@ export interface ApiFunctions {
   authorizer: (
     event: APIGatewayRequestAuthorizerEventV2,
   ) => Promise<APIGatewaySimpleAuthorizerWithContextResult<AuthorizerContext>>;
-  register: (event: ApiEvent, context: Context) => Promise<ApiResponse>;
+  api: (event: ApiEvent, context: Context) => Promise<ApiResponse>;
   ingest: (event: ApiEvent, context: Context) => Promise<ApiResponse>;
 }
 

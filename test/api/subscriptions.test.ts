@@ -6,7 +6,7 @@ import { createSubscription } from '../support/subscriptions.js';
 
 type Service = Awaited<ReturnType<typeof startTestService>>;
 
-describe('Function: register (subscription API)', () => {
+describe('Function: api (subscription API)', () => {
   let service: Service;
   let keyA: string;
   let keyB: string;

@@ -68,7 +68,7 @@ describe('Stack: concurrency from context', () => {
     const synth = synthesize({ authorizerReservedConcurrency: '20', ingestReservedConcurrency: 50 });
     expect(reserved(synth)).toEqual({ authorizer: 20, ingest: 50 });
     expect(mappings(synth).delivery?.ScalingConfig).toEqual({ MaximumConcurrency: 100 });
-    expect(reserved(synthesize({ registerReservedConcurrency: '5' }))).toEqual({ register: 5 });
+    expect(reserved(synthesize({ apiReservedConcurrency: '5' }))).toEqual({ api: 5 });
   });
 
   it('refuses bad values, every one named with what it accepts, in one error', () => {
@@ -76,7 +76,7 @@ describe('Stack: concurrency from context', () => {
       fanoutMaxConcurrency: '1',
       deliveryMaxConcurrency: 1001,
       authorizerReservedConcurrency: 2.5,
-      registerReservedConcurrency: '0',
+      apiReservedConcurrency: '0',
       ingestReservedConcurrency: 'lots',
     };
     let error: unknown;
@@ -90,7 +90,7 @@ describe('Stack: concurrency from context', () => {
       'context "fanoutMaxConcurrency" must be a whole number from 2 to 1000, the event source mapping\'s MaximumConcurrency (e.g. 10), got "1"',
       'context "deliveryMaxConcurrency" must be a whole number from 2 to 1000, the event source mapping\'s MaximumConcurrency (e.g. 100), got 1001',
       'context "authorizerReservedConcurrency" must be a positive whole number (e.g. 50), got 2.5',
-      'context "registerReservedConcurrency" must be a positive whole number (e.g. 50), got "0"',
+      'context "apiReservedConcurrency" must be a positive whole number (e.g. 50), got "0"',
       'context "ingestReservedConcurrency" must be a positive whole number (e.g. 50), got "lots"',
     ]);
     expect(() => synthesize({ deliveryMaxConcurrency: '0' })).toThrow(ContextError);
@@ -107,11 +107,11 @@ describe('Stack: concurrency from props', () => {
     const synth = build({
       fanoutMaxConcurrency: 4,
       deliveryMaxConcurrency: 40,
-      reservedConcurrency: { register: 10 },
+      reservedConcurrency: { api: 10 },
     });
     expect(mappings(synth).fanout?.ScalingConfig).toEqual({ MaximumConcurrency: 4 });
     expect(mappings(synth).delivery?.ScalingConfig).toEqual({ MaximumConcurrency: 40 });
-    expect(reserved(synth)).toEqual({ register: 10 });
+    expect(reserved(synth)).toEqual({ api: 10 });
   });
 
   it('refuses what the event source mapping or Lambda would refuse', () => {

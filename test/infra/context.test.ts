@@ -72,7 +72,7 @@ describe('Stack: context', () => {
       props(resources, id(stack.functions[name])).Environment.Variables;
     const max = environmentVariable('maxSubscriptionsPerTenant');
     const rate = environmentVariable('tenantRequestsPerSecond');
-    expect(variables('register')).toMatchObject({ [max]: '25', [rate]: '7' });
+    expect(variables('api')).toMatchObject({ [max]: '25', [rate]: '7' });
     expect(variables('ingest')).toMatchObject({ [rate]: '7' });
     expect(Object.keys(variables('ingest'))).not.toContain(max);
     for (const name of ['authorizer', 'fanout', 'deliver'] as const) {

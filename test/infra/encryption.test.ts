@@ -109,7 +109,7 @@ describe.each([
 
   it('lets each function use the key only as its calls need: the authorizer decrypts, the others also store', () => {
     expect(grants.authorizer.dataKey).toEqual(['kms:Decrypt']);
-    for (const name of ['register', 'ingest', 'fanout', 'deliver'] as const) {
+    for (const name of ['api', 'ingest', 'fanout', 'deliver'] as const) {
       expect(grants[name].dataKey, name).toEqual(['kms:Decrypt', 'kms:GenerateDataKey']);
     }
   });

@@ -29,7 +29,7 @@ describe('Stack: built from props alone', () => {
       [environmentVariable('attemptLog')]: 'failures',
       [environmentVariable('autoDisableAfterSeconds')]: '7200',
     });
-    expect(variables('register')).toMatchObject({
+    expect(variables('api')).toMatchObject({
       [environmentVariable('maxSubscriptionsPerTenant')]: '25',
       [environmentVariable('tenantRequestsPerSecond')]: '7',
     });

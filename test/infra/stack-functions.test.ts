@@ -109,7 +109,7 @@ describe('Stack: functions', () => {
       expect(props(synth.resources, id(stack.functions[name])).Environment.Variables, name).toEqual({
         ...expected,
         NODE_OPTIONS: '--enable-source-maps',
-        ...(name === 'register' || name === 'deliver' ? { UV_THREADPOOL_SIZE: '64' } : {}),
+        ...(name === 'api' || name === 'deliver' ? { UV_THREADPOOL_SIZE: '64' } : {}),
       });
     }
   });
@@ -139,8 +139,8 @@ describe('Stack: least privilege', () => {
     expect(grants.authorizer).toEqual({ tenants: ['dynamodb:GetItem'], logs: LOGS });
   });
 
-  it('lets the register function manage subscriptions and their count, read events and attempts, queue replay jobs and count requests', () => {
-    expect(grants.register).toEqual({
+  it('lets the API function manage subscriptions and their count, read events and attempts, queue replay jobs and count requests', () => {
+    expect(grants.api).toEqual({
       subscriptions: [
         'dynamodb:BatchWriteItem',
         'dynamodb:DeleteItem',
@@ -203,8 +203,8 @@ describe('Stack: least privilege', () => {
     expect(indexNames(def.tables.attempts)).toContain(ATTEMPTS_BY_EVENT_INDEX);
   });
 
-  it('keeps the issue’s boundaries: register cannot send deliveries, deliver cannot read tenants, fan-out only reads them, ingest touches only the bus and the request counters, only fan-out sends to a DLQ', () => {
-    expect(Object.keys(grants.register)).not.toContain('deliveryQueue');
+  it('keeps the issue’s boundaries: the API function cannot send deliveries, deliver cannot read tenants, fan-out only reads them, ingest touches only the bus and the request counters, only fan-out sends to a DLQ', () => {
+    expect(Object.keys(grants.api)).not.toContain('deliveryQueue');
     expect(Object.keys(grants.deliver)).not.toContain('tenants');
     expect(grants.fanout.tenants).toEqual(['dynamodb:GetItem']);
     expect(grants.ingest.tenants).toEqual(['dynamodb:UpdateItem']);

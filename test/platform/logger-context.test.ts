@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deliveryMessage } from '../../lambdas/contract/delivery-message.js';
 import type { ApiEvent } from '../../lambdas/contract/handlers.js';
 import { newId } from '../../lambdas/platform/ids.js';
-import { deliverFunction, fanoutFunction, registerFunction } from '../../lambdas/wiring.js';
+import { apiFunction, deliverFunction, fanoutFunction } from '../../lambdas/wiring.js';
 import { startTestService } from '../support/service.js';
 import { lambdaContext, sqsEvent, sqsRecord } from '../support/sqs-records.js';
 
@@ -62,7 +62,7 @@ describe('Logger: the Lambda context on every line', () => {
   };
 
   it('an API function', async () => {
-    const register = registerFunction(service.config, { db: unavailableDb, sqs: service.clients.sqs });
+    const api = apiFunction(service.config, { db: unavailableDb, sqs: service.clients.sqs });
     const event = {
       version: '2.0',
       routeKey: 'GET /subscriptions',
@@ -77,7 +77,7 @@ describe('Logger: the Lambda context on every line', () => {
     } as unknown as ApiEvent;
     const lines = await linesDuring(async () => {
       // The rate limit fails open and logs; the read then fails and is logged as a 500.
-      expect(await register(event, lambdaContext('register', 'req-register'))).toMatchObject({
+      expect(await api(event, lambdaContext('api', 'req-api'))).toMatchObject({
         statusCode: 500,
       });
     });
@@ -85,7 +85,7 @@ describe('Logger: the Lambda context on every line', () => {
       'rate limit counter unavailable; request admitted',
       'unhandled error',
     ]);
-    expectContext(lines, 'register', 'req-register');
+    expectContext(lines, 'api', 'req-api');
   });
 
   it('the fan-out function', async () => {

@@ -1,6 +1,6 @@
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { authorizerFunction, ingestFunction, registerFunction } from '../../lambdas/wiring.js';
+import { apiFunction, authorizerFunction, ingestFunction } from '../../lambdas/wiring.js';
 import { invokeApi } from '../../local/emulators/api-gateway.js';
 import { publishEvent } from '../support/events.js';
 import { startReceiver } from '../support/receiver.js';
@@ -194,10 +194,10 @@ describe('SSRF guard: no way to switch it off in a Lambda function', () => {
     process.env.FANOUT_ALLOW_PRIVATE_URLS = 'true';
     try {
       const { apiKey } = await service.createTenant('lambda-built');
-      // Settings and clients, nothing else: what lambdas/entry/register.ts passes.
+      // Settings and clients, nothing else: what lambdas/entry/api.ts passes.
       const functions = {
         authorizer: authorizerFunction(service.config, service.clients, { cacheTtlMs: 0 }),
-        register: registerFunction(service.config, service.clients),
+        api: apiFunction(service.config, service.clients),
         ingest: ingestFunction(service.config, service.clients),
       };
       const response = await postSubscription(

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { TenantRateLimiter } from '../../lambdas/api/rate-limit.js';
 import { logger } from '../../lambdas/platform/logger.js';
 import { SubscriptionStore } from '../../lambdas/storage/subscriptions.js';
-import { authorizerFunction, ingestFunction, registerFunction } from '../../lambdas/wiring.js';
+import { apiFunction, authorizerFunction, ingestFunction } from '../../lambdas/wiring.js';
 import { type ApiRequest, invokeApi } from '../../local/emulators/api-gateway.js';
 import { postEvent, publishedEvent } from '../support/events.js';
 import { fakeResolver } from '../support/resolver.js';
@@ -52,7 +52,7 @@ describe('Security: per-tenant API throttling', () => {
     const config = { ...service.config, tenantRequestsPerSecond: LIMIT };
     const functions = {
       authorizer: authorizerFunction(config, service.clients, { cacheTtlMs: 0 }),
-      register: registerFunction(config, service.clients, { now: () => now, resolveHost: fakeResolver() }),
+      api: apiFunction(config, service.clients, { now: () => now, resolveHost: fakeResolver() }),
       ingest: ingestFunction(config, service.clients, { now: () => now }),
     };
     api = (request) => invokeApi(functions, request);

@@ -34,7 +34,7 @@ export interface SubscriptionApiDependencies {
 }
 
 /**
- * Every route of the register function: subscriptions, their attempt logs, stored events and replays.
+ * Every route of the API function: subscriptions, their attempt logs, stored events and replays.
  * Every data access is keyed by the caller's tenant, so another tenant's id is a 404.
  */
 export function subscriptionRoutes(

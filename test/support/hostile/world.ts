@@ -1,7 +1,7 @@
 import { type DynamoDBDocumentClient, ScanCommand, type ScanCommandOutput } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { revokeApiKey } from '../../../lambdas/storage/tenants.js';
-import { authorizerFunction, ingestFunction, registerFunction } from '../../../lambdas/wiring.js';
+import { apiFunction, authorizerFunction, ingestFunction } from '../../../lambdas/wiring.js';
 import { type ApiRequest, invokeApi, type NormalizedResponse } from '../../../local/emulators/api-gateway.js';
 import { namedQueues, queueDepth } from '../../../local/emulators/queue-metrics.js';
 import { waitFor } from '../../../local/wait.js';
@@ -79,7 +79,7 @@ export function useHostileWorld(): HostileWorld {
       invokeApi(
         {
           authorizer: authorizerFunction(capped, service.clients, { cacheTtlMs: 0 }),
-          register: registerFunction(capped, service.clients, { resolveHost: fakeResolver() }),
+          api: apiFunction(capped, service.clients, { resolveHost: fakeResolver() }),
           ingest: ingestFunction(capped, service.clients),
         },
         request,
@@ -90,7 +90,7 @@ export function useHostileWorld(): HostileWorld {
       invokeApi(
         {
           authorizer: authorizerFunction(throttled, service.clients, { cacheTtlMs: 0 }),
-          register: registerFunction(throttled, service.clients, { now, resolveHost: fakeResolver() }),
+          api: apiFunction(throttled, service.clients, { now, resolveHost: fakeResolver() }),
           ingest: ingestFunction(throttled, service.clients, { now }),
         },
         request,

@@ -1,9 +1,9 @@
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { FUNCTION_SETTINGS, loadConfig } from '../contract/settings.js';
 import { documentClient } from '../platform/aws-clients.js';
-import { registerFunction } from '../wiring.js';
+import { apiFunction } from '../wiring.js';
 
-export const handler = registerFunction(loadConfig(FUNCTION_SETTINGS.register), {
+export const handler = apiFunction(loadConfig(FUNCTION_SETTINGS.api), {
   db: documentClient(),
   sqs: new SQSClient({}),
 });
