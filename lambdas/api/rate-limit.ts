@@ -1,10 +1,8 @@
-import { type DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { TooManyRequestsError } from '../platform/errors.js';
 import { logger } from '../platform/logger.js';
 import { rateCounterKey } from '../storage/keys.js';
-
-/** Counters outlive their second by this much, then DynamoDB's TTL removes them. */
-const COUNTER_LIFETIME_SECONDS = 60;
+import { RateCounters } from '../storage/rate-counters.js';
 
 export interface RateLimiterOptions {
   /** Requests a tenant may make per second, across all of the API's functions. */
@@ -15,20 +13,22 @@ export interface RateLimiterOptions {
 
 /**
  * Per-tenant API throttling. HTTP APIs have no usage plans, so each tenant gets a fixed one-second window
- * counted in the tenants table: `{ pk: "rate#<tenantId>#<epoch second>", count, expiresAt }`. One UpdateItem
- * (ADD, 1 WCU) per request increments and returns the count atomically, so every Lambda instance shares the
- * same counter. A fixed window lets up to twice the limit through across a second boundary; that is accepted
- * for one write per request and no coordination.
+ * counted in the tenants table: `{ pk: "rate#<tenantId>#<epoch second>", count, expiresAt }`, one write per
+ * request (storage/rate-counters.ts), so every Lambda instance shares the same counter. A fixed window lets up
+ * to twice the limit through across a second boundary; that is accepted for one write per request and no
+ * coordination.
  */
 export class TenantRateLimiter {
   private readonly now: () => number;
+  private readonly counters: RateCounters;
 
   constructor(
-    private readonly db: DynamoDBDocumentClient,
-    private readonly tableName: string,
+    db: DynamoDBDocumentClient,
+    tableName: string,
     private readonly options: RateLimiterOptions,
   ) {
     this.now = options.now ?? Date.now;
+    this.counters = new RateCounters(db, tableName);
   }
 
   /** Counts one request of the tenant; throws TooManyRequestsError (429) once the second's count is over. */
@@ -36,17 +36,7 @@ export class TenantRateLimiter {
     const second = Math.floor(this.now() / 1000);
     let count: number;
     try {
-      const { Attributes } = await this.db.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: rateCounterKey(tenantId, second),
-          UpdateExpression: 'ADD #count :one SET expiresAt = :expiresAt',
-          ExpressionAttributeNames: { '#count': 'count' },
-          ExpressionAttributeValues: { ':one': 1, ':expiresAt': second + COUNTER_LIFETIME_SECONDS },
-          ReturnValues: 'UPDATED_NEW',
-        }),
-      );
-      count = Number(Attributes?.count);
+      count = await this.counters.take(rateCounterKey(tenantId, second), second);
     } catch (error) {
       // Fail open: the limit guards capacity, not data (the key was checked and every read is keyed by the
       // tenant), so admitting a request while the counter is unavailable exposes nothing. Failing closed would
