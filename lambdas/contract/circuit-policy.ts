@@ -1,3 +1,5 @@
+import { MAX_DELAY_SECONDS } from './delivery-message.js';
+
 /** When a subscription's circuit opens and how long it stays open: delivery/circuit.ts applies it. */
 export interface CircuitPolicy {
   /** Failed attempts in a row that open the circuit. */
@@ -8,8 +10,8 @@ export interface CircuitPolicy {
 
 export const DEFAULT_CIRCUIT_POLICY: CircuitPolicy = { failureThreshold: 5, firstOpenSeconds: 30 };
 
-/** SQS's longest message delay (DelaySeconds): a waiting delivery comes back at least once per open time. */
-export const MAX_OPEN_SECONDS = 900;
+/** The longest open time is SQS's longest delay, so a waiting delivery comes back at least once per open time. */
+const MAX_OPEN_SECONDS = MAX_DELAY_SECONDS;
 
 export function openSeconds(policy: CircuitPolicy, openings: number): number {
   return Math.min(policy.firstOpenSeconds * 2 ** (openings - 1), MAX_OPEN_SECONDS);

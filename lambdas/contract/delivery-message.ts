@@ -82,6 +82,14 @@ export function waitingCopy(message: DeliveryMessage, attemptsMade: number, queu
   };
 }
 
+/** SQS's longest message delay (DelaySeconds): a waiting copy waits at most this long at a time. */
+export const MAX_DELAY_SECONDS = 900;
+
+/** A wait as a waiting copy's DelaySeconds: whole seconds, at least one and at most SQS's longest delay. */
+export function delaySeconds(seconds: number): number {
+  return Math.min(MAX_DELAY_SECONDS, Math.max(1, Math.ceil(seconds)));
+}
+
 /** The attempt a receive of `message` is: its copy's receive count after the attempts made before the copy. */
 export function attemptNumber(message: DeliveryMessage, approximateReceiveCount: number): number {
   return (message.attemptsBefore ?? 0) + approximateReceiveCount;

@@ -1,9 +1,5 @@
-import {
-  type CircuitPolicy,
-  DEFAULT_CIRCUIT_POLICY,
-  MAX_OPEN_SECONDS,
-  openSeconds,
-} from '../contract/circuit-policy.js';
+import { type CircuitPolicy, DEFAULT_CIRCUIT_POLICY, openSeconds } from '../contract/circuit-policy.js';
+import { delaySeconds } from '../contract/delivery-message.js';
 import { circuitState, type StoredSubscription } from '../storage/subscription-model.js';
 import type { SubscriptionStore } from '../storage/subscriptions.js';
 
@@ -27,7 +23,7 @@ const PROBE_LEASE_MARGIN_MS = 5_000;
 /** Whether an attempt may go now (as the half-open circuit's probe, perhaps), or how long to wait first. */
 export type CircuitGate =
   | { go: true; probe: boolean }
-  | { go: false; state: 'open' | 'half_open'; waitSeconds: number };
+  | { go: false; reason: 'circuit_open' | 'circuit_half_open'; waitSeconds: number };
 
 export interface CircuitDependencies {
   subscriptions: SubscriptionStore;
@@ -50,8 +46,8 @@ export async function circuitGate(
     const spread = openSeconds(policy, subscription.circuitOpenings ?? 1) * random();
     return {
       go: false,
-      state,
-      waitSeconds: waitSeconds(secondsUntil(subscription.circuitOpenUntil, now) + spread),
+      reason: 'circuit_open',
+      waitSeconds: delaySeconds(secondsUntil(subscription.circuitOpenUntil, now) + spread),
     };
   }
   const leaseUntil = new Date(now.getTime() + deps.attemptTimeoutMs + PROBE_LEASE_MARGIN_MS);
@@ -60,14 +56,13 @@ export async function circuitGate(
     return { go: true, probe: true };
   // Another delivery is probing (or has just closed or reopened the circuit): look again soon, spread over
   // one first open time, so that a backlog behind a successful probe returns as a bounded burst.
-  return { go: false, state, waitSeconds: waitSeconds(1 + policy.firstOpenSeconds * random()) };
+  return {
+    go: false,
+    reason: 'circuit_half_open',
+    waitSeconds: delaySeconds(1 + policy.firstOpenSeconds * random()),
+  };
 }
 
 function secondsUntil(iso: string | undefined, now: Date): number {
   return iso ? (Date.parse(iso) - now.getTime()) / 1000 : 0;
-}
-
-/** Whole seconds, at least one and at most SQS's longest delay. */
-function waitSeconds(seconds: number): number {
-  return Math.min(MAX_OPEN_SECONDS, Math.max(1, Math.ceil(seconds)));
 }

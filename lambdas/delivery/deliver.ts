@@ -15,7 +15,7 @@ import { type AttemptLog, newAttemptId, RESPONSE_BODY_LIMIT_BYTES } from '../sto
 import type { EventStore, StoredEvent } from '../storage/events.js';
 import type { StoredSubscription } from '../storage/subscription-model.js';
 import { signingSecrets } from '../storage/subscription-secrets.js';
-import { circuitGate } from './circuit.js';
+import { admitAttempt, type WaitReason } from './admission.js';
 import { applyHealthChange, type HealthChange, type HealthDependencies, healthChange } from './health.js';
 import type { DeliverySession } from './session.js';
 import {
@@ -66,10 +66,10 @@ type FailedDisposition = 'retry' | 'dead_letter' | 'drop';
 export type DeliveryResult =
   | { result: 'skipped'; reason: SkipReason }
   /**
-   * No attempt: the subscription's circuit is open (or being probed). The message waits this long, or, when
-   * its schedule's time would run out first, is left for the DLQ as if every attempt had failed.
+   * No attempt, for `reason` (admission.ts). The message waits this long, or, when its schedule's time would
+   * run out first, is left for the DLQ as if every attempt had failed.
    */
-  | { result: 'waiting'; circuit: 'open' | 'half_open'; waitSeconds: number; then: 'wait' | 'dead_letter' }
+  | { result: 'waiting'; reason: WaitReason; waitSeconds: number; then: 'wait' | 'dead_letter' }
   | { result: 'delivered'; statusCode: number; latencyMs: number }
   | {
       result: 'failed';
@@ -126,11 +126,11 @@ export async function deliver(
   if (!anyFilterMatches(subscription.eventTypes, event.type)) {
     return { result: 'skipped', reason: 'event_type_unsubscribed' };
   }
-  const gate = await circuitGate(deps, subscription, now);
+  const gate = await admitAttempt(deps, subscription, now);
   if (!gate.go) {
     const deadline = queuedAt.getTime() + worstCaseScheduleSeconds(deps.retryScheduleSeconds) * 1000;
     const then = now.getTime() + gate.waitSeconds * 1000 > deadline ? 'dead_letter' : 'wait';
-    return { result: 'waiting', circuit: gate.state, waitSeconds: gate.waitSeconds, then };
+    return { result: 'waiting', reason: gate.reason, waitSeconds: gate.waitSeconds, then };
   }
 
   const outcome = await postWebhook(subscription, event, now, {

@@ -78,8 +78,8 @@ export function createDeliverHandler(deps: DeliverHandlerDependencies): QueueHan
     const fields = { eventId: message.eventId, subscriptionId: message.subscriptionId, attempt, ...result };
     if (result.result === 'waiting') {
       if (result.then === 'dead_letter') {
-        logger.warn('webhook out of time behind an open circuit, left for the DLQ', fields);
-        return await retryLater(0, 'out of time behind an open circuit');
+        logger.warn('webhook out of time while waiting, left for the DLQ', fields);
+        return await retryLater(0, `out of time while waiting (${result.reason})`);
       }
       // A new copy, delayed, in place of this one: its receive count starts again, so waiting costs no attempt.
       await deps.sqs.send(
@@ -89,7 +89,7 @@ export function createDeliverHandler(deps: DeliverHandlerDependencies): QueueHan
           DelaySeconds: result.waitSeconds,
         }),
       );
-      logger.info('webhook waiting: circuit open', fields);
+      logger.info('webhook waiting', fields);
       return;
     }
     if (result.result === 'skipped') {

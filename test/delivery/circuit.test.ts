@@ -1,5 +1,6 @@
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { logger } from '../../lambdas/platform/logger.js';
 import { waitFor } from '../../local/wait.js';
 import { startReceiver } from '../support/receiver.js';
 import { bearer, startTestService } from '../support/service.js';
@@ -142,9 +143,16 @@ describe('Function: deliver, the circuit breaker', () => {
 
     // Whatever is received while it is open waits: a new delayed copy, no request, no attempt record.
     const onQueueBefore = await messagesOnQueue();
+    const logged = vi.spyOn(logger, 'info');
     // All five failed, none delivered: visible again at once (no backoff here), well within the open time.
     expect(await service.pollDelivery()).toMatchObject({ received: 5, failed: 0 });
     expect(receiver.received).toHaveLength(requestsWhenOpened);
+    // Each says why it waits.
+    const waits = logged.mock.calls.filter(([message]) => message === 'webhook waiting');
+    logged.mockRestore();
+    expect(waits.map(([, fields]) => (fields as { reason?: string }).reason)).toEqual(
+      Array(5).fill('circuit_open'),
+    );
     // Each waits as a copy in its tenant's message group (fairness holds for waiting copies too), delayed.
     expect(waitingSends).toHaveLength(5);
     for (const send of waitingSends) {
