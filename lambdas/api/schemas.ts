@@ -6,6 +6,7 @@ import {
   MAX_EVENT_DATA_DEPTH,
 } from '../contract/bus-events.js';
 import { isEventType, isEventTypeFilter } from '../contract/event-types.js';
+import { MAX_SUBSCRIPTION_RATE_LIMIT } from '../contract/limits.js';
 import { ValidationError } from '../platform/errors.js';
 import { describeIssues, safeParse } from '../platform/validation.js';
 import { hostnameProblem } from '../security/address-guard.js';
@@ -151,6 +152,19 @@ function urlProblem(value: string, allowPrivateUrls: boolean): string | undefine
   return allowPrivateUrls ? undefined : hostnameProblem(url.hostname);
 }
 
+const RATE_LIMIT_PROBLEM = `must be a whole number of deliveries per second from 1 to ${MAX_SUBSCRIPTION_RATE_LIMIT}, or null for none`;
+/** Deliveries a second, or null for no limit; one check, so that every wrong value gets one message. */
+const rateLimit = z.nullable(
+  z
+    .number(RATE_LIMIT_PROBLEM)
+    .check(
+      z.refine(
+        (value) => Number.isInteger(value) && value >= 1 && value <= MAX_SUBSCRIPTION_RATE_LIMIT,
+        RATE_LIMIT_PROBLEM,
+      ),
+    ),
+);
+
 /** A subscription's writable fields, each as it is checked on create and on update. */
 function subscriptionFields(allowPrivateUrls: boolean) {
   return {
@@ -158,6 +172,7 @@ function subscriptionFields(allowPrivateUrls: boolean) {
     eventTypes: z.array(eventTypeFilter).check(z.minLength(1), z.maxLength(LIMITS.eventTypesPerSubscription)),
     description: plainText(LIMITS.descriptionLength),
     metadata,
+    rateLimit,
   };
 }
 
@@ -168,6 +183,7 @@ export function createSubscriptionSchema(allowPrivateUrls: boolean) {
     eventTypes: fields.eventTypes,
     description: z.optional(fields.description),
     metadata: z.optional(fields.metadata),
+    rateLimit: z.optional(fields.rateLimit),
   });
 }
 
@@ -180,11 +196,12 @@ export function updateSubscriptionSchema(allowPrivateUrls: boolean) {
       eventTypes: z.exactOptional(fields.eventTypes),
       description: z.exactOptional(fields.description),
       metadata: z.exactOptional(fields.metadata),
+      rateLimit: z.exactOptional(fields.rateLimit),
       status: z.exactOptional(z.enum(['active', 'disabled'])),
     })
     .check(
       z.refine((value) => Object.keys(value).length > 0, {
-        message: 'must change at least one of url, eventTypes, description, metadata, status',
+        message: 'must change at least one of url, eventTypes, description, metadata, rateLimit, status',
       }),
     );
 }

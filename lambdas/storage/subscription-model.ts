@@ -12,6 +12,8 @@ export interface Subscription {
   eventTypes: string[];
   description: string;
   metadata: Record<string, string>;
+  /** Deliveries a second at most (delivery/rate-limit.ts), or null for no limit. */
+  rateLimit: number | null;
   status: SubscriptionStatus;
   /** Set while disabled. */
   disabledReason?: DisabledReason | undefined;
@@ -47,12 +49,16 @@ export interface CircuitFields {
   probeUntil?: string | undefined;
 }
 
-/** A subscription as stored: its tenant, its signing secrets and the version its writes are checked against. */
+/**
+ * A subscription as stored: its tenant, its signing secrets and the version its writes are checked against.
+ * A rate limit is stored only when there is one, so subscriptions stored before limits existed have none.
+ */
 export interface StoredSubscription
-  extends Omit<Subscription, 'circuit'>,
+  extends Omit<Subscription, 'circuit' | 'rateLimit'>,
     CircuitFields,
     SubscriptionSecrets {
   tenantId: string;
+  rateLimit?: number | undefined;
   version: number;
 }
 
@@ -71,6 +77,7 @@ export function toPublic(subscription: StoredSubscription, now: Date = new Date(
     eventTypes,
     description,
     metadata,
+    rateLimit: subscription.rateLimit ?? null,
     status,
     ...(disabledReason ? { disabledReason } : {}),
     ...(failingSince ? { failingSince } : {}),

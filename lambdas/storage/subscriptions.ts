@@ -27,10 +27,11 @@ export interface NewSubscription {
   eventTypes: string[];
   description?: string | undefined;
   metadata?: Record<string, string> | undefined;
+  rateLimit?: number | null | undefined;
 }
 
 export type SubscriptionChanges = Partial<
-  Pick<Subscription, 'url' | 'eventTypes' | 'description' | 'metadata' | 'status'>
+  Pick<Subscription, 'url' | 'eventTypes' | 'description' | 'metadata' | 'rateLimit' | 'status'>
 >;
 
 export interface Page<T> {
@@ -143,8 +144,11 @@ export class SubscriptionStore {
 
   /** Applies changes with optimistic concurrency, retrying a few times when another writer got there first. */
   update(tenantId: string, id: string, changes: SubscriptionChanges): Promise<StoredSubscription> {
+    const { rateLimit, ...fields } = changes;
     return this.write(tenantId, id, (current) => ({
-      ...changes,
+      ...fields,
+      // null clears the limit: the field is left out of the item written.
+      ...(rateLimit !== undefined ? { rateLimit: rateLimit ?? undefined } : {}),
       ...statusFields(current, changes.status),
       eventTypes: changes.eventTypes ? [...new Set(changes.eventTypes)] : current.eventTypes,
     }));
@@ -275,6 +279,7 @@ export function newSubscription(tenantId: string, input: NewSubscription): Store
     eventTypes: [...new Set(input.eventTypes)],
     description: input.description ?? '',
     metadata: input.metadata ?? {},
+    ...(input.rateLimit ? { rateLimit: input.rateLimit } : {}),
     status: 'active',
     secret: generateSigningSecret(),
     createdAt: now,

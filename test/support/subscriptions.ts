@@ -12,6 +12,8 @@ export interface SubscriptionInput {
   eventTypes: string[];
   description?: string;
   metadata?: Record<string, string>;
+  /** Deliveries a second at most, or null for none. */
+  rateLimit?: number | null;
 }
 
 /** What POST /subscriptions answers: the subscription, with the signing secret it shows only this once. */
