@@ -9,6 +9,8 @@ import { listen, readBody } from './http-server.js';
  * `npm run receiver` and the tests both use it.
  */
 export interface ReceivedWebhook {
+  /** When the request arrived (epoch milliseconds), by the receiver's own clock. */
+  receivedAt: number;
   headers: IncomingHttpHeaders;
   body: string;
   /** The payload as standardwebhooks verified it, or undefined when verification failed. */
@@ -36,12 +38,19 @@ export async function startWebhookReceiver(options: WebhookReceiverOptions = {})
   let status = options.status ?? 204;
   const host = options.host ?? '127.0.0.1';
   const server = createServer(async (request, response) => {
+    const receivedAt = Date.now();
     const body = await readBody(request, MAX_DELIVERY_BYTES);
     if (body === undefined) {
       response.writeHead(413).end();
       return;
     }
-    const delivery: ReceivedWebhook = { headers: request.headers, body, verified: undefined, status };
+    const delivery: ReceivedWebhook = {
+      receivedAt,
+      headers: request.headers,
+      body,
+      verified: undefined,
+      status,
+    };
     let refused = false;
     try {
       if (!secret) throw new Error('no signing secret configured');
