@@ -14,6 +14,7 @@ import type { HostResolver } from './security/address-guard.js';
 import { AUTH_CACHE_TTL_SECONDS, createAuthorizer } from './security/authorizer.js';
 import { AttemptLog } from './storage/attempts.js';
 import { EventStore } from './storage/events.js';
+import { RateCounters } from './storage/rate-counters.js';
 import { SubscriptionStore } from './storage/subscriptions.js';
 import { KnownTenants, resolveApiKey } from './storage/tenants.js';
 
@@ -134,6 +135,8 @@ export function deliverFunction(
       retentionDays: config.attemptRetentionDays,
     }),
     operationalEvents: operationalEvents(clients.eventBridge, config.eventBusName),
+    // Per-subscription rate limits count attempts beside the attempt log, whose table expires them.
+    attemptCounters: new RateCounters(clients.db, config.attemptsTable),
     deliveryQueueUrl: config.deliveryQueueUrl,
     retryScheduleSeconds: config.retryScheduleSeconds,
     attemptTimeoutMs: config.attemptTimeoutMs,

@@ -76,7 +76,8 @@ export function grantFunctionAccess(resources: GrantedResources): void {
   // A batch's subscriptions and their secrets (BatchGetItem, GetItem when that fails); failing/recovered
   // marks (UpdateItem) and disabling, which rewrites the subscription and removes its routes (PutItem,
   // BatchWriteItem); payloads too large to ride in messages (claim-check); a batch's attempt records
-  // (BatchWriteItem); operational events on the bus.
+  // (BatchWriteItem) and rate-limited subscriptions' attempt counters (UpdateItem); operational events on the
+  // bus.
   grantOnTable(
     subscriptions,
     deliver,
@@ -87,9 +88,9 @@ export function grantFunctionAccess(resources: GrantedResources): void {
     'dynamodb:BatchWriteItem',
   );
   grantOnTable(events, deliver, 'dynamodb:GetItem');
-  grantOnTable(attempts, deliver, 'dynamodb:BatchWriteItem');
+  grantOnTable(attempts, deliver, 'dynamodb:BatchWriteItem', 'dynamodb:UpdateItem');
   bus.grantPutEventsTo(deliver);
-  // A delivery whose circuit is open waits as a new, delayed copy of its message (delivery/circuit.ts).
+  // A delivery that waits (circuit open, rate limit reached) is a new, delayed copy of its message.
   grantSendMessage(deliveryQueue, deliver);
 }
 

@@ -15,7 +15,7 @@ import { type AttemptLog, newAttemptId, RESPONSE_BODY_LIMIT_BYTES } from '../sto
 import type { EventStore, StoredEvent } from '../storage/events.js';
 import type { StoredSubscription } from '../storage/subscription-model.js';
 import { signingSecrets } from '../storage/subscription-secrets.js';
-import { admitAttempt, type WaitReason } from './admission.js';
+import { type AdmissionDependencies, admitAttempt, type WaitReason } from './admission.js';
 import { applyHealthChange, type HealthChange, type HealthDependencies, healthChange } from './health.js';
 import type { DeliverySession } from './session.js';
 import {
@@ -27,7 +27,7 @@ import {
   type WebhookResponse,
 } from './transport.js';
 
-export interface DeliveryDependencies extends HealthDependencies {
+export interface DeliveryDependencies extends HealthDependencies, AdmissionDependencies {
   events: EventStore;
   attempts: AttemptLog;
   retryScheduleSeconds: readonly number[];

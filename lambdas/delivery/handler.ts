@@ -31,8 +31,9 @@ class DeliveryFailedError extends Error {
  * Deliver: one attempt per record (delivery/deliver.ts decides; this turns the decision into SQS actions). A failed
  * attempt to retry sets the message's visibility to the wait before the next one (within SQS's 12 hours
  * from the receive) and is reported in batchItemFailures, so SQS brings it back then; after the last attempt
- * the visibility is 0 and SQS moves it to the DLQ on its next receive. A delivery whose circuit is open makes
- * no attempt: a delayed copy of its message takes its place (delivery/circuit.ts). The attempt number is the
+ * the visibility is 0 and SQS moves it to the DLQ on its next receive. A delivery that must wait makes no
+ * attempt (its circuit is open, or its rate limit reached: delivery/admission.ts): a delayed copy of its
+ * message takes its place. The attempt number is the
  * copy's receive count after the attempts made before it, so a copy whose last attempt failed comes back,
  * without a request, until its receives reach the redrive policy's count. A failure that disabled the
  * subscription (410 Gone, failing too long) is not retried: the record succeeds and SQS deletes the message.

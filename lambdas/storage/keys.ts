@@ -60,3 +60,15 @@ export function apiKeyItemKey(keyHash: string): { pk: string } {
 export function rateCounterKey(tenantId: string, epochSecond: number): { pk: string } {
   return { pk: `rate#${tenantId}#${epochSecond}` };
 }
+
+/**
+ * A subscription's attempt counter for one epoch second, in the attempts table: a partition of its own,
+ * which no attempt record's key (the subscription's "<tenantId>#<subscriptionId>") can be.
+ */
+export function attemptCounterKey(
+  tenantId: string,
+  subscriptionId: string,
+  epochSecond: number,
+): { pk: string; sk: string } {
+  return { pk: `rate#${subscriptionKey(tenantId, subscriptionId)}#${epochSecond}`, sk: 'count' };
+}

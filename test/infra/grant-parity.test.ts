@@ -17,7 +17,7 @@ import { type Grants, grantsOf, synthesize } from '../support/template.js';
  * so a call a function's role lacks passes every other test and fails only on AWS. Here the fan-out and
  * deliver handlers run through a scenario that reaches every kind of call they make (pages and
  * continuations, small and claim-checked events, a retry, failing and recovered, a 410 disable, both replays,
- * a poison message, an event of a known tenant and of an unknown one),
+ * a poison message, an event of a known tenant and of an unknown one, a rate-limited subscription),
  * each call is recorded as the IAM action and resource it needs, and every one must be in the synthesized
  * role of the function that made it.
  */
@@ -95,8 +95,8 @@ describe('Stack: grants cover the calls the functions make', () => {
 
   it('finds every call the fan-out and deliver functions make in their roles', async () => {
     const { apiKey } = await service.createTenant('grants');
-    const subscribe = async (url: string) =>
-      (await createSubscription(service.api, apiKey, { url, eventTypes: ['grants.*'] })).id;
+    const subscribe = async (url: string, limited: { rateLimit?: number } = {}) =>
+      (await createSubscription(service.api, apiKey, { url, eventTypes: ['grants.*'], ...limited })).id;
     const publish = (data: Record<string, unknown>) =>
       publishEvent(service.api, apiKey, { type: 'grants.tested', data });
     const ok = await startReceiver();
@@ -106,6 +106,8 @@ describe('Stack: grants cover the calls the functions make', () => {
     const okId = await subscribe(ok.url);
     await subscribe(gone.url);
     await subscribe(flaky.url);
+    // Its attempts take a slot of its rate limit first.
+    await subscribe(ok.url, { rateLimit: 100 });
 
     // Pages of one subscription, so continuations; a small event and one too large to ride in its messages.
     const small = await publish({ n: 1 });
@@ -158,6 +160,7 @@ describe('Stack: grants cover the calls the functions make', () => {
         'subscriptions dynamodb:BatchWriteItem',
         'events dynamodb:GetItem',
         'attempts dynamodb:BatchWriteItem',
+        'attempts dynamodb:UpdateItem',
         'deliveryQueue sqs:ChangeMessageVisibility',
         'bus events:PutEvents',
       ]),

@@ -180,7 +180,7 @@ describe('Stack: least privilege', () => {
     });
   });
 
-  it('lets the deliver function update subscriptions, read events, log attempts, put operational events and send waiting copies to its own queue', () => {
+  it('lets the deliver function update subscriptions, read events, log and count attempts, put operational events and send waiting copies to its own queue', () => {
     expect(grants.deliver).toEqual({
       subscriptions: [
         'dynamodb:BatchGetItem',
@@ -190,7 +190,7 @@ describe('Stack: least privilege', () => {
         'dynamodb:UpdateItem',
       ],
       events: ['dynamodb:GetItem'],
-      attempts: ['dynamodb:BatchWriteItem'],
+      attempts: ['dynamodb:BatchWriteItem', 'dynamodb:UpdateItem'],
       bus: ['events:PutEvents'],
       deliveryQueue: ['sqs:SendMessage', ...CONSUMER].sort(),
       logs: LOGS,
