@@ -221,7 +221,8 @@ export function serviceDefinition(options: ServiceOptions = {}): ServiceDefiniti
           },
         ],
       },
-      // The attempt log: keyed by subscription, newest last; byEvent lists one event's attempts.
+      // The attempt log: keyed by subscription, newest last; byEvent lists one event's attempts. Also the
+      // rate-limited subscriptions' attempt counters, which expire by TTL.
       attempts: {
         partitionKey: 'pk',
         sortKey: 'sk',

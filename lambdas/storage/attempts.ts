@@ -10,7 +10,8 @@ import { eventKey, subscriptionKey } from './keys.js';
  * Attempt ids are ULIDs, so the sort key orders a subscription's attempts by time, and the byEvent index
  * (eventKey, sk) does the same for one event's. Both keys start with the tenant, so no query can reach
  * another tenant's attempts.
- * What is recorded is a setting (ATTEMPT_LOG_MODES).
+ * What is recorded is a setting (ATTEMPT_LOG_MODES). (The table also holds rate-limited subscriptions'
+ * attempt counters, "rate#...", keyed apart from every record: delivery/rate-limit.ts.)
  */
 /** How much of a receiver's response body is kept. */
 export const RESPONSE_BODY_LIMIT_BYTES = 1024;
