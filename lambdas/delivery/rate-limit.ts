@@ -11,8 +11,9 @@ import type { StoredSubscription } from '../storage/subscription-model.js';
  *
  * What it guarantees: any 10-second interval overlaps at most 11 of the one-second windows (10 when it begins
  * on a second), so it holds at most 11 × rateLimit attempts, 10 × rateLimit + 10%, however many instances
- * deliver at once. The window is read from the clock just before the slot is taken; Lambda clocks agree to
- * well within a millisecond, so instances share the same windows.
+ * deliver at once. The window is read from the clock just before the slot is taken, and Lambda's clocks are
+ * kept in sync (Amazon Time Sync), so instances share the same windows. The bound is on slots; each request
+ * follows its slot by milliseconds, so at the receiver a window's edge can move by that much.
  *
  * A subscription without a limit makes no call at all: the limit is on the subscription item the delivery
  * reads anyway.

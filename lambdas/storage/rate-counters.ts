@@ -6,9 +6,9 @@ const COUNTER_LIFETIME_SECONDS = 60;
 /**
  * Fixed one-second windows counted in DynamoDB, shared by every Lambda instance: one item per counter and
  * epoch second, `{ ...key, count, expiresAt }`. One UpdateItem (ADD, 1 write unit) counts a take and returns
- * the new count atomically, so of any number of concurrent takers exactly the first `limit` see a count
- * within the limit, whichever instance they run on. Refused takes are counted too; the count tells a caller
- * how far over the limit the window is. Nothing reads a past window, so correctness never depends on expiry:
+ * the new count atomically, so concurrent takers, whichever instance they run on, see the counts 1, 2, 3…
+ * once each, and a caller admits those within its limit. Refused takes are counted too, so the count also
+ * tells how far over the limit the window is. Nothing reads a past window, so correctness never depends on expiry:
  * where nothing expires (dynalite) old items are only left over.
  */
 export class RateCounters {
