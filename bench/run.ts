@@ -15,7 +15,7 @@ import { measureLimit, measureNaive } from './throughput.js';
 
 /**
  * `npm run bench`: every row in one process tree, one after the other, so no row competes with another.
- * It measures and reports; it never fails on a figure. BENCH_QUICK=1 is a smoke run of about 80 s.
+ * It measures and reports; it never fails on a figure. BENCH_QUICK=1 is a smoke run of under 2 minutes.
  * BENCH_ONLY=isolation runs the isolation section alone and prints it, leaving bench/results as they are.
  */
 const quick = process.env.BENCH_QUICK === '1';
