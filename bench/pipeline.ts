@@ -100,7 +100,7 @@ interface PerDelivery {
   awsCallsPerDelivery: number;
 }
 
-interface Latency {
+export interface Latency {
   p50: number;
   p95: number;
   p99: number;
@@ -270,7 +270,8 @@ function latest(arrivals: readonly Arrival[]): number {
   return arrivals.reduce((last, arrival) => Math.max(last, arrival.at), Number.NEGATIVE_INFINITY);
 }
 
-function percentiles(values: readonly number[]): Latency {
+/** Nearest-rank percentiles; values that are not finite (an arrival without its publish) are left out. */
+export function percentiles(values: readonly number[]): Latency {
   const sorted = values.filter(Number.isFinite).sort((a, b) => a - b);
   const at = (fraction: number) =>
     sorted[Math.min(sorted.length - 1, Math.ceil(fraction * sorted.length) - 1)] ?? 0;

@@ -1,4 +1,4 @@
-import { createServer } from 'node:http';
+import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
@@ -7,7 +7,8 @@ import { isMainThread, parentPort, Worker, workerData } from 'node:worker_thread
  * The one receiver every row POSTs to: a bare node:http server answering 204, on its own thread so that its
  * work is not charged to the sender's event loop. It does not verify signatures (that is the subscriber's
  * cost, the same for every sender). It counts requests in shared memory and, when asked, records each
- * arrival's webhook-id, path and time for latency.
+ * arrival's webhook-id, path and time for latency. The isolation rows start a second one that misbehaves:
+ * it answers 500, or takes the request and never answers (with a delay, it answers 204 late).
  */
 export interface Arrival {
   id: string;
@@ -21,7 +22,14 @@ export function clockMs(): number {
   return Number(process.hrtime.bigint()) / 1e6;
 }
 
-type Command = { kind: 'delay'; ms: number } | { kind: 'record'; on: boolean } | { kind: 'take' };
+/** How the receiver answers: `hang` holds the request open until the answer changes. */
+export type Answer = 'ok' | 'fail' | 'hang';
+
+type Command =
+  | { kind: 'delay'; ms: number }
+  | { kind: 'answer'; answer: Answer }
+  | { kind: 'record'; on: boolean }
+  | { kind: 'take' };
 
 interface Setup {
   counter: SharedArrayBuffer;
@@ -34,6 +42,8 @@ if (!isMainThread && (workerData as { benchReceiver?: Setup } | undefined)?.benc
 function serve(setup: Setup) {
   const counter = new Int32Array(setup.counter);
   let delayMs = 0;
+  let answer: Answer = 'ok';
+  const hung = new Set<ServerResponse>();
   let recording = false;
   let arrivals: Arrival[] = [];
   const server = createServer((request, response) => {
@@ -42,12 +52,18 @@ function serve(setup: Setup) {
       if (recording) {
         arrivals.push({ id: String(request.headers['webhook-id']), path: request.url ?? '', at: clockMs() });
       }
-      const answer = () => {
-        response.writeHead(204).end();
+      if (answer === 'hang') {
+        hung.add(response);
+        response.on('close', () => hung.delete(response));
+        return;
+      }
+      const status = answer === 'fail' ? 500 : 204;
+      const reply = () => {
+        response.writeHead(status).end();
         Atomics.add(counter, 0, 1);
       };
-      if (delayMs > 0) setTimeout(answer, delayMs);
-      else answer();
+      if (delayMs > 0) setTimeout(reply, delayMs);
+      else reply();
     });
   });
   // Idle keep-alive connections survive the pauses between rows.
@@ -57,6 +73,11 @@ function serve(setup: Setup) {
   });
   parentPort?.on('message', (command: Command) => {
     if (command.kind === 'delay') delayMs = command.ms;
+    if (command.kind === 'answer') {
+      answer = command.answer;
+      // Held requests are cut off, so that no sender waits on a receiver nobody measures any more.
+      if (answer !== 'hang') for (const response of hung) response.destroy();
+    }
     if (command.kind === 'record') recording = command.on;
     if (command.kind === 'take') {
       parentPort?.postMessage(arrivals);
@@ -75,6 +96,7 @@ export interface Receiver {
   /** Resolves once `count` requests have been answered, or after `timeoutMs` (false then). */
   waitForAnswered(count: number, timeoutMs: number): Promise<boolean>;
   setDelay(ms: number): Promise<void>;
+  setAnswer(answer: Answer): Promise<void>;
   record(on: boolean): Promise<void>;
   /** The arrivals recorded since the last take, oldest first. */
   takeArrivals(): Promise<Arrival[]>;
@@ -119,6 +141,7 @@ export async function startReceiver(): Promise<Receiver> {
       return true;
     },
     setDelay: async (ms) => void (await send({ kind: 'delay', ms })),
+    setAnswer: async (answer) => void (await send({ kind: 'answer', answer })),
     record: async (on) => void (await send({ kind: 'record', on })),
     takeArrivals: async () => (await send({ kind: 'take' })) as Arrival[],
     close: async () => void (await worker.terminate()),

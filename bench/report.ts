@@ -17,7 +17,8 @@ export interface BenchResults {
   fanout: FanoutResult[];
   /** Pipeline deliveries/s at fan-out 100 over the limit's; the target is ≥ 0.40. */
   ratioAtWidth100: number;
-  /** Filled by bench/cost.ts and bench/bundles.ts; a section that failed carries its error instead. */
+  /** Filled by bench/isolation.ts, bench/cost.ts and bench/bundles.ts; a section that failed carries its error instead. */
+  isolation?: unknown;
   cost?: unknown;
   bundles?: unknown;
 }

@@ -6,6 +6,8 @@ import { measureBundles, renderBundles } from './bundles.js';
 import { renderChart } from './chart.js';
 import { measureCost } from './cost.js';
 import { renderCost } from './cost-report.js';
+import { measureIsolation } from './isolation.js';
+import { type IsolationSettings, renderIsolation } from './isolation-report.js';
 import { benchTenant, type FanoutResult, measureFanout, measureWidth, startPipeline } from './pipeline.js';
 import { type Receiver, startReceiver } from './receiver.js';
 import { type BenchResults, RATIO_TARGET, renderThroughput } from './report.js';
@@ -13,7 +15,8 @@ import { measureLimit, measureNaive } from './throughput.js';
 
 /**
  * `npm run bench`: every row in one process tree, one after the other, so no row competes with another.
- * It measures and reports; it never fails on a figure. BENCH_QUICK=1 is a smoke run of about 30 s.
+ * It measures and reports; it never fails on a figure. BENCH_QUICK=1 is a smoke run of under 2 minutes.
+ * BENCH_ONLY=isolation runs the isolation section alone and prints it, leaving bench/results as they are.
  */
 const quick = process.env.BENCH_QUICK === '1';
 const envNumber = (name: string, fallback: number) => {
@@ -38,6 +41,18 @@ const settings = {
   engines: 'own thread',
   attemptLog: 'all (the default)',
 };
+// Issue 14's scenario: 10% of the subscriptions misbehave; a hanging variant is bounded by waitSeconds.
+const isolationSettings: IsolationSettings = {
+  healthy: quick ? 9 : 20,
+  misbehaving: quick ? 1 : 2,
+  events: envNumber('BENCH_ISOLATION_EVENTS', quick ? 40 : 200),
+  eventsPerSecond: envNumber('BENCH_ISOLATION_RATE', 20),
+  slowMs: 5_000,
+  waitSeconds: envNumber('BENCH_ISOLATION_WAIT_SECONDS', quick ? 15 : 60),
+  burstDeliveries: envNumber('BENCH_ISOLATION_BURST', quick ? 360 : 2_000),
+  otherEvents: quick ? 10 : 20,
+  otherEventsPerSecond: 2,
+};
 // One round of deliver invocations' worth of deliveries may wait: enough to keep every poller busy.
 const maxOutstanding = settings.deliveryPollers * 10;
 const results = new URL('./results/', import.meta.url);
@@ -47,6 +62,13 @@ const progress = (line: string) =>
   console.error(`[bench] ${((performance.now() - started) / 1000).toFixed(1).padStart(5)} s  ${line}`);
 const whole = (value: number) => Math.round(value).toLocaleString('en-US');
 
+if (process.env.BENCH_ONLY === 'isolation') {
+  const isolation = await measureIsolation(isolationSettings);
+  console.log(renderIsolation(isolation));
+  progress(`isolation only, nothing written, in ${Math.round((performance.now() - started) / 1000)} s`);
+  process.exit(0);
+}
+
 const receiver = await startReceiver();
 let throughput: Pick<BenchResults, 'limit' | 'naive' | 'pipeline' | 'fanout'>;
 try {
@@ -54,6 +76,7 @@ try {
 } finally {
   await receiver.close();
 }
+const isolation = await section('isolation', () => measureIsolation(isolationSettings));
 const cost = await section('cost', () => measureCost(quick ? { events: 20 } : {}));
 const bundles = await section('bundles', () => measureBundles(quick ? { importRuns: 1 } : {}));
 
@@ -66,6 +89,7 @@ const report: BenchResults = {
   seconds: (performance.now() - started) / 1000,
   ...throughput,
   ratioAtWidth100: (width100?.deliveriesPerSecond ?? 0) / throughput.limit.perSecond,
+  isolation,
   cost,
   bundles,
 };
@@ -74,6 +98,10 @@ const markdown = [
   '### Throughput and latency',
   '',
   renderThroughput(report),
+  '',
+  '### Isolation: misbehaving endpoints and a bursting tenant',
+  '',
+  'error' in isolation ? `Not measured: ${isolation.error}` : renderIsolation(isolation),
   '',
   '### What a delivery costs',
   '',
