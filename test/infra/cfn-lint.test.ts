@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Template } from 'aws-cdk-lib/assertions';
 import { afterAll, describe, expect, it } from 'vitest';
-import { synthesize } from './template.js';
+import { synthesize } from '../support/template.js';
 
 /**
  * cfn-lint (CloudFormation's linter, with the registry's resource schemas) on the synthesized template, in

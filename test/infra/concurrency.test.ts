@@ -3,7 +3,14 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { ContextError, readStackContext } from '../../lib/context.js';
 import { DEFAULT_MAX_CONCURRENCY } from '../../lib/definitions.js';
 import { FanoutStack, type FanoutStackProps } from '../../lib/fanout-stack.js';
-import { FUNCTION_NAMES, ofType, props, type Synthesized, synthesize, synthesized } from './template.js';
+import {
+  FUNCTION_NAMES,
+  ofType,
+  props,
+  type Synthesized,
+  synthesize,
+  synthesized,
+} from '../support/template.js';
 
 /**
  * The stack's concurrency bounds: every SQS event source mapping has a maximum concurrency, from context or its

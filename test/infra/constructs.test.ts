@@ -6,7 +6,7 @@ import { FanoutFunction } from '../../lib/constructs/fanout-function.js';
 import { SecureQueue } from '../../lib/constructs/secure-queue.js';
 import { Storage } from '../../lib/constructs/storage.js';
 import { serviceDefinition, serviceSettings } from '../../lib/definitions.js';
-import { ofType, type Resources } from './template.js';
+import { ofType, type Resources } from '../support/template.js';
 
 const def = serviceDefinition();
 

@@ -13,7 +13,7 @@ import {
   stackPropsFromContext,
   tenantRequestsPerSecondFromContext,
 } from '../../lib/context.js';
-import { FUNCTION_NAMES, ofType, props, ref, type Synthesized, synthesize } from './template.js';
+import { FUNCTION_NAMES, ofType, props, ref, type Synthesized, synthesize } from '../support/template.js';
 
 const KEY_ARN = 'arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab';
 

@@ -17,7 +17,7 @@ import {
   type Statement,
   type Synthesized,
   synthesize,
-} from './template.js';
+} from '../support/template.js';
 
 const KEY_ARN = 'arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab';
 

@@ -10,7 +10,7 @@ import { publishEvent } from '../support/events.js';
 import { startReceiver } from '../support/receiver.js';
 import { bearer, startTestService } from '../support/service.js';
 import { createSubscription } from '../support/subscriptions.js';
-import { type Grants, grantsOf, synthesize } from './template.js';
+import { type Grants, grantsOf, synthesize } from '../support/template.js';
 
 /**
  * The stack's grants against the calls the queue consumers really make. Local engines do not enforce IAM,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ofType, synthesize } from './template.js';
+import { ofType, synthesize } from '../support/template.js';
 
 /**
  * The logical ids of the stateful resources, pinned as deployed stacks have them: a changed id makes the next

@@ -4,7 +4,7 @@ import { AwsSolutionsChecks, NagRuleCompliance, type NagRuleResult, rules } from
 import type { IConstruct } from 'constructs';
 import { describe, expect, it } from 'vitest';
 import { FanoutStack } from '../../lib/fanout-stack.js';
-import { CDK_JSON_CONTEXT, synthesize } from './template.js';
+import { CDK_JSON_CONTEXT, synthesize } from '../support/template.js';
 
 const KEY_ARN = 'arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab';
 

@@ -2,7 +2,7 @@ import { App, Duration } from 'aws-cdk-lib';
 import { describe, expect, it } from 'vitest';
 import { environmentVariable } from '../../lambdas/contract/settings.js';
 import { FanoutStack, type FanoutStackProps } from '../../lib/fanout-stack.js';
-import { ofType, props, ref, synthesized } from './template.js';
+import { ofType, props, ref, synthesized } from '../support/template.js';
 
 /** A stack built from props in an app with none of the stack's context (only the switch that skips bundling). */
 function build(stackProps: FanoutStackProps) {

@@ -17,7 +17,7 @@ import {
   referencedIds,
   type Synthesized,
   synthesize,
-} from './template.js';
+} from '../support/template.js';
 
 /**
  * What the stack shows the outside: the HTTP API (routes, authorizer, integrations, stage), the outputs the

@@ -12,7 +12,7 @@ import {
   roleOf,
   type Synthesized,
   synthesize,
-} from './template.js';
+} from '../support/template.js';
 
 /** The stack's Lambda functions: runtime, roles, logs and settings, and what each role may do (least privilege). */
 

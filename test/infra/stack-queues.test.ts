@@ -12,7 +12,7 @@ import {
   type Statement,
   type Synthesized,
   synthesize,
-} from './template.js';
+} from '../support/template.js';
 
 /** The stack's queues, the alarms on their dead letters, and the event bus rule that feeds the fan-out queue. */
 

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ATTEMPTS_BY_EVENT_INDEX, EVENTS_BY_TIME_INDEX } from '../../lambdas/contract/tables.js';
 import { type ServiceDefinition, serviceDefinition, type TableDefinition } from '../../lib/definitions.js';
-import { keySchema, props, type Synthesized, synthesize } from './template.js';
+import { keySchema, props, type Synthesized, synthesize } from '../support/template.js';
 
 /** The stack's DynamoDB tables: keys, indexes, encryption, recovery, expiry and what a stack deletion keeps. */
 
