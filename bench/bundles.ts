@@ -45,6 +45,7 @@ const PLACEHOLDER_SETTINGS: Record<SettingName, string> = {
   fanoutQueueUrl: 'https://sqs.us-east-1.amazonaws.com/000000000000/fanout',
   deliveryQueueUrl: 'https://sqs.us-east-1.amazonaws.com/000000000000/delivery',
   fanoutDeadLetterQueueUrl: 'https://sqs.us-east-1.amazonaws.com/000000000000/fanout-dlq',
+  deliveryDeadLetterQueueUrl: 'https://sqs.us-east-1.amazonaws.com/000000000000/delivery-dlq',
   retryScheduleSeconds: DEFAULT_RETRY_SCHEDULE_SECONDS.join(','),
   attemptTimeoutMs: '15000',
   eventRetentionDays: '30',

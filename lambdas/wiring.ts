@@ -138,6 +138,7 @@ export function deliverFunction(
     // Per-subscription rate limits count attempts beside the attempt log, whose table expires them.
     attemptCounters: new RateCounters(clients.db, config.attemptsTable),
     deliveryQueueUrl: config.deliveryQueueUrl,
+    deliveryDeadLetterQueueUrl: config.deliveryDeadLetterQueueUrl,
     retryScheduleSeconds: config.retryScheduleSeconds,
     attemptTimeoutMs: config.attemptTimeoutMs,
     autoDisableAfterSeconds: config.autoDisableAfterSeconds,

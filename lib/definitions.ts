@@ -314,6 +314,7 @@ export type ResourceSettings = Pick<
   | 'fanoutQueueUrl'
   | 'deliveryQueueUrl'
   | 'fanoutDeadLetterQueueUrl'
+  | 'deliveryDeadLetterQueueUrl'
 >;
 
 /**

@@ -159,6 +159,7 @@ export class FanoutStack extends Stack {
       fanoutQueue: this.fanoutQueue.queue,
       deliveryQueue: this.deliveryQueue.queue,
       fanoutDeadLetterQueue: this.fanoutQueue.deadLetterQueue.queue,
+      deliveryDeadLetterQueue: this.deliveryQueue.deadLetterQueue.queue,
       bus: this.ingestion.bus,
     });
 
@@ -182,6 +183,7 @@ export class FanoutStack extends Stack {
       fanoutQueueUrl: this.fanoutQueue.queue.queueUrl,
       deliveryQueueUrl: this.deliveryQueue.queue.queueUrl,
       fanoutDeadLetterQueueUrl: this.fanoutQueue.deadLetterQueue.queue.queueUrl,
+      deliveryDeadLetterQueueUrl: this.deliveryQueue.deadLetterQueue.queue.queueUrl,
     });
     const fn = (
       name: FunctionName,

@@ -22,6 +22,7 @@ export interface GrantedResources {
   readonly fanoutQueue: IQueue;
   readonly deliveryQueue: IQueue;
   readonly fanoutDeadLetterQueue: IQueue;
+  readonly deliveryDeadLetterQueue: IQueue;
   readonly bus: GrantedBus;
 }
 
@@ -32,7 +33,15 @@ export interface GrantedResources {
  * the key operations the call needs (grantKeyUse). Receiving from the queues is granted by the event sources.
  */
 export function grantFunctionAccess(resources: GrantedResources): void {
-  const { functions, tables, fanoutQueue, deliveryQueue, fanoutDeadLetterQueue, bus } = resources;
+  const {
+    functions,
+    tables,
+    fanoutQueue,
+    deliveryQueue,
+    fanoutDeadLetterQueue,
+    deliveryDeadLetterQueue,
+    bus,
+  } = resources;
   const { authorizer, api, ingest, fanout, deliver } = functions;
   const { tenants, subscriptions, events, attempts } = tables;
 
@@ -90,8 +99,10 @@ export function grantFunctionAccess(resources: GrantedResources): void {
   grantOnTable(events, deliver, 'dynamodb:GetItem');
   grantOnTable(attempts, deliver, 'dynamodb:BatchWriteItem', 'dynamodb:UpdateItem');
   bus.grantPutEventsTo(deliver);
-  // A delivery that waits (circuit open, rate limit reached) is a new, delayed copy of its message.
+  // A delivery that waits (circuit open, rate limit reached) is a new, delayed copy of its message; a copy
+  // that runs out goes to the DLQ as the original message, so that a redrive starts it afresh.
   grantSendMessage(deliveryQueue, deliver);
+  grantSendMessage(deliveryDeadLetterQueue, deliver);
 }
 
 /** DynamoDB actions that store new encrypted data; the others only read (or delete) it. */

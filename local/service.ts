@@ -131,6 +131,7 @@ export async function createLocalService(options: LocalServiceOptions) {
     fanoutQueueUrl: resources.queues.fanout.url,
     deliveryQueueUrl: resources.queues.delivery.url,
     fanoutDeadLetterQueueUrl: resources.queues.fanout.deadLetterUrl,
+    deliveryDeadLetterQueueUrl: resources.queues.delivery.deadLetterUrl,
   });
   const config: Config = {
     ...settings,

@@ -90,6 +90,15 @@ export function delaySeconds(seconds: number): number {
   return Math.min(MAX_DELAY_SECONDS, Math.max(1, Math.ceil(seconds)));
 }
 
+/**
+ * The message as fan-out sent it, without what its waiting copies carry: what goes to the DLQ, so that a
+ * redrive gives it a whole schedule again, as it does a message SQS moved there.
+ */
+export function originalMessage(message: DeliveryMessage): DeliveryMessage {
+  const { attemptsBefore: _attempts, queuedAt: _queued, ...original } = message;
+  return original;
+}
+
 /** The attempt a receive of `message` is: its copy's receive count after the attempts made before the copy. */
 export function attemptNumber(message: DeliveryMessage, approximateReceiveCount: number): number {
   return (message.attemptsBefore ?? 0) + approximateReceiveCount;

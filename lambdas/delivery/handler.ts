@@ -4,10 +4,12 @@ import {
   attemptNumber,
   type DeliveryMessage,
   deliveryQueueEntry,
+  originalMessage,
   parseDeliveryMessage,
   waitingCopy,
 } from '../contract/delivery-message.js';
 import type { QueueHandler } from '../contract/handlers.js';
+import { sendToDeadLetterQueue } from '../platform/dead-letter.js';
 import { logger } from '../platform/logger.js';
 import { processSqsBatch } from '../platform/sqs-batch.js';
 import { type DeliveryDependencies, deliver } from './deliver.js';
@@ -16,12 +18,17 @@ import { batchSession, type DeliverySession } from './session.js';
 export interface DeliverHandlerDependencies extends DeliveryDependencies {
   sqs: SQSClient;
   deliveryQueueUrl: string;
+  /** Where a waiting copy that runs out goes (one SQS redrive would not move: it has too few receives). */
+  deliveryDeadLetterQueueUrl: string;
   /**
    * How long a finished attempt's record waits to be written with others; ATTEMPT_RECORD_GROUPING_MS by
    * default.
    */
   attemptRecordGroupingMs?: number;
 }
+
+/** The DLQ message attribute that says why deliver itself sent a delivery there. */
+export const DELIVERY_DEAD_LETTER_REASON_ATTRIBUTE = 'DeliveryReason';
 
 class DeliveryFailedError extends Error {
   override name = 'DeliveryFailedError';
@@ -33,9 +40,10 @@ class DeliveryFailedError extends Error {
  * from the receive) and is reported in batchItemFailures, so SQS brings it back then; after the last attempt
  * the visibility is 0 and SQS moves it to the DLQ on its next receive. A delivery that must wait makes no
  * attempt (its circuit is open, or its rate limit reached: delivery/admission.ts): a delayed copy of its
- * message takes its place. The attempt number is the
- * copy's receive count after the attempts made before it, so a copy whose last attempt failed comes back,
- * without a request, until its receives reach the redrive policy's count. A failure that disabled the
+ * message takes its place. The attempt number is the copy's receive count after the attempts made before it;
+ * a copy has had fewer receives than the redrive policy counts, so when its last attempt has failed, or its
+ * schedule's time runs out while it waits, deliver sends it to the DLQ itself, as the original message (a
+ * redrive then gives it a whole schedule again, as it does a message SQS moved). A failure that disabled the
  * subscription (410 Gone, failing too long) is not retried: the record succeeds and SQS deletes the message.
  * A receiver that fails is not our error, so a batch where every delivery failed still returns normally
  * instead of failing the invocation.
@@ -64,24 +72,35 @@ export function createDeliverHandler(deps: DeliverHandlerDependencies): QueueHan
       );
       throw new DeliveryFailedError(why);
     };
+    // A copy that waited has had fewer receives than the redrive policy counts, so it is dead-lettered here,
+    // as the original message: a redrive then gives it a whole schedule again.
+    const deadLetter = async (
+      reason: 'attempts_exhausted' | 'out_of_time',
+      fields: Record<string, unknown>,
+    ) => {
+      await sendToDeadLetterQueue(
+        deps.sqs,
+        deps.deliveryDeadLetterQueueUrl,
+        JSON.stringify(originalMessage(message)),
+        {
+          reason: [DELIVERY_DEAD_LETTER_REASON_ATTRIBUTE, reason],
+        },
+      );
+      logger.warn('webhook sent to the DLQ', { ...fields, reason });
+    };
     if (attempt > deps.retryScheduleSeconds.length) {
-      // A copy that waited (attemptsBefore) has fewer receives than the redrive policy counts: its last
-      // attempt has failed, so it comes back at once, without a request, until SQS moves it to the DLQ.
-      logger.warn('webhook attempts exhausted, left for the DLQ', {
+      // Its last attempt failed after the receives the copy's redrive policy would have counted.
+      return await deadLetter('attempts_exhausted', {
         eventId: message.eventId,
         subscriptionId: message.subscriptionId,
         attempt,
       });
-      return await retryLater(0, `attempts exhausted at ${attempt - 1}`);
     }
     const queuedAt = message.queuedAt ? new Date(message.queuedAt) : sentAt(record, invokedAt);
     const result = await deliver(deps, message, { attempt, queuedAt, invokedAt }, session);
     const fields = { eventId: message.eventId, subscriptionId: message.subscriptionId, attempt, ...result };
     if (result.result === 'waiting') {
-      if (result.then === 'dead_letter') {
-        logger.warn('webhook out of time while waiting, left for the DLQ', fields);
-        return await retryLater(0, `out of time while waiting (${result.reason})`);
-      }
+      if (result.then === 'dead_letter') return await deadLetter('out_of_time', fields);
       // A new copy, delayed, in place of this one: its receive count starts again, so waiting costs no attempt.
       await deps.sqs.send(
         new SendMessageCommand({

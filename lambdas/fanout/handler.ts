@@ -1,8 +1,7 @@
-import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import type { SQSRecord } from 'aws-lambda';
 import { fromBusEvent } from '../contract/bus-events.js';
 import type { QueueHandler } from '../contract/handlers.js';
-import { SQS_MAX_MESSAGE_BYTES, sqsMessageBytes } from '../contract/sqs-size.js';
+import { sendToDeadLetterQueue } from '../platform/dead-letter.js';
 import { PoisonMessageError } from '../platform/errors.js';
 import { logger } from '../platform/logger.js';
 import { processSqsBatch } from '../platform/sqs-batch.js';
@@ -19,9 +18,7 @@ export const DEAD_LETTER_ERROR_ATTRIBUTE = 'FanoutError';
  * redelivered by SQS and, after maxReceiveCount receives, moved to the DLQ. A record that can never succeed
  * (PoisonMessageError: not an event, no tenant or an unknown one, an invalid type or detail, too large, a
  * malformed job) is sent to the DLQ at once, body unchanged so it can be redriven, and then counts as handled
- * so SQS deletes it; if that send fails, the record fails and is retried like any other. The send comes
- * before the record is acknowledged, so a crash later in the batch can leave a second, identical copy in the
- * DLQ: harmless.
+ * so SQS deletes it; if that send fails, the record fails and is retried like any other.
  */
 export function createFanoutHandler(deps: FanoutDependencies): QueueHandler {
   const handleBody = async (body: unknown) => {
@@ -67,23 +64,11 @@ export function createFanoutHandler(deps: FanoutDependencies): QueueHandler {
   };
 }
 
-async function deadLetter(deps: FanoutDependencies, record: SQSRecord, error: PoisonMessageError) {
-  const reason = { [DEAD_LETTER_REASON_ATTRIBUTE]: { DataType: 'String', StringValue: error.reason } };
-  const both = {
-    ...reason,
-    [DEAD_LETTER_ERROR_ATTRIBUTE]: { DataType: 'String', StringValue: error.message },
-  };
-  // SQS counts attributes in the message size: a body near the limit goes with fewer (the log line has all).
-  const attributes = [both, reason].find(
-    (candidate) => sqsMessageBytes(record.body, candidate) <= SQS_MAX_MESSAGE_BYTES,
-  );
-  await deps.sqs.send(
-    new SendMessageCommand({
-      QueueUrl: deps.deadLetterQueueUrl,
-      MessageBody: record.body,
-      ...(attributes ? { MessageAttributes: attributes } : {}),
-    }),
-  );
+function deadLetter(deps: FanoutDependencies, record: SQSRecord, error: PoisonMessageError) {
+  return sendToDeadLetterQueue(deps.sqs, deps.deadLetterQueueUrl, record.body, {
+    reason: [DEAD_LETTER_REASON_ATTRIBUTE, error.reason],
+    detail: [DEAD_LETTER_ERROR_ATTRIBUTE, error.message],
+  });
 }
 
 /** What names a message for an operator: the bus event's source, type and id, or the job's ids. */

@@ -1,4 +1,4 @@
-import { SendMessageCommand } from '@aws-sdk/client-sqs';
+import { ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   attemptNumber,
@@ -6,6 +6,7 @@ import {
   parseDeliveryMessage,
   waitingCopy,
 } from '../../lambdas/contract/delivery-message.js';
+import { DELIVERY_DEAD_LETTER_REASON_ATTRIBUTE } from '../../lambdas/delivery/handler.js';
 import { PoisonMessageError } from '../../lambdas/platform/errors.js';
 import { newId } from '../../lambdas/platform/ids.js';
 import { SubscriptionStore } from '../../lambdas/storage/subscriptions.js';
@@ -46,8 +47,7 @@ describe('Contract: a waiting copy of a delivery message', () => {
 });
 
 describe('Function: deliver, copies that run out', () => {
-  // Three attempts, no backoff: the redrive policy moves a message after three receives, and a delivery's
-  // schedule has no time to wait in.
+  // Three attempts, no backoff, so a delivery's schedule has no time to wait in.
   let service: Awaited<ReturnType<typeof startTestService>>;
   let receiver: Awaited<ReturnType<typeof startReceiver>>;
   let apiKey: string;
@@ -78,7 +78,8 @@ describe('Function: deliver, copies that run out', () => {
     await waitFor(
       async () => {
         await service.pollDelivery();
-        return (await queueDepth(service.clients.sqs, deadLetterUrl)).visible === count ? true : undefined;
+        const depth = await queueDepth(service.clients.sqs, deadLetterUrl);
+        return depth.visible + depth.inFlight === count ? true : undefined;
       },
       { what: `${count} message(s) in the delivery DLQ` },
     );
@@ -86,6 +87,21 @@ describe('Function: deliver, copies that run out', () => {
       visible: 0,
       inFlight: 0,
     });
+  };
+  /** The DLQ's messages: each the original message, with why deliver sent it there. */
+  const deadLetters = async () => {
+    const { Messages = [] } = await service.clients.sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: service.resources.queues.delivery.deadLetterUrl,
+        MaxNumberOfMessages: 10,
+        VisibilityTimeout: 0,
+        MessageAttributeNames: ['All'],
+      }),
+    );
+    return Messages.map((message) => ({
+      body: JSON.parse(message.Body ?? '') as Record<string, unknown>,
+      reason: message.MessageAttributes?.[DELIVERY_DEAD_LETTER_REASON_ATTRIBUTE]?.StringValue,
+    }));
   };
   const attemptsOf = async (subscriptionId: string) =>
     (
@@ -100,13 +116,19 @@ describe('Function: deliver, copies that run out', () => {
       ) as { items: { attempt: number; result: string }[] }
     ).items;
 
-  it('makes only the attempts left to it, then reaches the DLQ through SQS redrive without another request', async () => {
+  it('makes only the attempts left to it, then goes to the DLQ as the original message, without another request', async () => {
     const { id } = await createSubscription(service.api, apiKey, { url: receiver.url });
     await sendCopy(id, 2, new Date());
     await untilDeadLettered(1);
-    // Attempt 3 of 3 was its only request; the receives after it made none.
+    // Attempt 3 of 3 was its only request.
     expect(receiver.received).toHaveLength(1);
     expect(await attemptsOf(id)).toEqual([expect.objectContaining({ attempt: 3, result: 'failed' })]);
+    // Without what the copy carried, so that a redrive gives it a whole schedule again.
+    const [dead] = await deadLetters();
+    expect(dead?.reason).toBe('attempts_exhausted');
+    expect(dead?.body).toMatchObject({ subscriptionId: id });
+    expect(dead?.body).not.toHaveProperty('attemptsBefore');
+    expect(dead?.body).not.toHaveProperty('queuedAt');
   });
 
   it('goes to the DLQ without a request when its schedule’s time runs out behind an open circuit', async () => {
@@ -121,5 +143,7 @@ describe('Function: deliver, copies that run out', () => {
     await untilDeadLettered(2);
     expect(receiver.received).toHaveLength(before);
     expect(await attemptsOf(id)).toEqual([]);
+    const reasons = (await deadLetters()).map((dead) => [dead.body.subscriptionId, dead.reason]);
+    expect(reasons).toContainEqual([id, 'out_of_time']);
   });
 });

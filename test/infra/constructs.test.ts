@@ -33,6 +33,7 @@ describe('Constructs: FanoutFunction', () => {
       fanoutQueueUrl: 'https://sqs.example/fanout',
       deliveryQueueUrl: 'https://sqs.example/delivery',
       fanoutDeadLetterQueueUrl: 'https://sqs.example/fanout-dlq',
+      deliveryDeadLetterQueueUrl: 'https://sqs.example/delivery-dlq',
     });
     const { resources } = inStack((scope) => {
       new FanoutFunction(scope, 'Fn', { name: 'ingest', definition: def.functions.ingest, settings });

@@ -45,6 +45,7 @@ describe('Stack: grants cover the calls the functions make', () => {
       [queues.fanout.url, 'fanoutQueue'],
       [queues.delivery.url, 'deliveryQueue'],
       [queues.fanout.deadLetterUrl, 'fanoutDlq'],
+      [queues.delivery.deadLetterUrl, 'deliveryDlq'],
     ]);
     const record = (action: string, resource: string | undefined) => {
       const name = running.getStore();

@@ -91,6 +91,7 @@ describe('Stack: functions', () => {
       fanoutQueueUrl: ref(id(stack.fanoutQueue.queue)),
       deliveryQueueUrl: ref(id(stack.deliveryQueue.queue)),
       fanoutDeadLetterQueueUrl: ref(id(stack.fanoutQueue.deadLetterQueue.queue)),
+      deliveryDeadLetterQueueUrl: ref(id(stack.deliveryQueue.deadLetterQueue.queue)),
       retryScheduleSeconds: def.retryScheduleSeconds.join(','),
       attemptTimeoutMs: String(def.attemptTimeoutMs),
       eventRetentionDays: String(def.eventRetentionDays),
@@ -180,7 +181,7 @@ describe('Stack: least privilege', () => {
     });
   });
 
-  it('lets the deliver function update subscriptions, read events, log and count attempts, put operational events and send waiting copies to its own queue', () => {
+  it('lets the deliver function update subscriptions, read events, log and count attempts, put operational events, send waiting copies to its own queue and those that run out to its DLQ', () => {
     expect(grants.deliver).toEqual({
       subscriptions: [
         'dynamodb:BatchGetItem',
@@ -193,6 +194,7 @@ describe('Stack: least privilege', () => {
       attempts: ['dynamodb:BatchWriteItem', 'dynamodb:UpdateItem'],
       bus: ['events:PutEvents'],
       deliveryQueue: ['sqs:SendMessage', ...CONSUMER].sort(),
+      deliveryDlq: ['sqs:SendMessage'],
       logs: LOGS,
     });
   });
@@ -203,20 +205,27 @@ describe('Stack: least privilege', () => {
     expect(indexNames(def.tables.attempts)).toContain(ATTEMPTS_BY_EVENT_INDEX);
   });
 
-  it('keeps the issue’s boundaries: the API function cannot send deliveries, deliver cannot read tenants, fan-out only reads them, ingest touches only the bus and the request counters, only fan-out sends to a DLQ', () => {
+  it('keeps the issue’s boundaries: the API function cannot send deliveries, deliver cannot read tenants, fan-out only reads them, ingest touches only the bus and the request counters, only fan-out and deliver send to a DLQ, each to its own', () => {
     expect(Object.keys(grants.api)).not.toContain('deliveryQueue');
     expect(Object.keys(grants.deliver)).not.toContain('tenants');
     expect(grants.fanout.tenants).toEqual(['dynamodb:GetItem']);
     expect(grants.ingest.tenants).toEqual(['dynamodb:UpdateItem']);
     expect(Object.keys(grants.ingest).sort()).toEqual(['bus', 'logs', 'tenants']);
     expect(Object.keys(grants.authorizer).sort()).toEqual(['logs', 'tenants']);
-    // Only fan-out touches a DLQ, its own, and only to send a message that can never succeed; reading from
-    // a DLQ and redriving run with an operator's rights.
+    // Only fan-out and deliver touch a DLQ, each its own, and only to send: fan-out a message that can never
+    // succeed, deliver a waiting copy that ran out. Reading from a DLQ and redriving run with an operator's
+    // rights.
     for (const name of FUNCTION_NAMES) {
       expect(
         Object.fromEntries(Object.entries(grants[name]).filter(([resource]) => resource.endsWith('Dlq'))),
         name,
-      ).toEqual(name === 'fanout' ? { fanoutDlq: ['sqs:SendMessage'] } : {});
+      ).toEqual(
+        name === 'fanout'
+          ? { fanoutDlq: ['sqs:SendMessage'] }
+          : name === 'deliver'
+            ? { deliveryDlq: ['sqs:SendMessage'] }
+            : {},
+      );
     }
   });
 
