@@ -140,7 +140,7 @@ export async function deliver(
     keepBody: (result) => deps.attempts.records(result, attempt),
   });
   const change = healthChange(subscription, outcome, now, deps.autoDisableAfterSeconds);
-  await recordHealth(deps, subscription, change, { eventId: event.id, now });
+  const disabled = await recordHealth(deps, subscription, change, { eventId: event.id, now });
 
   const { responseBody, ...fields } = outcome;
   let result: Attempted;
@@ -148,7 +148,7 @@ export async function deliver(
     result = fields;
   } else {
     const { retryAfter, ...failed } = fields;
-    const then = disposition(change, attempt, deps.retryScheduleSeconds);
+    const then = disposition(change, disabled, attempt, deps.retryScheduleSeconds);
     const retryInSeconds =
       then === 'retry'
         ? Math.min(
@@ -188,17 +188,18 @@ type Attempted = Exclude<DeliveryResult, { result: 'skipped' | 'waiting' }>;
 
 /**
  * The attempt has happened, so a failed health write (a throttle, say) must not fail the delivery: the
- * message would come back and send the webhook again, or retry a 410. The next attempt's result decides
- * again: every health change is a conditional write that a later attempt can still make.
+ * message would come back at once and send the webhook again. It goes on as a failure of its own, and the
+ * next attempt's result decides again: every health change is a conditional write that a later attempt can
+ * still make. True only when the subscription was disabled here.
  */
 async function recordHealth(
   deps: DeliveryDependencies,
   subscription: StoredSubscription,
   change: HealthChange,
   context: { eventId: string; now: Date },
-) {
+): Promise<boolean> {
   try {
-    await applyHealthChange(deps, subscription, change, context);
+    return await applyHealthChange(deps, subscription, change, context);
   } catch (error) {
     logger.error('subscription health not updated', {
       subscriptionId: subscription.id,
@@ -206,12 +207,20 @@ async function recordHealth(
       change: change.kind,
       error: (error as Error).message,
     });
+    return false;
   }
 }
 
-function disposition(change: HealthChange, attempt: number, schedule: readonly number[]): FailedDisposition {
-  // Once its subscription is disabled (410 Gone, failing too long) a retry would only be skipped.
-  if (change.kind === 'disable') return 'drop';
+function disposition(
+  change: HealthChange,
+  disabled: boolean,
+  attempt: number,
+  schedule: readonly number[],
+): FailedDisposition {
+  // A 410 is never retried, disabled or not (the next 410 disables). Once an attempt has disabled its
+  // subscription for failing too long a retry would only be skipped; a disable that did not happen (decided
+  // on a stale read, or its write failed) is retried like any other failure.
+  if (change.kind === 'disable' && (change.reason === 'endpoint_gone' || disabled)) return 'drop';
   return attempt >= schedule.length ? 'dead_letter' : 'retry';
 }
 

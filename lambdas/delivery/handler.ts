@@ -125,6 +125,9 @@ export function createDeliverHandler(deps: DeliverHandlerDependencies): QueueHan
     const final = result.then !== 'retry';
     logger.warn(final ? 'webhook failed for the last time' : 'webhook failed', { ...fields, final });
     if (result.then === 'drop') return;
+    // A copy would reach the DLQ through redrive still carrying its queued time: it goes as the original.
+    if (result.then === 'dead_letter' && message.queuedAt)
+      return await deadLetter('attempts_exhausted', fields);
     await retryLater(result.retryInSeconds, `attempt ${attempt} failed`);
   };
   return async (event, context) => {

@@ -48,13 +48,17 @@ export interface HealthDependencies {
   circuitPolicy?: CircuitPolicy | undefined;
 }
 
-/** Records a change and, for each change this call made, puts its operational event. */
+/**
+ * Records a change and, for each change this call made, puts its operational event. True only when this
+ * call disabled the subscription: a disable decided on a stale read may not happen, and then the delivery is
+ * retried like any other failure.
+ */
 export async function applyHealthChange(
   deps: HealthDependencies,
   subscription: StoredSubscription,
   change: HealthChange,
   context: { eventId: string; now: Date },
-): Promise<void> {
+): Promise<boolean> {
   const { tenantId, id } = subscription;
   const { now } = context;
   const detail = (
@@ -71,10 +75,10 @@ export async function applyHealthChange(
   });
   switch (change.kind) {
     case 'none':
-      return;
+      return false;
     case 'failure': {
       const counted = await deps.subscriptions.health.countFailure(tenantId, id, now);
-      if (!counted) return;
+      if (!counted) return false;
       const failingSince = counted.startedRun ? now.toISOString() : subscription.failingSince;
       if (counted.startedRun)
         await deps.operationalEvents('webhook.subscription.failing', detail(failingSince));
@@ -84,7 +88,7 @@ export async function applyHealthChange(
         counted.consecutiveFailures < policy.failureThreshold ||
         circuitState(counted.circuit, now) === 'open'
       )
-        return;
+        return false;
       const openings = (counted.circuit.circuitOpenings ?? 0) + 1;
       const until = new Date(now.getTime() + openSeconds(policy, openings) * 1000);
       if (await deps.subscriptions.health.openCircuit(tenantId, id, now, until, openings)) {
@@ -92,11 +96,11 @@ export async function applyHealthChange(
         logger.warn('circuit opened', { tenantId, subscriptionId: id, ...fields });
         await deps.operationalEvents('webhook.subscription.circuit_opened', detail(failingSince, fields));
       }
-      return;
+      return false;
     }
     case 'recovered': {
       const before = await deps.subscriptions.health.markRecovered(tenantId, id);
-      if (!before) return;
+      if (!before) return false;
       if (before.circuitOpenUntil) {
         logger.info('circuit closed', { tenantId, subscriptionId: id });
         await deps.operationalEvents('webhook.subscription.circuit_closed', detail(before.failingSince));
@@ -104,21 +108,22 @@ export async function applyHealthChange(
       if (before.failingSince) {
         await deps.operationalEvents('webhook.subscription.recovered', detail(before.failingSince));
       }
-      return;
+      return false;
     }
-    case 'disable':
+    case 'disable': {
       // Conditional on the failure run the decision was based on: `subscription` is an eventually
       // consistent read, and another delivery may have ended that run (recovered) since.
-      if (
-        await deps.subscriptions.disable(tenantId, id, change.reason, {
-          failingSince: subscription.failingSince,
-        })
-      ) {
+      const disabled = await deps.subscriptions.disable(tenantId, id, change.reason, {
+        failingSince: subscription.failingSince,
+      });
+      if (disabled) {
         logger.warn('subscription disabled', { tenantId, subscriptionId: id, reason: change.reason });
         await deps.operationalEvents(
           'webhook.subscription.disabled',
           detail(subscription.failingSince, { reason: change.reason }),
         );
       }
+      return disabled;
+    }
   }
 }

@@ -368,7 +368,8 @@ describe('Function: deliver, endpoint health', () => {
       const now = new Date('2026-01-06T00:00:00.000Z');
       const change = healthChange(staleRead, { result: 'failed', statusCode: 500 }, now, 86_400);
       expect(change).toEqual({ kind: 'disable', reason: 'failing_too_long' });
-      await applyHealthChange(deps, staleRead, change, { eventId: 'evt_stale', now });
+      // Not disabled, so the delivery is retried rather than dropped.
+      expect(await applyHealthChange(deps, staleRead, change, { eventId: 'evt_stale', now })).toBe(false);
       expect(reported).toEqual([]);
       expect(await stored(id)).toMatchObject({ status: 'active' });
       expect(await stored(id)).not.toHaveProperty('failingSince');
@@ -376,7 +377,7 @@ describe('Function: deliver, endpoint health', () => {
       // The same decision on a read that is current disables and reports it, with the endpoint's origin only.
       await store.health.countFailure(tenantId, id, new Date('2026-01-02T00:00:00.000Z'));
       const currentRead = await stored(id);
-      await applyHealthChange(deps, currentRead, change, { eventId: 'evt_current', now });
+      expect(await applyHealthChange(deps, currentRead, change, { eventId: 'evt_current', now })).toBe(true);
       expect(reported).toEqual([
         {
           type: 'webhook.subscription.disabled',

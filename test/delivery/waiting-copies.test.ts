@@ -131,6 +131,17 @@ describe('Function: deliver, copies that run out', () => {
     expect(dead?.body).not.toHaveProperty('queuedAt');
   });
 
+  it('goes to the DLQ as the original message after its last attempt, even when it waited before its first', async () => {
+    const { id } = await createSubscription(service.api, apiKey, { url: receiver.url });
+    const before = receiver.received.length;
+    await sendCopy(id, 0, new Date());
+    await untilDeadLettered(2);
+    expect(receiver.received).toHaveLength(before + 3);
+    const mine = (await deadLetters()).filter((dead) => dead.body.subscriptionId === id);
+    expect(mine).toEqual([expect.objectContaining({ reason: 'attempts_exhausted' })]);
+    expect(mine[0]?.body).not.toHaveProperty('queuedAt');
+  });
+
   it('goes to the DLQ without a request when its schedule’s time runs out behind an open circuit', async () => {
     const { id } = await createSubscription(service.api, apiKey, { url: receiver.url });
     const store = new SubscriptionStore(service.clients.db, service.resources.tables.subscriptions);
@@ -140,7 +151,7 @@ describe('Function: deliver, copies that run out', () => {
     );
     const before = receiver.received.length;
     await sendCopy(id, 1, new Date(now.getTime() - 60_000));
-    await untilDeadLettered(2);
+    await untilDeadLettered(3);
     expect(receiver.received).toHaveLength(before);
     expect(await attemptsOf(id)).toEqual([]);
     const reasons = (await deadLetters()).map((dead) => [dead.body.subscriptionId, dead.reason]);
