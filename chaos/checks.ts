@@ -24,13 +24,6 @@ export interface ChaosMath {
   flakyPairs: number;
   /** flakyPairs × flakyReceiveFailure ^ deliveryMaxReceives: expected flaky pairs dead-lettered. */
   expectedFlakyDeadLetters: number;
-  circuitThreshold: number;
-  /**
-   * flakyPairs × receiverFailureRate ^ circuitThreshold: expected runs of that many failures in a row at a
-   * flaky receiver (about flakyPairs / (1 − rate) attempts, each starting such a run with odds
-   * (1 − rate) × rate ^ threshold), each of which would open its circuit.
-   */
-  expectedFlakyCircuitOpenings: number;
   fanoutReceiveFailure: number;
   fanoutMaxReceives: number;
   /** Each event is a first page plus continuation jobs. */
@@ -271,9 +264,6 @@ export function odds(settings: ChaosSettings, definition: ServiceDefinition, fla
     deliveryMaxReceives,
     flakyPairs,
     expectedFlakyDeadLetters: flakyPairs * flakyReceiveFailure ** deliveryMaxReceives,
-    circuitThreshold: settings.circuitPolicy.failureThreshold,
-    expectedFlakyCircuitOpenings:
-      flakyPairs * settings.receiverFailureRate ** settings.circuitPolicy.failureThreshold,
     fanoutReceiveFailure,
     fanoutMaxReceives,
     fanoutMessages,

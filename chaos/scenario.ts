@@ -63,9 +63,12 @@ export interface ChaosSettings {
   fanoutPageSize: number;
   retryScheduleSeconds: readonly number[];
   /**
-   * The schedule is compressed to seconds, the circuit's open time is not, so a waiting delivery runs out of
-   * time and is dead-lettered: the threshold is high enough that a flaky receiver (failing 30%) essentially
-   * never fails that many times in a row (ChaosMath), while the always-failing ones open theirs at once.
+   * The schedule is compressed to seconds, the circuit's open time is not, so a delivery waiting for an open
+   * circuit runs out of time and is dead-lettered. The threshold keeps a flaky receiver's circuit closed:
+   * failing 30% at random it would seldom fail 5 times in a row, but a success whose batch read the
+   * subscription before the run of failures began resets nothing, and a stall times out every attempt in
+   * flight at once, so runs of 16 happen in a 200-event run. The always-failing receivers open theirs within
+   * a few seconds all the same.
    */
   circuitPolicy: CircuitPolicy;
   attemptTimeoutMs: number;
@@ -120,7 +123,7 @@ export const CHAOS_DEFAULTS: ChaosSettings = {
   },
   fanoutPageSize: 8,
   retryScheduleSeconds: [0, ...Array.from({ length: 15 }, () => 1)],
-  circuitPolicy: { failureThreshold: 16, firstOpenSeconds: 30 },
+  circuitPolicy: { failureThreshold: 40, firstOpenSeconds: 30 },
   attemptTimeoutMs: 1_000,
   throttledRetryMinSeconds: 1,
   visibilityTimeoutSeconds: 6,
