@@ -1,6 +1,7 @@
 import { parseDeliveryMessage } from '../lambdas/contract/delivery-message.js';
 import type { ServiceDefinition } from '../lib/definitions.js';
 import type { AlarmState } from '../local/emulators/alarms.js';
+import { isolationChecks } from './isolation.js';
 import type { ChaosReceiver, ReceiverProfile } from './receivers.js';
 import type { ChaosSettings } from './scenario.js';
 
@@ -75,10 +76,18 @@ export interface Evidence {
   subscriptionIds: readonly string[];
   subscriptions: readonly SubscriptionView[];
   goneAttempts: readonly AttemptView[];
+  /** The attempt logs of the always-failing subscriptions, by subscription id. */
+  failingAttempts: ReadonlyMap<string, readonly AttemptView[]>;
   completions: ReadonlyMap<string, number>;
   queued: Queued;
   /** Operational events put on the bus, per "<detail-type> <subscription id>". */
   operationalEvents: ReadonlyMap<string, number>;
+  /** performance.now() of each of them, same keys. */
+  operationalEventTimes: ReadonlyMap<string, readonly number[]>;
+  /** Records handed to the deliver function per pair, crashed batches included. */
+  receives: ReadonlyMap<string, number>;
+  /** Waiting copies deliver sent per pair. */
+  waits: ReadonlyMap<string, number>;
   observed: Observed;
 }
 
@@ -222,6 +231,7 @@ export function judge(evidence: Evidence): Check[] {
       passed: sum === expected.size && lost === 0 && twice === 0 && unexpected === 0,
       figures: `${whole(delivered.size)} + ${whole(deadLettered.size)} + ${whole(dropped.size)} = ${whole(sum)} of ${whole(expected.size)} expected (${whole(eventIds.length)} events × ${subscriptionIds.length} subscriptions); dropped: ${whole(goneHandled.length)} answered 410 or skipped by deliver, ${whole(goneNeverQueued.length)} never queued as the subscription was disabled by then; ${lost} lost, ${twice} in two places, ${unexpected} unexpected`,
     },
+    ...isolationChecks(evidence, ofKind('failing')),
   ];
 }
 

@@ -26,8 +26,17 @@ export interface ReceiverProfile {
   hangLimitMs: number;
 }
 
+/** One request as the receiver saw it: when it arrived and when its exchange ended (performance.now()). */
+export interface RequestSpan {
+  at: number;
+  /** Unset while the exchange is open. */
+  endedAt?: number;
+}
+
 interface ReceiverTally {
   requests: number;
+  /** Every request, in arrival order, so overlaps and requests after a circuit opened show. */
+  spans: RequestSpan[];
   /** performance.now() of the first request. */
   firstRequestAt?: number;
   /** Requests whose signature did not verify with the subscription's secret (answered 401). */
@@ -59,6 +68,7 @@ export async function startChaosReceiver(
   let webhook: Webhook | undefined;
   const tally: ReceiverTally = {
     requests: 0,
+    spans: [],
     badSignatures: 0,
     answers: { ok: 0, slow: 0, error: 0, hang: 0, reset: 0, gone: 0, abandoned: 0 },
     attempts: new Map(),
@@ -79,6 +89,11 @@ export async function startChaosReceiver(
 
   const server = createServer(async (request, response) => {
     tally.firstRequestAt ??= performance.now();
+    const span: RequestSpan = { at: performance.now() };
+    tally.spans.push(span);
+    response.on('close', () => {
+      span.endedAt = performance.now();
+    });
     const body = await readBody(request, MAX_BODY_BYTES);
     tally.requests++;
     let id: string;

@@ -1,10 +1,19 @@
 import { randomUUID } from 'node:crypto';
+import type { CircuitPolicy } from '../lambdas/contract/circuit-policy.js';
 import { logger } from '../lambdas/platform/logger.js';
 import { pollContinuously } from '../local/emulators/event-source.js';
 import { queueDepth } from '../local/emulators/queue-metrics.js';
 import { createLocalService, type LocalService, type QueueFunctionName } from '../local/service.js';
 import { waitFor } from '../local/wait.js';
-import { type ChaosMath, type Check, judge, odds, type Queued, type SubscriptionView } from './checks.js';
+import {
+  type AttemptView,
+  type ChaosMath,
+  type Check,
+  judge,
+  odds,
+  type Queued,
+  type SubscriptionView,
+} from './checks.js';
 import { createFaults, type FaultCounts, type FaultRates, seededRandom } from './faults.js';
 import {
   attemptLog,
@@ -22,7 +31,13 @@ import {
   startReceivers,
   subscribeAll,
 } from './setup.js';
-import { countCompletions, countFailedBatches, recordQueued } from './tallies.js';
+import {
+  countCompletions,
+  countFailedBatches,
+  countReceives,
+  recordQueued,
+  recordWaitingCopies,
+} from './tallies.js';
 
 /**
  * The chaos scenario: local mode under load, with misbehaving receivers and our own faults (chaos/faults.ts),
@@ -47,6 +62,15 @@ export interface ChaosSettings {
   /** Subscriptions per fan-out page: small, so that every event also travels as continuation jobs. */
   fanoutPageSize: number;
   retryScheduleSeconds: readonly number[];
+  /**
+   * The schedule is compressed to seconds, the circuit's open time is not, so a delivery waiting for an open
+   * circuit runs out of time and is dead-lettered. The threshold keeps a flaky receiver's circuit closed:
+   * failing 30% at random it would seldom fail 5 times in a row, but a success whose batch read the
+   * subscription before the run of failures began resets nothing, and a stall times out every attempt in
+   * flight at once, so runs of 16 happen in a 200-event run. The always-failing receivers open theirs within
+   * a few seconds all the same.
+   */
+  circuitPolicy: CircuitPolicy;
   attemptTimeoutMs: number;
   throttledRetryMinSeconds: number;
   /** Both queues' visibility timeout: how long a crashed batch stays hidden before SQS redelivers it. */
@@ -99,6 +123,7 @@ export const CHAOS_DEFAULTS: ChaosSettings = {
   },
   fanoutPageSize: 8,
   retryScheduleSeconds: [0, ...Array.from({ length: 15 }, () => 1)],
+  circuitPolicy: { failureThreshold: 40, firstOpenSeconds: 30 },
   attemptTimeoutMs: 1_000,
   throttledRetryMinSeconds: 1,
   visibilityTimeoutSeconds: 6,
@@ -134,11 +159,15 @@ export async function runChaos(
   const failedBatches: Record<QueueFunctionName, number> = { fanout: 0, deliver: 0 };
   // Operational events put on the bus, per "<detail-type> <subscription id>".
   const operationalEvents = new Map<string, number>();
+  const operationalEventTimes = new Map<string, number[]>();
+  const receives = new Map<string, number>();
+  const waits = new Map<string, number>();
   const service = await createLocalService({
     ...engines,
     namePrefix: `chaos-${settings.seed}-${randomUUID().slice(0, 8)}`,
     allowPrivateUrls: true,
     retryScheduleSeconds: settings.retryScheduleSeconds,
+    circuitPolicy: settings.circuitPolicy,
     attemptTimeoutMs: settings.attemptTimeoutMs,
     throttledRetryMinSeconds: settings.throttledRetryMinSeconds,
     fanoutPageSize: settings.fanoutPageSize,
@@ -149,16 +178,18 @@ export async function runChaos(
     onOperationalEvent: (event) => {
       const key = `${String(event['detail-type'])} ${String((event.detail as { subscriptionId?: unknown }).subscriptionId)}`;
       operationalEvents.set(key, (operationalEvents.get(key) ?? 0) + 1);
+      operationalEventTimes.set(key, [...(operationalEventTimes.get(key) ?? []), performance.now()]);
     },
     wrapQueueHandler: (name, handler) => {
       const faulty = countFailedBatches(name, faults.wrapQueueHandler(name, handler), failedBatches);
-      return name === 'deliver' ? countCompletions(faulty, completions) : faulty;
+      return name === 'deliver' ? countReceives(countCompletions(faulty, completions), receives) : faulty;
     },
   });
   const receivers: ChaosReceiver[] = [];
   try {
     faults.instrument(service.clients);
     recordQueued(service, queued);
+    recordWaitingCopies(service, waits);
     await setVisibilityTimeouts(service, settings.visibilityTimeoutSeconds);
     receivers.push(...(await startReceivers(settings)));
     const { apiKey, subscriptionIds } = await subscribeAll(service, receivers);
@@ -204,6 +235,13 @@ export async function runChaos(
     );
     const goneIndex = receivers.findIndex((receiver) => receiver.profile.kind === 'gone');
     const goneAttempts = await attemptLog(service, apiKey, subscriptionIds[goneIndex] ?? '');
+    const failingAttempts = new Map<string, AttemptView[]>();
+    for (const [index, receiver] of receivers.entries()) {
+      const id = subscriptionIds[index];
+      if (receiver.profile.kind === 'failing' && id) {
+        failingAttempts.set(id, await attemptLog(service, apiKey, id));
+      }
+    }
 
     const checks = judge({
       settings,
@@ -214,9 +252,13 @@ export async function runChaos(
       subscriptionIds,
       subscriptions,
       goneAttempts,
+      failingAttempts,
       completions,
       queued,
       operationalEvents,
+      operationalEventTimes,
+      receives,
+      waits,
       observed,
     });
     return {

@@ -1,4 +1,8 @@
-import type { SendMessageBatchCommandInput, SendMessageBatchCommandOutput } from '@aws-sdk/client-sqs';
+import type {
+  SendMessageBatchCommandInput,
+  SendMessageBatchCommandOutput,
+  SendMessageCommandInput,
+} from '@aws-sdk/client-sqs';
 import type { QueueHandler } from '../lambdas/contract/handlers.js';
 import type { LocalService, QueueFunctionName } from '../local/service.js';
 import { pairKey, pairKeyOf, pairOf, type Queued } from './checks.js';
@@ -63,4 +67,37 @@ export function countCompletions(handler: QueueHandler, completions: Map<string,
     }
     return response;
   };
+}
+
+/**
+ * Receives per (subscription, event): every record handed to the deliver function, crashed batches included,
+ * since each one counts in the message's ApproximateReceiveCount.
+ */
+export function countReceives(handler: QueueHandler, receives: Map<string, number>): QueueHandler {
+  return async (event, context) => {
+    for (const record of event.Records) {
+      const key = pairKeyOf(record.body);
+      if (key) receives.set(key, (receives.get(key) ?? 0) + 1);
+    }
+    return await handler(event, context);
+  };
+}
+
+/**
+ * Waiting copies per (subscription, event): deliver's single SendMessage to the delivery queue, in place of a
+ * receive that made no attempt (fan-out only sends batches).
+ */
+export function recordWaitingCopies(service: LocalService, waits: Map<string, number>) {
+  const deliveryUrl = service.resources.queues.delivery.url;
+  service.clients.sqs.middlewareStack.add(
+    (next, context) => async (args) => {
+      const result = await next(args);
+      const input = args.input as SendMessageCommandInput;
+      if (context.commandName !== 'SendMessageCommand' || input.QueueUrl !== deliveryUrl) return result;
+      const key = pairKeyOf(input.MessageBody ?? '');
+      if (key) waits.set(key, (waits.get(key) ?? 0) + 1);
+      return result;
+    },
+    { step: 'initialize', priority: 'high', name: 'chaosWaitingCopies' },
+  );
 }

@@ -12,6 +12,8 @@ const EVENTS = ['e1', 'e2', 'e3'];
 const KINDS: ReceiverKind[] = ['flaky', 'flaky', 'failing', 'gone'];
 const SUBSCRIPTIONS = KINDS.map((_, index) => `sub${index}`);
 const GONE = 'sub3';
+const FAILING = 'sub2';
+const OPENED = `webhook.subscription.circuit_opened ${FAILING}`;
 
 function receiver(kind: ReceiverKind): ChaosReceiver {
   return {
@@ -22,6 +24,7 @@ function receiver(kind: ReceiverKind): ChaosReceiver {
     close: async () => undefined,
     tally: {
       requests: 0,
+      spans: [],
       badSignatures: 0,
       answers: { ok: 0, slow: 0, error: 0, hang: 0, reset: 0, gone: 0, abandoned: 0 },
       attempts: new Map(),
@@ -31,7 +34,30 @@ function receiver(kind: ReceiverKind): ChaosReceiver {
 }
 
 /** Evidence whose maps the cases may change. */
-type Made = Evidence & { completions: Map<string, number>; operationalEvents: Map<string, number> };
+type Made = Evidence & {
+  completions: Map<string, number>;
+  operationalEvents: Map<string, number>;
+  operationalEventTimes: Map<string, number[]>;
+  failingAttempts: Map<string, Evidence['goneAttempts'][number][]>;
+  receives: Map<string, number>;
+  waits: Map<string, number>;
+};
+
+/**
+ * The failing receiver's requests: 16 failures (the threshold) before its circuit opened at 1 s, two more
+ * admitted before it, then one probe after the first open time; the circuit opened again after the probe.
+ */
+function failingRun(tally: ChaosReceiver['tally']) {
+  const at = [...Array.from({ length: 16 }, (_, index) => index * 10), 1_100, 1_200, 31_100];
+  tally.spans.push(...at.map((start) => ({ at: start, endedAt: start + 50 })));
+  tally.requests = at.length;
+  for (const [event, times] of [
+    ['e1', 7],
+    ['e2', 6],
+    ['e3', 6],
+  ] as const)
+    tally.attempts.set(event, times);
+}
 
 /** A run where every promise held: flaky pairs delivered, failing ones dead-lettered, the gone one dropped. */
 function healthy(): Made {
@@ -40,6 +66,7 @@ function healthy(): Made {
     const { tally } = receivers[index] as ChaosReceiver;
     if (kind === 'flaky') for (const event of EVENTS) tally.accepted.set(event, 1);
   }
+  failingRun((receivers[2] as ChaosReceiver).tally);
   const gone = (receivers[3] as ChaosReceiver).tally;
   gone.firstRequestAt = 100;
   gone.requests = 1;
@@ -55,6 +82,23 @@ function healthy(): Made {
       id === GONE ? { id, status: 'disabled', disabledReason: 'endpoint_gone' } : { id, status: 'active' },
     ),
     goneAttempts: [{ eventId: 'e1', attempt: 1, result: 'failed', statusCode: 410 }],
+    // e2 waited once (its copy's receive is its first attempt), e1 lost a receive to a crash.
+    failingAttempts: new Map([
+      [
+        FAILING,
+        [
+          { eventId: 'e1', attempt: 1, result: 'failed', statusCode: 500 },
+          { eventId: 'e1', attempt: 2, result: 'failed', statusCode: 500 },
+          { eventId: 'e2', attempt: 1, result: 'failed', statusCode: 500 },
+        ],
+      ],
+    ]),
+    receives: new Map([
+      [pairKey(FAILING, 'e1'), 3],
+      [pairKey(FAILING, 'e2'), 2],
+      [pairKey(FAILING, 'e3'), 1],
+    ]),
+    waits: new Map([[pairKey(FAILING, 'e2'), 1]]),
     // e1 reached the gone receiver (410), e2 was skipped once it was disabled, e3 was never queued for it.
     completions: new Map([
       [pairKey(GONE, 'e1'), 1],
@@ -68,7 +112,11 @@ function healthy(): Made {
         ['e3', 200],
       ]),
     },
-    operationalEvents: new Map([[`webhook.subscription.disabled ${GONE}`, 1]]),
+    operationalEvents: new Map([
+      [`webhook.subscription.disabled ${GONE}`, 1],
+      [OPENED, 2],
+    ]),
+    operationalEventTimes: new Map([[OPENED, [1_000, 31_200]]]),
     observed: {
       alarms: { 'delivery-dlq': 'ALARM', 'fanout-dlq': 'OK' },
       deliveryDeadLetters: EVENTS.map((event) => pairKey('sub2', event)),
@@ -83,6 +131,10 @@ function healthy(): Made {
 function timedOutThen(evidence: Made, next: Evidence['goneAttempts'][number]) {
   evidence.goneAttempts = [{ eventId: 'e1', attempt: 1, result: 'failed' }, next];
   (evidence.receivers[3] as ChaosReceiver).tally.attempts.set('e1', 2);
+}
+
+function addFailingAttempt(evidence: Made, attempt: Evidence['goneAttempts'][number]) {
+  evidence.failingAttempts.set(FAILING, [...(evidence.failingAttempts.get(FAILING) ?? []), attempt]);
 }
 
 const failed = (evidence: Evidence) =>
@@ -102,7 +154,51 @@ describe('Chaos checks', () => {
     expect(failed(evidence)).toEqual([]);
   });
 
+  it('pass a run where an attempt number is above the requests by a receive lost to a crash', () => {
+    const evidence = healthy();
+    (evidence.receivers[2] as ChaosReceiver).tally.attempts.set('e3', 1);
+    evidence.receives.set(pairKey(FAILING, 'e3'), 2);
+    addFailingAttempt(evidence, { eventId: 'e3', attempt: 2, result: 'failed' });
+    expect(failed(evidence)).toEqual([]);
+  });
+
+  const failingSpans = (evidence: Made) => (evidence.receivers[2] as ChaosReceiver).tally.spans;
+
   it.each<[string, (evidence: Made) => void, string[]]>([
+    [
+      'an always-failing circuit that never opened',
+      (evidence) => {
+        evidence.operationalEventTimes.delete(OPENED);
+        evidence.operationalEvents.delete(OPENED);
+      },
+      ['always-failing endpoints are probed, not hammered'],
+    ],
+    [
+      'an always-failing circuit closed',
+      (evidence) => evidence.operationalEvents.set(`webhook.subscription.circuit_closed ${FAILING}`, 1),
+      ['always-failing endpoints are probed, not hammered'],
+    ],
+    [
+      'a request while the circuit was open, past the admitted ones',
+      (evidence) => failingSpans(evidence).splice(18, 0, { at: 10_000, endedAt: 10_050 }),
+      ['always-failing endpoints are probed, not hammered'],
+    ],
+    [
+      'two probes at once',
+      (evidence) => failingSpans(evidence).push({ at: 31_120 }),
+      ['always-failing endpoints are probed, not hammered'],
+    ],
+    [
+      'more probes than openings',
+      (evidence) =>
+        failingSpans(evidence).push({ at: 70_000, endedAt: 70_050 }, { at: 90_000, endedAt: 90_050 }),
+      ['always-failing endpoints are probed, not hammered'],
+    ],
+    [
+      'a waiting receive numbered as an attempt',
+      (evidence) => addFailingAttempt(evidence, { eventId: 'e2', attempt: 2, result: 'failed' }),
+      ['waiting costs no attempt'],
+    ],
     [
       'a flaky pair never delivered',
       (evidence) => evidence.receivers[0]?.tally.accepted.delete('e2'),

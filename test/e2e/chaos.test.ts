@@ -36,7 +36,7 @@ describe('Chaos: nothing is lost under load and faults (seeded, small)', () => {
 
     // Failed checks come with their figures.
     expect(result.checks.filter((check) => !check.passed)).toEqual([]);
-    expect(result.checks).toHaveLength(6);
+    expect(result.checks).toHaveLength(8);
     expect(result.pollerErrors).toEqual([]);
     const { crashes, sendBatch, dynamo } = result.faults;
     expect(crashes.fanout).toBeGreaterThan(0);
