@@ -22,7 +22,7 @@ const PROBE_LEASE_MARGIN_MS = 5_000;
 
 /** Whether an attempt may go now (as the half-open circuit's probe, perhaps), or how long to wait first. */
 export type CircuitGate =
-  | { go: true; probe: boolean }
+  | { go: true }
   | { go: false; reason: 'circuit_open' | 'circuit_half_open'; waitSeconds: number };
 
 export interface CircuitDependencies {
@@ -38,7 +38,7 @@ export async function circuitGate(
   now: Date,
 ): Promise<CircuitGate> {
   const state = circuitState(subscription, now);
-  if (state === 'closed') return { go: true, probe: false };
+  if (state === 'closed') return { go: true };
   const policy = deps.circuitPolicy ?? DEFAULT_CIRCUIT_POLICY;
   const random = deps.random ?? Math.random;
   if (state === 'open') {
@@ -52,8 +52,7 @@ export async function circuitGate(
   }
   const leaseUntil = new Date(now.getTime() + deps.attemptTimeoutMs + PROBE_LEASE_MARGIN_MS);
   const { tenantId, id } = subscription;
-  if (await deps.subscriptions.health.claimProbe(tenantId, id, now, leaseUntil))
-    return { go: true, probe: true };
+  if (await deps.subscriptions.health.claimProbe(tenantId, id, now, leaseUntil)) return { go: true };
   // Another delivery is probing (or has just closed or reopened the circuit): look again soon, spread over
   // one first open time, so that a backlog behind a successful probe returns as a bounded burst.
   return {

@@ -62,16 +62,6 @@ export function createDeliverHandler(deps: DeliverHandlerDependencies): QueueHan
     // A malformed message was left out of the batch's messages; parsing it again throws its poison error.
     const message = parsed ?? parseDeliveryMessage(record.body);
     const attempt = attemptNumber(message, Number(record.attributes.ApproximateReceiveCount));
-    const retryLater = async (visibilityTimeout: number, why: string) => {
-      await deps.sqs.send(
-        new ChangeMessageVisibilityCommand({
-          QueueUrl: deps.deliveryQueueUrl,
-          ReceiptHandle: record.receiptHandle,
-          VisibilityTimeout: visibilityTimeout,
-        }),
-      );
-      throw new DeliveryFailedError(why);
-    };
     // A copy that waited has had fewer receives than the redrive policy counts, so it is dead-lettered here,
     // as the original message: a redrive then gives it a whole schedule again.
     const deadLetter = async (
@@ -128,7 +118,14 @@ export function createDeliverHandler(deps: DeliverHandlerDependencies): QueueHan
     // A copy would reach the DLQ through redrive still carrying its queued time: it goes as the original.
     if (result.then === 'dead_letter' && message.queuedAt)
       return await deadLetter('attempts_exhausted', fields);
-    await retryLater(result.retryInSeconds, `attempt ${attempt} failed`);
+    await deps.sqs.send(
+      new ChangeMessageVisibilityCommand({
+        QueueUrl: deps.deliveryQueueUrl,
+        ReceiptHandle: record.receiptHandle,
+        VisibilityTimeout: result.retryInSeconds,
+      }),
+    );
+    throw new DeliveryFailedError(`attempt ${attempt} failed`);
   };
   return async (event, context) => {
     if (context) logger.addContext(context);

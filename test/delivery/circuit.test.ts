@@ -2,8 +2,10 @@ import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { logger } from '../../lambdas/platform/logger.js';
 import { waitFor } from '../../local/wait.js';
+import { publishEvent } from '../support/events.js';
 import { startReceiver } from '../support/receiver.js';
 import { bearer, startTestService } from '../support/service.js';
+import { subscribeReceiver } from '../support/subscriptions.js';
 
 type Service = Awaited<ReturnType<typeof startTestService>>;
 
@@ -57,16 +59,9 @@ describe('Function: deliver, the circuit breaker', () => {
       },
       { step: 'initialize' },
     );
-    const created = await service.api({
-      method: 'POST',
-      path: '/subscriptions',
-      headers: bearer(apiKey),
-      body: JSON.stringify({ url: receiver.url, eventTypes: ['*'] }),
-    });
-    const body = JSON.parse(created.body) as { id: string; secret: string; circuit: unknown };
-    subscriptionId = body.id;
-    receiver.useSecret(body.secret);
-    expect(body.circuit).toEqual({ state: 'closed' });
+    const created = await subscribeReceiver(service.api, apiKey, receiver);
+    subscriptionId = created.id;
+    expect(created.circuit).toEqual({ state: 'closed' });
   });
   afterAll(async () => {
     await receiver.close();
@@ -74,14 +69,7 @@ describe('Function: deliver, the circuit breaker', () => {
   });
 
   const publish = async (count: number) => {
-    for (let n = 0; n < count; n++) {
-      await service.api({
-        method: 'POST',
-        path: '/events',
-        headers: bearer(apiKey),
-        body: JSON.stringify({ type: 'order.created', data: { n } }),
-      });
-    }
+    for (let n = 0; n < count; n++) await publishEvent(service.api, apiKey, { data: { n } });
     while ((await service.pollFanout()).received > 0);
   };
   const subscription = async () =>

@@ -125,7 +125,7 @@ describe('Function: deliver, a subscription’s rate limit', () => {
       expect(dynamoCalls.slice(before)).toEqual([]);
       // Closed, the same subscription takes its one slot, and the next delivery is refused one.
       const closed = limited('sub_open', 1);
-      expect(await admitAttempt(deps, closed, AT)).toEqual({ go: true, probe: false });
+      expect(await admitAttempt(deps, closed, AT)).toEqual({ go: true });
       expect(await admitAttempt(deps, closed, AT)).toMatchObject({ go: false, reason: 'rate_limited' });
     });
 
